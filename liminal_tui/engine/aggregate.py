@@ -1,0 +1,242 @@
+"""Merge the workers' interval reports exactly (histograms are added, not averaged) into snapshots."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from .recorder import new_histogram
+from .snapshot import (
+    PERCENTILES,
+    EndpointInterval,
+    EndpointStats,
+    ErrorCount,
+    IntervalReport,
+    LatencyStats,
+    Phase,
+    Snapshot,
+    WorkerHealth,
+    WsCounters,
+)
+
+__all__ = ["Aggregator", "latency_stats", "AGGREGATED", "KIND_ALL"]
+
+AGGREGATED = "Aggregated"
+KIND_ALL = "all"
+
+
+def latency_stats(hist: HdrHistogram | None) -> LatencyStats:
+    """Milliseconds, straight from the histogram."""
+    if hist is None or hist.get_total_count() == 0:
+        return LatencyStats()
+    values = hist.get_percentile_to_value_dict(list(PERCENTILES))
+    return LatencyStats(
+        count=hist.get_total_count(),
+        min=hist.get_min_value() / 1000.0,
+        max=hist.get_max_value() / 1000.0,
+        mean=hist.get_mean_value() / 1000.0,
+        percentiles=tuple(values[p] / 1000.0 for p in PERCENTILES),
+    )
+
+
+@dataclass
+class _Series:
+    """Histograms and counters of one (kind, name) over some span."""
+
+    kind: str
+    name: str
+    method: str
+    open_model: bool
+    count: int = 0
+    failures: int = 0
+    bytes: int = 0
+    hist: HdrHistogram = field(default_factory=new_histogram)
+    failed_hist: HdrHistogram = field(default_factory=new_histogram)
+    service_hist: HdrHistogram | None = None
+    statuses: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if self.open_model and self.kind == "http":
+            self.service_hist = new_histogram()
+
+    def add_interval(self, item: EndpointInterval) -> None:
+        self.count += item.count
+        self.failures += item.failures
+        self.bytes += item.bytes
+        if item.hist:
+            self.hist.decode_and_add(item.hist)
+        if item.failed_hist:
+            self.failed_hist.decode_and_add(item.failed_hist)
+        if item.service_hist and self.service_hist is not None:
+            self.service_hist.decode_and_add(item.service_hist)
+        self.statuses.update(dict(item.statuses))
+
+    def add_series(self, other: "_Series") -> None:
+        self.count += other.count
+        self.failures += other.failures
+        self.bytes += other.bytes
+        self.hist.add(other.hist)
+        self.failed_hist.add(other.failed_hist)
+        if self.service_hist is not None and other.service_hist is not None:
+            self.service_hist.add(other.service_hist)
+        self.statuses.update(other.statuses)
+
+    def stats(self, seconds: float) -> EndpointStats:
+        seconds = max(seconds, 1e-9)
+        return EndpointStats(
+            kind=self.kind,
+            name=self.name,
+            method=self.method,
+            count=self.count,
+            failures=self.failures,
+            rps=(self.count + self.failures) / seconds,
+            fps=self.failures / seconds,
+            bytes_total=self.bytes,
+            latency=latency_stats(self.hist),
+            failed_latency=latency_stats(self.failed_hist),
+            service=latency_stats(self.service_hist) if self.service_hist is not None else None,
+            statuses=tuple(sorted(self.statuses.items())),
+        )
+
+
+class Aggregator:
+    """Holds the run's cumulative state; turns each tick's reports into one :class:`Snapshot`."""
+
+    def __init__(self, profile: str, target: str, model: str, duration: float, tick: float = 1.0) -> None:
+        self.profile = profile
+        self.target = target
+        self.model = model
+        self.duration = duration
+        self.tick = tick
+        self._open = model == "open"
+        self._total: dict[tuple[str, str], _Series] = {}
+        self._errors: Counter[tuple[str, str, str, str, str]] = Counter()
+        self._pending: list[IntervalReport] = []
+        self._ws = WsCounters()
+        self._workers: dict[int, IntervalReport] = {}
+        self._iterations = 0
+        self._dropped = 0
+        self._seq = 0
+        self._last_elapsed = 0.0
+
+    def add(self, report: IntervalReport) -> None:
+        self._pending.append(report)
+
+    def snapshot(
+        self,
+        phase: Phase,
+        elapsed: float,
+        events: tuple[str, ...] = (),
+        final: bool = False,
+        stop_reason: str = "",
+    ) -> Snapshot:
+        reports, self._pending = self._pending, []
+        span = max(elapsed - self._last_elapsed, 1e-9)
+        self._last_elapsed = elapsed
+        interval: dict[tuple[str, str], _Series] = {}
+        msgs_in = msgs_out = connects = reconnects = drops = 0
+        for report in reports:
+            self._workers[report.worker] = report
+            self._iterations += report.iterations
+            self._dropped += report.dropped
+            connects += report.ws_connects
+            reconnects += report.ws_reconnects
+            drops += report.ws_drops
+            msgs_in += report.ws_messages_in
+            msgs_out += report.ws_messages_out
+            for item in report.endpoints:
+                key = (item.kind, item.name)
+                series = interval.get(key)
+                if series is None:
+                    series = interval[key] = _Series(item.kind, item.name, item.method, self._open)
+                series.add_interval(item)
+                for error, message, n in item.errors:
+                    self._errors[(item.kind, item.name, item.method, error, message)] += n
+        for key, series in interval.items():
+            total = self._total.get(key)
+            if total is None:
+                total = self._total[key] = _Series(series.kind, series.name, series.method, self._open)
+            total.add_series(series)
+        live = list(self._workers.values())
+        open_now = sum(r.ws_open for r in live)
+        ws_interval = WsCounters(open_now, connects, reconnects, drops, msgs_in, msgs_out)
+        w = self._ws
+        self._ws = WsCounters(
+            open_now, w.connects + connects, w.reconnects + reconnects, w.drops + drops,
+            w.messages_in + msgs_in, w.messages_out + msgs_out,
+        )
+        self._seq += 1
+        return Snapshot(
+            seq=self._seq,
+            profile=self.profile,
+            target=self.target,
+            model=self.model,
+            phase=phase,
+            elapsed=elapsed,
+            duration=self.duration,
+            interval=span,
+            users=sum(r.users for r in live),
+            target_load=sum(r.target for r in live),
+            iterations=self._iterations,
+            dropped=self._dropped,
+            http_connections=sum(r.http_connections for r in live),
+            interval_stats=_with_aggregates(interval, span, self._open),
+            total_stats=_with_aggregates(self._total, max(elapsed, 1e-9), self._open),
+            errors=tuple(
+                ErrorCount(k, n, m, e, msg, c) for (k, n, m, e, msg), c in self._errors.most_common()
+            ),
+            ws=self._ws,
+            ws_interval=ws_interval,
+            health=tuple(sorted((r.health for r in live), key=lambda h: h.worker)),
+            events=events,
+            final=final,
+            wall_time=time.time(),
+            stop_reason=stop_reason,
+            distribution=self._distribution() if final else (),
+        )
+
+    def forget_worker(self, worker: int) -> None:
+        """A worker that died no longer counts toward users and connections."""
+        self._workers.pop(worker, None)
+
+    def _distribution(self, bins: int = 60) -> tuple[tuple[float, int], ...]:
+        hist = new_histogram()
+        for (kind, _), series in self._total.items():
+            if kind == "http":
+                hist.add(series.hist)
+        if hist.get_total_count() == 0:
+            return ()
+        low, high = max(hist.get_min_value(), 1), max(hist.get_max_value(), 2)
+        if high <= low:
+            high = low + 1
+        step = (math.log(high) - math.log(low)) / bins or 1.0
+        counts = [0] * bins
+        for item in hist.get_recorded_iterator():
+            value = max(item.value_iterated_to, low)
+            index = min(bins - 1, int((math.log(value) - math.log(low)) / step))
+            counts[index] += item.count_added_in_this_iter_step
+        return tuple(
+            (round(math.exp(math.log(low) + (i + 1) * step) / 1000.0, 3), c) for i, c in enumerate(counts)
+        )
+
+
+def _with_aggregates(series: dict[tuple[str, str], _Series], seconds: float, open_model: bool) -> tuple[EndpointStats, ...]:
+    """Endpoints sorted by kind and name, each kind followed by its Aggregated row, then ``all``."""
+    out: list[EndpointStats] = []
+    everything = _Series(KIND_ALL, AGGREGATED, "", open_model)
+    kinds = sorted({k for k, _ in series}, key=lambda k: ("http", "ws_connect", "ws_ping", "ws_message").index(k) if k in ("http", "ws_connect", "ws_ping", "ws_message") else 9)
+    for kind in kinds:
+        agg = _Series(kind, AGGREGATED, "", open_model)
+        for (k, name), s in sorted(series.items()):
+            if k == kind:
+                out.append(s.stats(seconds))
+                agg.add_series(s)
+        out.append(agg.stats(seconds))
+        everything.add_series(agg)
+    if kinds:
+        out.append(everything.stats(seconds))
+    return tuple(out)

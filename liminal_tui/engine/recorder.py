@@ -1,0 +1,121 @@
+"""Where samples land in a worker: one HdrHistogram per endpoint and outcome, drained every tick.
+
+A step holds its :class:`EndpointRecorder` directly, so recording a sample is two attribute updates and
+one ``record_value``: no dict lookup, no allocation, no string formatting on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hdrh.histogram import HdrHistogram
+
+from .snapshot import EndpointInterval
+
+__all__ = ["EndpointRecorder", "Recorder", "new_histogram", "HIGHEST_US"]
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour, in microseconds
+SIGNIFICANT_DIGITS = 3
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def _clamp(us: int) -> int:
+    return LOWEST_US if us < LOWEST_US else HIGHEST_US if us > HIGHEST_US else us
+
+
+class EndpointRecorder:
+    """Counters and histograms of one (kind, name) in one worker, for the current tick."""
+
+    __slots__ = (
+        "kind", "name", "method", "count", "failures", "bytes", "hist", "failed_hist",
+        "service_hist", "errors", "statuses",
+    )
+
+    def __init__(self, kind: str, name: str, method: str = "", open_model: bool = False) -> None:
+        self.kind = kind
+        self.name = name
+        self.method = method
+        self.count = 0
+        self.failures = 0
+        self.bytes = 0
+        self.hist = new_histogram()
+        self.failed_hist = new_histogram()
+        self.service_hist = new_histogram() if open_model else None
+        self.errors: Counter[tuple[str, str]] = Counter()
+        self.statuses: Counter[int] = Counter()
+
+    def success(self, latency_ns: int, nbytes: int = 0, status: int = 0, service_ns: int = -1) -> None:
+        """Record a success. ``service_ns``: open model's uncorrected time (from the actual send)."""
+        self.count += 1
+        self.bytes += nbytes
+        self.hist.record_value(_clamp(latency_ns // 1000))
+        if service_ns >= 0 and self.service_hist is not None:
+            self.service_hist.record_value(_clamp(service_ns // 1000))
+        if status:
+            self.statuses[status] += 1
+
+    def failure(self, latency_ns: int, error: str, message: str = "", nbytes: int = 0, status: int = 0) -> None:
+        """Record a failure under a short error name (``"HTTP 503"``, ``"timeout"``, ``"connect refused"``)."""
+        self.failures += 1
+        self.bytes += nbytes
+        self.failed_hist.record_value(_clamp(latency_ns // 1000))
+        self.errors[(error, message[:300])] += 1
+        if status:
+            self.statuses[status] += 1
+
+    def drain(self) -> EndpointInterval | None:
+        """The tick's figures (None when nothing happened), and reset for the next tick."""
+        if not self.count and not self.failures:
+            return None
+        out = EndpointInterval(
+            kind=self.kind,
+            name=self.name,
+            method=self.method,
+            count=self.count,
+            failures=self.failures,
+            bytes=self.bytes,
+            hist=_encode(self.hist),
+            failed_hist=_encode(self.failed_hist),
+            service_hist=_encode(self.service_hist) if self.service_hist is not None else None,
+            errors=tuple((e, m, n) for (e, m), n in self.errors.items()),
+            statuses=tuple(self.statuses.items()),
+        )
+        self.count = self.failures = self.bytes = 0
+        self.errors.clear()
+        self.statuses.clear()
+        return out
+
+
+def _encode(hist: HdrHistogram) -> bytes | None:
+    if hist.get_total_count() == 0:
+        return None
+    data = hist.encode()
+    hist.reset()
+    return data
+
+
+class Recorder:
+    """All endpoint recorders of one worker."""
+
+    def __init__(self, open_model: bool = False) -> None:
+        self.open_model = open_model
+        self._endpoints: dict[tuple[str, str], EndpointRecorder] = {}
+
+    def endpoint(self, kind: str, name: str, method: str = "") -> EndpointRecorder:
+        key = (kind, name)
+        rec = self._endpoints.get(key)
+        if rec is None:
+            rec = self._endpoints[key] = EndpointRecorder(kind, name, method, self.open_model)
+        return rec
+
+    def drain(self) -> tuple[EndpointInterval, ...]:
+        out = []
+        for rec in self._endpoints.values():
+            item = rec.drain()
+            if item is not None:
+                out.append(item)
+        return tuple(out)

@@ -1,0 +1,255 @@
+"""Plain records that cross the boundaries: what a worker ships each tick, and what the bus publishes.
+
+    worker --IntervalReport (encoded histograms)--> aggregator --Snapshot--> bus --> readers
+
+Everything here is a frozen dataclass of plain values: picklable, safe to share between readers, and
+free of Textual. Times are milliseconds unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "KIND_HTTP",
+    "KIND_WS_CONNECT",
+    "KIND_WS_PING",
+    "KIND_WS_MESSAGE",
+    "KINDS",
+    "PERCENTILES",
+    "EndpointInterval",
+    "WorkerHealth",
+    "IntervalReport",
+    "LatencyStats",
+    "EndpointStats",
+    "ErrorCount",
+    "WsCounters",
+    "Snapshot",
+    "Phase",
+]
+
+KIND_HTTP = "http"
+KIND_WS_CONNECT = "ws_connect"  # time to open a WebSocket (handshake included)
+KIND_WS_PING = "ws_ping"  # heartbeat round trip
+KIND_WS_MESSAGE = "ws_message"  # ws_wait latency, e.g. broadcast latency
+KINDS = (KIND_HTTP, KIND_WS_CONNECT, KIND_WS_PING, KIND_WS_MESSAGE)
+
+PERCENTILES = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0)
+"""The percentiles every stats record carries (Locust's CSV columns)."""
+
+Phase = Literal["starting", "ramping", "steady", "stopping", "finished"]
+
+
+# ---------------------------------------------------------------- worker -> aggregator
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInterval:
+    """One endpoint's samples of one tick in one worker. Histograms are HdrHistogram-encoded (us)."""
+
+    kind: str
+    name: str
+    method: str
+    count: int
+    failures: int
+    bytes: int
+    hist: bytes | None
+    """Latency of successful samples (open model: from the intended start, i.e. corrected)."""
+    failed_hist: bytes | None
+    """Latency of failed samples, kept apart so errors do not flatter or spoil the percentiles."""
+    service_hist: bytes | None
+    """Open model only: uncorrected service time (from the actual send) of successful samples."""
+    errors: tuple[tuple[str, str, int], ...] = ()
+    """(error name, message, count), e.g. ("HTTP 503", "Service Unavailable", 4)."""
+    statuses: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHealth:
+    """How hard the generator itself is working; a saturated generator measures itself."""
+
+    worker: int
+    cpu_percent: float
+    """CPU used by the worker process over the tick, 100 = one full core."""
+    loop_lag_ms: float
+    """Worst event-loop lag seen in the tick (a timer firing late)."""
+    loop_lag_p99_ms: float
+    rss_mb: float
+
+    @property
+    def saturated(self) -> bool:
+        return self.cpu_percent >= 90.0 or self.loop_lag_ms >= 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalReport:
+    """Everything one worker measured during one tick."""
+
+    worker: int
+    tick: int
+    t_end: float
+    """Seconds since the run started, by the worker's clock, at the end of the tick."""
+    endpoints: tuple[EndpointInterval, ...]
+    users: int
+    """Virtual users (closed) or iterations in flight (open) at the end of the tick."""
+    target: float
+    """What the load model asks for right now: users or iterations/s."""
+    iterations: int
+    dropped: int
+    """Open model: arrivals not started because max_in_flight was reached."""
+    http_connections: int
+    ws_open: int
+    ws_connects: int
+    ws_reconnects: int
+    ws_drops: int
+    ws_messages_in: int
+    ws_messages_out: int
+    health: WorkerHealth
+    final: bool = False
+
+
+# ---------------------------------------------------------------- aggregator -> bus -> readers
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    """Latency figures in milliseconds, exact to HdrHistogram precision (3 significant digits)."""
+
+    count: int = 0
+    min: float = 0.0
+    max: float = 0.0
+    mean: float = 0.0
+    percentiles: tuple[float, ...] = (0.0,) * len(PERCENTILES)
+    """Values for :data:`PERCENTILES`, in order."""
+
+    def pct(self, p: float) -> float:
+        return self.percentiles[PERCENTILES.index(p)]
+
+    @property
+    def p50(self) -> float:
+        return self.percentiles[0]
+
+    @property
+    def p90(self) -> float:
+        return self.percentiles[4]
+
+    @property
+    def p95(self) -> float:
+        return self.percentiles[5]
+
+    @property
+    def p99(self) -> float:
+        return self.percentiles[7]
+
+    @property
+    def p999(self) -> float:
+        return self.percentiles[8]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    """One endpoint (or a kind's aggregate, name ``"Aggregated"``) over an interval or the whole run."""
+
+    kind: str
+    name: str
+    method: str
+    count: int
+    failures: int
+    rps: float
+    fps: float
+    """Failures per second."""
+    bytes_total: int
+    latency: LatencyStats
+    """Successful samples. In the open model: corrected for coordinated omission."""
+    failed_latency: LatencyStats
+    service: LatencyStats | None = None
+    """Open model: uncorrected service time, to show beside the corrected latency."""
+    statuses: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Successes and failures."""
+        return self.count + self.failures
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.total if self.total else 0.0
+
+    @property
+    def avg_bytes(self) -> float:
+        return self.bytes_total / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCount:
+    kind: str
+    name: str
+    method: str
+    error: str
+    message: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WsCounters:
+    open: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    drops: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The state of a run at one tick: published on the bus, read by every reader."""
+
+    seq: int
+    profile: str
+    target: str
+    model: str
+    """``closed`` or ``open``."""
+    phase: Phase
+    elapsed: float
+    """Seconds since load started."""
+    duration: float
+    interval: float
+    """Seconds covered by the ``interval`` stats (normally the tick)."""
+    users: int
+    target_load: float
+    """Users (closed) or iterations/s (open) the load model asks for now."""
+    iterations: int
+    dropped: int
+    http_connections: int
+    interval_stats: tuple[EndpointStats, ...]
+    """Per endpoint, this interval only; a kind's ``Aggregated`` row comes after its endpoints."""
+    total_stats: tuple[EndpointStats, ...]
+    """Per endpoint, the whole run so far; same order and aggregated rows."""
+    errors: tuple[ErrorCount, ...]
+    """Failures grouped by (endpoint, error), whole run, most frequent first."""
+    ws: WsCounters
+    ws_interval: WsCounters
+    health: tuple[WorkerHealth, ...]
+    events: tuple[str, ...] = ()
+    """Notable events of this tick: phase changes, threshold lost, generator saturated, worker lost."""
+    final: bool = False
+    wall_time: float = 0.0
+    """Unix time of the snapshot (for history timestamps)."""
+    stop_reason: str = ""
+    distribution: tuple[tuple[float, int], ...] = field(default=())
+    """Final snapshot only: (latency ms, count) buckets of all HTTP successes, for a histogram chart."""
+
+    def find(self, kind: str, name: str = "Aggregated", total: bool = True) -> EndpointStats | None:
+        for stats in self.total_stats if total else self.interval_stats:
+            if stats.kind == kind and stats.name == name:
+                return stats
+        return None
+
+    @property
+    def saturated(self) -> bool:
+        return any(h.saturated for h in self.health)
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.duration - self.elapsed)

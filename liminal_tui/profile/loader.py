@@ -1,0 +1,206 @@
+"""Read profiles from TOML and explain, in one line each, what is wrong with a broken one."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ValidationError
+
+from .models import Profile
+from .templates import TemplateError, compile_template
+
+__all__ = [
+    "ProfileError",
+    "load_profile",
+    "parse_profile",
+    "resolve_profile",
+    "shipped_profiles",
+    "SHIPPED_DIR",
+    "check_environment",
+]
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "profiles"
+"""The profiles shipped with the package (smoke, load, stress, soak)."""
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used. ``str()`` is the whole message for the user."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.source}: {self.problems[0]}"
+        return f"{self.source}: {len(self.problems)} problems\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+def shipped_profiles() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.toml"))}
+
+
+def resolve_profile(name_or_path: str | os.PathLike[str]) -> Path:
+    """A path as given, else ``./profiles/NAME.toml``, else the shipped profile NAME."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    if path.suffix == "" and not path.parent.parts:
+        for candidate in (Path("profiles") / f"{path}.toml", SHIPPED_DIR / f"{path}.toml"):
+            if candidate.exists():
+                return candidate
+        known = ", ".join(shipped_profiles())
+        raise ProfileError(str(name_or_path), [f"no such profile file or shipped profile (shipped: {known})"])
+    raise ProfileError(str(name_or_path), ["no such file"])
+
+
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(str(path), ["no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(str(path), [f"cannot read: {exc}"]) from None
+    return parse_profile(text, source=str(path))
+
+
+def parse_profile(text: str, source: str = "<profile>") -> Profile:
+    """Parse and validate TOML text; raise :class:`ProfileError` with every problem found."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(source, [f"TOML syntax error: {exc}"]) from None
+    return validate_data(data, source=source, text=text)
+
+
+def validate_data(data: Mapping[str, Any], source: str = "<profile>", text: str | None = None) -> Profile:
+    try:
+        return Profile.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ProfileError(source, [_describe(err, text) for err in exc.errors()]) from None
+    except (ValueError, TypeError) as exc:  # defensive: a validator raised outside pydantic's wrapping
+        raise ProfileError(source, [str(exc)]) from None
+
+
+def check_environment(profile: Profile, env: Mapping[str, str] | None = None) -> None:
+    """Raise when a ``${env:NAME}`` the profile uses is not set (checked before a run starts)."""
+    env = os.environ if env is None else env
+    problems = []
+    for where, value in _strings(profile.model_dump(mode="json", by_alias=True)):
+        try:
+            compile_template(value, env)
+        except TemplateError as exc:
+            problems.append(f"{where}: {exc}")
+    if problems:
+        raise ProfileError(profile.name, problems)
+
+
+def _strings(value: Any, where: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(where, value)] if "${env:" in value else []
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _strings(v, f"{where}.{i}")]
+    return []
+
+
+# ---------------------------------------------------------------- error messages
+
+
+def _key_path(loc: tuple[Any, ...]) -> tuple[list[str | int], list[str | int]]:
+    """Drop pydantic's union tags from ``loc``; return (user path, model walk path)."""
+    path: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or part in _STEP_TAGS) and path and isinstance(path[-1], int):
+            continue  # discriminator tag or function-wrapper name after a list index
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        if isinstance(part, str) and part in ("float", "ThinkTime", "int", "list[int]", "str", "list[str]"):
+            continue  # union member names
+        path.append(part)
+    return path, path
+
+
+_STEP_TAGS = {"http", "ws_connect", "ws_send", "ws_wait", "ws_hold", "ws_close"}
+
+
+def _describe(err: Mapping[str, Any], text: str | None) -> str:
+    path, _ = _key_path(tuple(err.get("loc", ())))
+    key = ".".join(str(p) for p in path)
+    kind = err.get("type", "")
+    msg = str(err.get("msg", "invalid"))
+    msg = re.sub(r"^(Value error|Assertion failed), ", "", msg)
+    if kind == "extra_forbidden":
+        field = str(path[-1]) if path else "?"
+        fields = _fields_at(path[:-1])
+        hint = get_close_matches(field, fields, n=1, cutoff=0.6)
+        msg = f"unknown key '{field}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
+        if not hint and fields:
+            msg += f" (known keys: {', '.join(fields)})"
+    elif kind == "missing":
+        msg = "is required but missing"
+    elif kind == "union_tag_invalid":
+        msg = "unknown step type; use http, ws_connect, ws_send, ws_wait, ws_hold or ws_close"
+    elif kind == "union_tag_not_found":
+        msg = "a step needs a 'type' (http, ws_connect, ws_send, ws_wait, ws_hold or ws_close)"
+    line = _line_of(path, text)
+    if key and (msg.startswith(key + ".") or msg.startswith(key + ":")):
+        key = ""  # the message names its own key path
+    if not key and re.match(r'^[\w"]+[\w."]*[.:]', msg) and ":" in msg:
+        return msg + (f" (line {line})" if line else "")
+    where = key or "profile"
+    return f"{where}: {msg}" + (f" (line {line})" if line else "")
+
+
+def _fields_at(path: list[str | int]) -> list[str]:
+    """Field names (TOML spelling) of the model found at ``path`` below Profile, if any."""
+    model: Any = Profile
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return sorted(f.alias or name for name, f in model.model_fields.items())
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    args = getattr(annotation, "__args__", None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in args or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_of(path: list[str | int], text: str | None) -> int | None:
+    """The line where the last key of ``path`` is written, when it appears once."""
+    if not text or not path:
+        return None
+    names = [p for p in path if isinstance(p, str)]
+    if not names:
+        return None
+    key = re.escape(names[-1])
+    pattern = re.compile(rf'^\s*(?:"{key}"|{key})\s*=|^\s*\[+\s*[\w."]*{key}\s*\]+', re.M)
+    hits = [m.start() for m in pattern.finditer(text)]
+    if len(hits) != 1:
+        return None
+    return text.count("\n", 0, hits[0]) + 1

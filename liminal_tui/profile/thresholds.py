@@ -1,0 +1,194 @@
+"""Pass/fail rules for CI, written as they read::
+
+    [thresholds]
+    abort_on_fail = false                       # stop the run as soon as a rule is lost for good
+    http = ["p99 < 500ms", "error_rate < 1%", "rps >= 20"]
+    "http:GET /api/memories/${memory_id}" = ["p95 < 300ms"]
+    "ws_message:broadcast memory.updated" = ["p95 < 200ms"]
+    ws_ping = ["p99 < 50ms"]
+
+A key is a metric kind (``http``, ``ws_connect``, ``ws_ping``, ``ws_message``, or ``all``), alone for all of
+that kind's endpoints together, or ``kind:name`` for one endpoint. A rule is ``STAT OP VALUE`` with STAT one
+of ``p50 p66 p75 p80 p90 p95 p98 p99 p99.9 p99.99 max min avg`` (a duration), ``error_rate`` (a percentage),
+``rps`` (requests per second), ``count`` or ``failures``; OP one of ``< <= > >=``.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
+
+from .durations import parse_duration
+
+__all__ = ["Thresholds", "Rule", "KINDS", "LATENCY_STATS", "Verdict", "evaluate"]
+
+KINDS = ("all", "http", "ws_connect", "ws_ping", "ws_message")
+PERCENTILES = ("p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p99.99")
+LATENCY_STATS = PERCENTILES + ("max", "min", "avg")
+OTHER_STATS = ("error_rate", "rps", "count", "failures")
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_RULE = re.compile(r"^\s*([a-z_0-9.]+)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One parsed rule. ``value`` is in milliseconds for latencies and a fraction for error_rate."""
+
+    kind: str
+    name: str | None
+    stat: str
+    op: str
+    value: float
+    text: str
+
+    @property
+    def selector(self) -> str:
+        return self.kind if self.name is None else f"{self.kind}:{self.name}"
+
+    def passes(self, observed: float) -> bool:
+        return _OPS[self.op](observed, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A rule's outcome for a run: the observed value (same unit as ``rule.value``) and pass or fail."""
+
+    rule: Rule
+    observed: float | None
+    passed: bool
+
+    def describe(self) -> str:
+        shown = "no data" if self.observed is None else _format(self.rule.stat, self.observed)
+        return f"{self.rule.selector} {self.rule.text}: {'PASS' if self.passed else 'FAIL'} ({shown})"
+
+
+def _format(stat: str, value: float) -> str:
+    if stat in LATENCY_STATS:
+        return f"{value:.2f} ms"
+    if stat == "error_rate":
+        return f"{value * 100:.2f}%"
+    if stat == "rps":
+        return f"{value:.1f}/s"
+    return f"{value:g}"
+
+
+def parse_rule(selector: str, text: str) -> Rule:
+    kind, _, name = selector.partition(":")
+    if kind not in KINDS:
+        hint = get_close_matches(kind, KINDS, n=1)
+        raise ValueError(
+            f"'{kind}' is not a metric kind (use one of {', '.join(KINDS)})"
+            + (f"; did you mean '{hint[0]}'?" if hint else "")
+        )
+    match = _RULE.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a rule; write e.g. \"p99 < 500ms\" or \"error_rate < 1%\"")
+    stat, op, raw = match.groups()
+    if stat in LATENCY_STATS:
+        try:
+            value = parse_duration(raw) * 1000.0
+        except ValueError:
+            raise ValueError(f"'{text}': {stat} needs a duration such as 500ms or 1.5s") from None
+    elif stat == "error_rate":
+        try:
+            value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+        except ValueError:
+            raise ValueError(f"'{text}': error_rate needs a percentage such as 1% or 0.5%") from None
+    elif stat in OTHER_STATS:
+        try:
+            value = float(raw.removesuffix("/s"))
+        except ValueError:
+            raise ValueError(f"'{text}': {stat} needs a number") from None
+    else:
+        hint = get_close_matches(stat, LATENCY_STATS + OTHER_STATS, n=1)
+        raise ValueError(
+            f"'{text}': unknown statistic '{stat}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
+        )
+    return Rule(kind, name or None, stat, op, value, text.strip())
+
+
+class Thresholds(BaseModel):
+    """The ``[thresholds]`` table: ``abort_on_fail`` plus one list of rules per metric selector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    abort_on_fail: bool = False
+    """Stop the run early when a rule can no longer pass (checked every second after 10 s)."""
+    rules: dict[str, list[str]] = {}
+    """Selector -> rules; in TOML these are the table's other keys."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "rules" in data:
+            return data
+        data = dict(data)
+        abort = data.pop("abort_on_fail", False)
+        rules: dict[str, list[str]] = {}
+        for selector, value in data.items():
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"thresholds.{selector}: expected a list of rules like [\"p99 < 500ms\"]")
+            rules[selector] = value
+        return {"abort_on_fail": abort, "rules": rules}
+
+    @model_validator(mode="after")
+    def _parse(self) -> "Thresholds":
+        for selector, texts in self.rules.items():
+            for text in texts:
+                try:
+                    parse_rule(selector, text)
+                except ValueError as exc:
+                    raise ValueError(f"thresholds.{selector}: {exc}") from None
+        return self
+
+    @model_serializer(mode="plain")
+    def _flat(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"abort_on_fail": self.abort_on_fail} if self.abort_on_fail else {}
+        out.update(self.rules)
+        return out
+
+    def parsed(self) -> list[Rule]:
+        return [parse_rule(sel, text) for sel, texts in self.rules.items() for text in texts]
+
+    def check_names(self, names: dict[str, set[str]]) -> None:
+        """Raise when a rule names an endpoint the profile never produces."""
+        for rule in self.parsed():
+            if rule.name is None:
+                continue
+            known = names.get(rule.kind, set()) if rule.kind != "all" else set().union(*names.values())
+            if rule.name not in known:
+                hint = get_close_matches(rule.name, sorted(known), n=1)
+                raise ValueError(
+                    f"thresholds.\"{rule.selector}\": no step produces a {rule.kind} metric named "
+                    f"'{rule.name}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
+                    + (f" (known: {', '.join(sorted(known))})" if known and not hint else "")
+                )
+
+
+def evaluate(rules: list[Rule], lookup: Callable[[str, str | None, str], float | None]) -> list[Verdict]:
+    """Judge each rule with ``lookup(kind, name, stat)``, which returns the observed value or None.
+
+    A rule with no data fails (a threshold never passes silently), except ``failures``/``count`` upper
+    bounds and ``error_rate`` upper bounds, which hold when nothing was sent.
+    """
+    verdicts = []
+    for rule in rules:
+        observed = lookup(rule.kind, rule.name, rule.stat)
+        if observed is None:
+            passed = False
+        else:
+            passed = rule.passes(observed)
+        verdicts.append(Verdict(rule, observed, passed))
+    return verdicts
