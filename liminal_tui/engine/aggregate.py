@@ -29,16 +29,17 @@ AGGREGATED = "Aggregated"
 KIND_ALL = "all"
 
 
-def latency_stats(hist: HdrHistogram | None) -> LatencyStats:
-    """Milliseconds, straight from the histogram."""
+def latency_stats(hist: HdrHistogram | None, sum_us: int = 0) -> LatencyStats:
+    """Milliseconds, straight from the histogram; the mean from the exact sum of samples."""
     if hist is None or hist.get_total_count() == 0:
         return LatencyStats()
     values = hist.get_percentile_to_value_dict(list(PERCENTILES))
+    count = hist.get_total_count()
     return LatencyStats(
-        count=hist.get_total_count(),
+        count=count,
         min=hist.get_min_value() / 1000.0,
         max=hist.get_max_value() / 1000.0,
-        mean=hist.get_mean_value() / 1000.0,
+        mean=sum_us / count / 1000.0,
         percentiles=tuple(values[p] / 1000.0 for p in PERCENTILES),
     )
 
@@ -58,6 +59,7 @@ class _Series:
     failed_hist: HdrHistogram = field(default_factory=new_histogram)
     service_hist: HdrHistogram | None = None
     statuses: Counter = field(default_factory=Counter)
+    sums: list[int] = field(default_factory=lambda: [0, 0, 0])
 
     def __post_init__(self) -> None:
         if self.open_model and self.kind == "http":
@@ -74,6 +76,8 @@ class _Series:
         if item.service_hist and self.service_hist is not None:
             self.service_hist.decode_and_add(item.service_hist)
         self.statuses.update(dict(item.statuses))
+        for i, v in enumerate(item.sums_us):
+            self.sums[i] += v
 
     def add_series(self, other: "_Series") -> None:
         self.count += other.count
@@ -84,6 +88,8 @@ class _Series:
         if self.service_hist is not None and other.service_hist is not None:
             self.service_hist.add(other.service_hist)
         self.statuses.update(other.statuses)
+        for i, v in enumerate(other.sums):
+            self.sums[i] += v
 
     def stats(self, seconds: float) -> EndpointStats:
         seconds = max(seconds, 1e-9)
@@ -96,9 +102,9 @@ class _Series:
             rps=(self.count + self.failures) / seconds,
             fps=self.failures / seconds,
             bytes_total=self.bytes,
-            latency=latency_stats(self.hist),
-            failed_latency=latency_stats(self.failed_hist),
-            service=latency_stats(self.service_hist) if self.service_hist is not None else None,
+            latency=latency_stats(self.hist, self.sums[0]),
+            failed_latency=latency_stats(self.failed_hist, self.sums[1]),
+            service=latency_stats(self.service_hist, self.sums[2]) if self.service_hist is not None else None,
             statuses=tuple(sorted(self.statuses.items())),
         )
 

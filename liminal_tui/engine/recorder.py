@@ -32,7 +32,7 @@ class EndpointRecorder:
 
     __slots__ = (
         "kind", "name", "method", "count", "failures", "bytes", "hist", "failed_hist",
-        "service_hist", "errors", "statuses",
+        "service_hist", "errors", "statuses", "sum_us", "failed_sum_us", "service_sum_us",
     )
 
     def __init__(self, kind: str, name: str, method: str = "", open_model: bool = False) -> None:
@@ -47,14 +47,19 @@ class EndpointRecorder:
         self.service_hist = new_histogram() if open_model else None
         self.errors: Counter[tuple[str, str]] = Counter()
         self.statuses: Counter[int] = Counter()
+        self.sum_us = self.failed_sum_us = self.service_sum_us = 0
 
     def success(self, latency_ns: int, nbytes: int = 0, status: int = 0, service_ns: int = -1) -> None:
         """Record a success. ``service_ns``: open model's uncorrected time (from the actual send)."""
         self.count += 1
         self.bytes += nbytes
-        self.hist.record_value(_clamp(latency_ns // 1000))
+        us = _clamp(latency_ns // 1000)
+        self.sum_us += us
+        self.hist.record_value(us)
         if service_ns >= 0 and self.service_hist is not None:
-            self.service_hist.record_value(_clamp(service_ns // 1000))
+            us = _clamp(service_ns // 1000)
+            self.service_sum_us += us
+            self.service_hist.record_value(us)
         if status:
             self.statuses[status] += 1
 
@@ -62,7 +67,9 @@ class EndpointRecorder:
         """Record a failure under a short error name (``"HTTP 503"``, ``"timeout"``, ``"connect refused"``)."""
         self.failures += 1
         self.bytes += nbytes
-        self.failed_hist.record_value(_clamp(latency_ns // 1000))
+        us = _clamp(latency_ns // 1000)
+        self.failed_sum_us += us
+        self.failed_hist.record_value(us)
         self.errors[(error, message[:300])] += 1
         if status:
             self.statuses[status] += 1
@@ -83,8 +90,10 @@ class EndpointRecorder:
             service_hist=_encode(self.service_hist) if self.service_hist is not None else None,
             errors=tuple((e, m, n) for (e, m), n in self.errors.items()),
             statuses=tuple(self.statuses.items()),
+            sums_us=(self.sum_us, self.failed_sum_us, self.service_sum_us),
         )
         self.count = self.failures = self.bytes = 0
+        self.sum_us = self.failed_sum_us = self.service_sum_us = 0
         self.errors.clear()
         self.statuses.clear()
         return out

@@ -63,6 +63,8 @@ class EndpointInterval:
     errors: tuple[tuple[str, str, int], ...] = ()
     """(error name, message, count), e.g. ("HTTP 503", "Service Unavailable", 4)."""
     statuses: tuple[tuple[int, int], ...] = ()
+    sums_us: tuple[int, int, int] = (0, 0, 0)
+    """Sum of latencies (us) of successes, failures, service times: exact means without a histogram scan."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,8 +180,7 @@ class Thresholds(BaseModel):
 def evaluate(rules: list[Rule], lookup: Callable[[str, str | None, str], float | None]) -> list[Verdict]:
     """Judge each rule with ``lookup(kind, name, stat)``, which returns the observed value or None.
 
-    A rule with no data fails (a threshold never passes silently), except ``failures``/``count`` upper
-    bounds and ``error_rate`` upper bounds, which hold when nothing was sent.
+    A rule with no data fails: a threshold never passes silently.
     """
     verdicts = []
     for rule in rules:
