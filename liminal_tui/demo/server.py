@@ -1,0 +1,424 @@
+"""The built-in demo target: a small in-memory "memories" API with a WebSocket feed.
+
+Routes: ``/health``, ``/api/memories[/{id}]`` (CRUD), ``/ws`` and ``/_stats``
+(request counters, so load-engine tests can check their own numbers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from itertools import islice
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+MAX_MEMORIES = 100_000
+MAX_STORE_BYTES = 256 * 1024 * 1024  # rough budget for content + tags
+MAX_PER_PAGE = 100
+CLIENT_QUEUE_SIZE = 1024  # frames queued per WebSocket client before it is dropped
+SEND_TIMEOUT = 1.0  # seconds one frame may take before its client is dropped
+
+Memory = dict[str, Any]
+
+
+class ApiError(Exception):
+    """Raised by handlers; rendered as ``{"error": message}`` with ``status``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class MemoryStore:
+    """Insertion-ordered, bounded store; the oldest memories are evicted first."""
+
+    def __init__(self, max_items: int = MAX_MEMORIES, max_bytes: int = MAX_STORE_BYTES) -> None:
+        self._items: OrderedDict[str, Memory] = OrderedDict()
+        self._max_items, self._max_bytes, self._bytes = max_items, max_bytes, 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @staticmethod
+    def _size(memory: Memory) -> int:
+        return len(memory["content"]) + sum(map(len, memory["tags"]))
+
+    def create(self, content: str, tags: list[str]) -> Memory:
+        now = time.time()
+        memory = {"id": uuid.uuid4().hex, "content": content, "tags": tags,
+                  "version": 1, "created_at": now, "updated_at": now}
+        self._items[memory["id"]] = memory
+        self._bytes += self._size(memory)
+        while len(self._items) > 1 and (len(self._items) > self._max_items
+                                        or self._bytes > self._max_bytes):
+            self._bytes -= self._size(self._items.popitem(last=False)[1])
+        return memory
+
+    def get(self, memory_id: str) -> Memory | None:
+        return self._items.get(memory_id)
+
+    def update(self, memory: Memory, content: str | None, tags: list[str] | None) -> Memory:
+        self._bytes -= self._size(memory)
+        memory["content"] = memory["content"] if content is None else content
+        memory["tags"] = memory["tags"] if tags is None else tags
+        self._bytes += self._size(memory)
+        memory["version"] += 1
+        memory["updated_at"] = time.time()
+        return memory
+
+    def delete(self, memory_id: str) -> Memory | None:
+        memory = self._items.pop(memory_id, None)
+        if memory is not None:
+            self._bytes -= self._size(memory)
+        return memory
+
+    def page(self, page: int, per_page: int) -> list[Memory]:
+        """One page, newest first (``page`` starts at 1)."""
+        start = (page - 1) * per_page
+        return list(islice(reversed(self._items.values()), start, start + per_page))
+
+
+class Stats:
+    """Counters of what the server served (``/_stats`` itself is not counted)."""
+
+    def __init__(self) -> None:
+        self.requests_total = self.ws_connects = self.ws_messages_in = self.ws_messages_out = 0
+        self.by_route: dict[str, int] = {}
+
+    def count(self, key: str) -> None:
+        self.requests_total += 1
+        self.by_route[key] = self.by_route.get(key, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**vars(self), "by_route": dict(self.by_route)}
+
+
+class _Client:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+        self.ws, self.transport, self.dropped = ws, transport, False
+        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(CLIENT_QUEUE_SIZE)
+        self.task: asyncio.Task[None] | None = None
+
+
+class WsHub:
+    """Connected WebSocket clients, each fed by its own queue and sender task.
+
+    Queueing never blocks, so a slow client cannot stall HTTP handlers or other
+    clients; a client whose queue overflows or whose send fails or stalls is dropped.
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.clients: set[_Client] = set()
+        self._kicks: set[asyncio.Task[None]] = set()
+
+    def add(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> _Client:
+        client = _Client(ws, transport)
+        self.clients.add(client)
+        self.stats.ws_connects += 1
+        client.task = asyncio.create_task(self._pump(client))
+        self.send(client, {"type": "hello", "clients": len(self.clients)})
+        return client
+
+    async def remove(self, client: _Client) -> None:
+        self.clients.discard(client)
+        if client.task is not None:
+            client.task.cancel()
+            await asyncio.gather(client.task, return_exceptions=True)
+
+    def send(self, client: _Client, payload: Memory | str | bytes) -> None:
+        try:
+            client.queue.put_nowait(json.dumps(payload) if isinstance(payload, dict) else payload)
+        except asyncio.QueueFull:
+            self.drop(client)
+
+    def broadcast(self, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload)
+        for client in list(self.clients):
+            self.send(client, data)
+
+    def drop(self, client: _Client) -> None:
+        """Forget ``client`` and close its connection in the background."""
+        if not client.dropped:
+            client.dropped = True
+            self.clients.discard(client)
+            task = asyncio.create_task(self._kick(client))
+            self._kicks.add(task)
+            task.add_done_callback(self._kicks.discard)
+
+    async def close_all(self) -> None:
+        for client in list(self.clients):
+            self.drop(client)
+        await asyncio.gather(*self._kicks, return_exceptions=True)
+
+    async def _pump(self, client: _Client) -> None:
+        ws = client.ws
+        try:
+            while True:
+                data = await client.queue.get()
+                send = ws.send_bytes(data) if isinstance(data, bytes) else ws.send_str(data)
+                await asyncio.wait_for(send, SEND_TIMEOUT)
+                self.stats.ws_messages_out += 1
+        except Exception:  # connection reset, send timeout, ...
+            self.drop(client)
+
+    @staticmethod
+    async def _kick(client: _Client) -> None:
+        try:
+            await asyncio.wait_for(client.ws.close(code=WSCloseCode.GOING_AWAY), SEND_TIMEOUT)
+        except Exception:
+            pass
+        if client.transport is not None:  # drop whatever is still buffered for it
+            client.transport.abort()
+
+
+class DemoState:
+    """Everything one app instance owns."""
+
+    def __init__(self, heartbeat_interval: float) -> None:
+        self.heartbeat_interval = heartbeat_interval
+        self.store, self.stats = MemoryStore(), Stats()
+        self.hub = WsHub(self.stats)
+
+
+STATE = web.AppKey("demo_state", DemoState)
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Count requests per (method, route) and render every error as JSON."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "<unmatched>"
+    if route != "/_stats":
+        request.app[STATE].stats.count(f"{request.method} {route}")
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return web.json_response({"error": exc.message}, status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return web.json_response({"error": (exc.reason or "error").lower()},
+                                 status=exc.status, headers=headers)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object")
+    return body
+
+
+def _content(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "content must be a non-empty string")
+    return value
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise ApiError(400, "tags must be a list of strings")
+    return value
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    try:
+        return int(request.query.get(name, default))
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer") from None
+
+
+def _find(request: web.Request) -> Memory:
+    memory = request.app[STATE].store.get(request.match_info["id"])
+    if memory is None:
+        raise ApiError(404, "not found")
+    return memory
+
+
+def _event(request: web.Request, kind: str, memory: Memory) -> None:
+    request.app[STATE].hub.broadcast({"type": f"memory.{kind}", "id": memory["id"],
+                                      "version": memory["version"], "ts": time.time()})
+
+
+async def health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response({"status": "ok", "memories": len(state.store),
+                              "ws_clients": len(state.hub.clients)})
+
+
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATE].stats.snapshot())
+
+
+async def create_memory(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    memory = request.app[STATE].store.create(_content(body.get("content")), _tags(body.get("tags")))
+    _event(request, "created", memory)
+    return web.json_response(memory, status=201)
+
+
+async def list_memories(request: web.Request) -> web.Response:
+    store = request.app[STATE].store
+    page = max(1, _int_param(request, "page", 1))
+    per_page = min(max(1, _int_param(request, "per_page", 20)), MAX_PER_PAGE)
+    return web.json_response({"items": store.page(page, per_page), "page": page,
+                              "per_page": per_page, "total": len(store)})
+
+
+async def get_memory(request: web.Request) -> web.Response:
+    return web.json_response(_find(request))
+
+
+async def update_memory(request: web.Request) -> web.Response:
+    _find(request)  # 404 before 400
+    body = await _json_object(request)
+    content = _content(body["content"]) if "content" in body else None
+    tags = _tags(body["tags"]) if body.get("tags") is not None else None
+    memory = request.app[STATE].store.update(_find(request), content, tags)
+    _event(request, "updated", memory)
+    return web.json_response(memory)
+
+
+async def delete_memory(request: web.Request) -> web.Response:
+    memory = _find(request)
+    request.app[STATE].store.delete(memory["id"])
+    _event(request, "deleted", memory)
+    return web.Response(status=204)
+
+
+def _ws_reply(text: str) -> dict[str, Any]:
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        data = text
+    if isinstance(data, dict) and data.get("type") == "ping":
+        return {"type": "pong", "id": data.get("id")}
+    return {"type": "echo", "data": data}
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    state = request.app[STATE]
+    ws = web.WebSocketResponse(timeout=2.0, autoping=True, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    client = state.hub.add(ws, request.transport)
+    try:
+        async for msg in ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                state.stats.ws_messages_in += 1
+                is_text = msg.type is WSMsgType.TEXT
+                state.hub.send(client, _ws_reply(msg.data) if is_text else msg.data)
+    finally:
+        await state.hub.remove(client)
+    return ws
+
+
+async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: broadcast a heartbeat every ``heartbeat_interval`` seconds."""
+    state = app[STATE]
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(state.heartbeat_interval)
+            state.hub.broadcast({"type": "heartbeat", "ts": time.time()})
+
+    task = asyncio.create_task(beat()) if state.heartbeat_interval > 0 else None
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    await app[STATE].hub.close_all()
+
+
+def make_app(heartbeat_interval: float = 5.0) -> web.Application:
+    """Build the demo application (``heartbeat_interval <= 0`` disables heartbeats)."""
+    app = web.Application(middlewares=[_middleware])
+    app[STATE] = DemoState(heartbeat_interval)
+    r = app.router
+    r.add_get("/health", health)
+    r.add_get("/_stats", stats)
+    r.add_post("/api/memories", create_memory)
+    r.add_get("/api/memories", list_memories)
+    r.add_get("/api/memories/{id}", get_memory)
+    r.add_patch("/api/memories/{id}", update_memory)
+    r.add_delete("/api/memories/{id}", delete_memory)
+    r.add_get("/ws", websocket)
+    app.cleanup_ctx.append(_heartbeats)
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+class DemoServer:
+    """A running demo server; ``await close()`` (or ``async with``) stops it."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+        self._runner, self.host, self.port = runner, host, port
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> DemoServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def start_demo_server(host: str = "127.0.0.1", port: int = 0,
+                            heartbeat_interval: float = 5.0) -> DemoServer:
+    """Start the demo server on the running loop (``port=0`` picks a free port)."""
+    runner = web.AppRunner(make_app(heartbeat_interval), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return DemoServer(runner, host, runner.addresses[0][1])
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 8000, heartbeat_interval: float = 5.0) -> None:
+    """Serve until SIGINT/SIGTERM; exits with a message if the port can't be bound."""
+    import signal
+
+    async def main() -> None:
+        server = await start_demo_server(host, port, heartbeat_interval)
+        print(f"demo target listening on {server.url}", file=sys.stderr, flush=True)
+        stop, loop = asyncio.Event(), asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # Windows / not the main thread
+                pass
+        try:
+            await stop.wait()
+        finally:
+            await server.close()
+
+    try:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise SystemExit(f"demo target: cannot listen on {host}:{port}: {exc}") from None
