@@ -12,4 +12,259 @@ The engine itself lives in :mod:`liminal_tui.engine.worker`; this module is its 
 
 from __future__ import annotations
 
-__all__ = ["Run", "PreflightError", "RunOptions"]
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from typing import Any, Literal
+
+from ..profile.models import Profile
+from .aggregate import Aggregator
+from .bus import MetricsBus
+from .judge import judge
+from .load import LoadShape
+from .preflight import PreflightError, preflight
+from .snapshot import IntervalReport, Snapshot
+from .worker import Worker, WorkerSpec, worker_process_main
+
+__all__ = ["Run", "PreflightError", "resolve_workers"]
+
+SLACK = 0.2  # seconds the main side waits after a tick boundary for the workers' reports
+
+
+def resolve_workers(workers: int | Literal["auto"]) -> int:
+    if workers == "auto":
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return int(workers)
+
+
+class Run:
+    def __init__(self, profile: Profile, workers: int | Literal["auto"] = 1, tick: float = 1.0,
+                 grace: float = 5.0, bus: MetricsBus | None = None) -> None:
+        self.profile = profile
+        self.workers = resolve_workers(workers)
+        self.in_process = self.workers == 0
+        self.tick = tick
+        self.grace = grace
+        self.bus = bus or MetricsBus()
+        self.target_url = profile.target
+        self.started_at: float | None = None
+        """Unix time when load started."""
+        self.final: Snapshot | None = None
+        self.stop_reason = ""
+        self.report_dir = None
+        self._demo: Any = None
+        self._shape = LoadShape(profile.load, 1.0)
+        self._procs: list[Any] = []
+        self._controls: list[Any] = []
+        self._live: set[int] = set()
+        self._inproc: Worker | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._done: asyncio.Future[Snapshot] | None = None
+        self._stopping = False
+        self._events: list[str] = []
+        self._phase = "starting"
+        self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick)
+        self._t0_ns = 0
+        self._rules = profile.thresholds.parsed()
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        if self.profile.target == "builtin":
+            from ..demo.process import DemoProcess
+
+            self._demo = DemoProcess()
+            await loop.run_in_executor(None, self._demo.__enter__)
+            self.target_url = self._demo.url
+        else:
+            await preflight(self.target_url)
+        self._agg.target = self.target_url
+        self._t0_ns = time.perf_counter_ns()
+        self.started_at = time.time()
+        count = max(1, self.workers)
+        specs = [WorkerSpec(i, count, self.profile, self.target_url, self._t0_ns, self.tick, self.grace) for i in range(count)]
+        if self.in_process:
+            self._inproc = Worker(specs[0], self._on_report)
+            self._live = {0}
+            self._tasks.append(asyncio.ensure_future(self._run_inproc(self._inproc)))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            results = ctx.Queue()
+            for spec in specs:
+                control = ctx.Queue()
+                proc = ctx.Process(target=worker_process_main, args=(spec, control, results), daemon=True,
+                                   name=f"liminal-worker-{spec.index}")
+                proc.start()
+                self._procs.append(proc)
+                self._controls.append(control)
+                self._live.add(spec.index)
+            threading.Thread(target=self._read_results, args=(results, loop), daemon=True).start()
+        self._tasks.append(asyncio.ensure_future(self._tick_loop()))
+
+    async def _run_inproc(self, worker: Worker) -> None:
+        try:
+            await worker.run()
+        finally:
+            self._worker_done(0)
+
+    def _read_results(self, results: Any, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            try:
+                item = results.get(timeout=1.0)
+            except Exception:
+                if self._done is None or self._done.done():
+                    return
+                continue
+            try:
+                loop.call_soon_threadsafe(self._on_result, item)
+            except RuntimeError:
+                return
+
+    def _on_result(self, item: Any) -> None:
+        if isinstance(item, IntervalReport):
+            self._on_report(item)
+        elif item[0] == "error":
+            self._events.append(f"worker {item[1]} failed: {item[2]}")
+        elif item[0] == "done":
+            self._worker_done(item[1])
+
+    def _on_report(self, report: IntervalReport) -> None:
+        self._agg.add(report)
+
+    def _worker_done(self, index: int) -> None:
+        self._live.discard(index)
+
+    # -- control --------------------------------------------------------------------------------------
+    def set_load(self, value: float) -> None:
+        """Users (closed model) or iterations/s (open model), from now on."""
+        elapsed = self.elapsed
+        self._shape.set(value, elapsed)
+        self._events.append(f"load set to {value:g} {'users' if self.profile.load.model == 'closed' else 'it/s'}")
+        self._send(("set", value), lambda w: w.set_load(value))
+
+    async def stop(self, reason: str = "stopped") -> None:
+        """Graceful stop: no new iterations; in-flight requests get ``grace`` seconds."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.stop_reason = self.stop_reason or reason
+        self._events.append(f"stopping: {reason}")
+        self._send(("stop", self.grace), lambda w: w.request_stop(self.grace))
+
+    def abort(self, reason: str = "aborted") -> None:
+        """Stop at once; what completed is still reported."""
+        self._stopping = True
+        self.stop_reason = self.stop_reason or reason
+        self._events.append(f"abort: {reason}")
+        self._send(("abort",), lambda w: w.abort())
+
+    def _send(self, cmd: tuple[Any, ...], local: Any) -> None:
+        if self._inproc is not None:
+            local(self._inproc)
+        for control in self._controls:
+            try:
+                control.put(cmd)
+            except Exception:
+                pass
+
+    async def wait(self) -> Snapshot:
+        assert self._done is not None, "start() first"
+        return await asyncio.shield(self._done)
+
+    @property
+    def elapsed(self) -> float:
+        return (time.perf_counter_ns() - self._t0_ns) / 1e9 if self._t0_ns else 0.0
+
+    # -- ticks ----------------------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        duration = float(self.profile.duration or 0)
+        hard_end = duration + self.grace + 60.0
+        k = 1
+        try:
+            while self._live and self.elapsed < hard_end:
+                wake = k * self.tick + SLACK
+                await asyncio.sleep(max(0.0, wake - self.elapsed))
+                k = max(k + 1, int((self.elapsed - SLACK) / self.tick) + 1)
+                self._check_workers()
+                if not self._live:
+                    break
+                snap = self._snapshot()
+                self.bus.publish(snap)
+                self._check_thresholds(snap)
+                if not self._stopping and self.elapsed >= duration:
+                    self._stopping = True
+                    self.stop_reason = self.stop_reason or "completed"
+            if self._live:  # workers that did not finish in time
+                self._events.append("workers did not stop in time; killed")
+                self._kill()
+        finally:
+            await self._finish()
+
+    def _check_workers(self) -> None:
+        for i, proc in enumerate(self._procs):
+            if i in self._live and not proc.is_alive():
+                # Give its last messages a moment to arrive before declaring it lost.
+                self._live.discard(i)
+                if proc.exitcode not in (0, None):
+                    self._events.append(f"worker {i} died (exit code {proc.exitcode}); its load is missing from here on")
+                    self._agg.forget_worker(i)
+
+    def _phase_now(self) -> str:
+        if self._stopping:
+            return "stopping"
+        t = self.elapsed
+        now, later = self._shape.at(t), self._shape.at(t + self.tick)
+        return "ramping" if abs(later - now) > 1e-9 else "steady"
+
+    def _snapshot(self, final: bool = False) -> Snapshot:
+        phase = "finished" if final else self._phase_now()
+        if phase != self._phase and not final:
+            self._events.append(f"phase: {phase}")
+        self._phase = phase
+        events, self._events = tuple(self._events), []
+        snap = self._agg.snapshot(phase, min(self.elapsed, float(self.profile.duration or 0) + self.grace + 60), events,
+                                  final=final, stop_reason=self.stop_reason if final else "")
+        if not final and snap.saturated:
+            self._events.append("generator saturated: CPU or event-loop lag is high; figures may be skewed")
+        return snap
+
+    def _check_thresholds(self, snap: Snapshot) -> None:
+        if not self.profile.thresholds.abort_on_fail or self._stopping:
+            return
+        if snap.elapsed < min(10.0, float(self.profile.duration or 0) * 0.25):
+            return
+        lost = [v for v in judge(self._rules, snap) if not v.passed and v.observed is not None]
+        if lost:
+            reason = f"threshold lost: {lost[0].rule.selector} {lost[0].rule.text}"
+            self._events.append(reason)
+            asyncio.ensure_future(self.stop(reason))
+
+    def _kill(self) -> None:
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.kill()
+        self._live.clear()
+
+    async def _finish(self) -> None:
+        for proc in self._procs:
+            await asyncio.get_running_loop().run_in_executor(None, proc.join, 5.0)
+            if proc.is_alive():
+                proc.kill()
+        await asyncio.sleep(0)  # let the last queued results land
+        await self._drain_late()
+        final = self._snapshot(final=True)
+        self.final = final
+        if self._demo is not None:
+            demo, self._demo = self._demo, None
+            await asyncio.get_running_loop().run_in_executor(None, demo.__exit__, None, None, None)
+        self.bus.publish(final)
+        if self._done is not None and not self._done.done():
+            self._done.set_result(final)
+
+    async def _drain_late(self) -> None:
+        """Wait briefly for reports already in the pipe (the reader thread hands them to this loop)."""
+        for _ in range(20):
+            await asyncio.sleep(0.01)

@@ -1,0 +1,167 @@
+"""One small HTTP client interface, two transports with identical metrics.
+
+HTTP/1.1 load goes through aiohttp (~80 us of CPU a request here); HTTP/2 through httpx (which costs
+500-3,000 us a request here, so it is used only where HTTP/2 is asked for).
+
+Failures are turned into short stable error names that group well in reports:
+``connect refused``, ``connect timeout``, ``timeout``, ``connection reset``, ``server disconnected``,
+``incomplete body``, ``bad response``, ``dns failure``, ``tls error``, ``connection error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ssl
+from typing import Any, Protocol
+
+from ..profile.models import HttpSettings
+
+__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "make_client"]
+
+
+class HttpError(Exception):
+    """A request that failed before a complete response arrived."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+class HttpClient(Protocol):
+    async def request(
+        self, method: str, url: str, headers: dict[str, str] | None, params: dict[str, str] | None,
+        data: bytes | str | None, json: Any,
+    ) -> tuple[int, str, bytes, Any]:
+        """Send one request; return (status, reason, body, headers) or raise :class:`HttpError`."""
+
+    def open_connections(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def _os_error_name(exc: BaseException) -> str | None:
+    while exc is not None:
+        if isinstance(exc, ConnectionRefusedError):
+            return "connect refused"
+        if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.ECONNRESET:
+            return "connection reset"
+        if isinstance(exc, ssl.SSLError):
+            return "tls error"
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
+class AiohttpClient:
+    """aiohttp with one session (and connection pool) per worker."""
+
+    def __init__(self, settings: HttpSettings, connections: int = 0) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        t = settings.timeouts
+        self._timeout = aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read)
+        limit = settings.max_connections or connections or 0
+        self._connector = aiohttp.TCPConnector(
+            limit=limit, limit_per_host=0, ssl=None if settings.verify_tls else False,
+            ttl_dns_cache=300, enable_cleanup_closed=False,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=self._connector, timeout=self._timeout, auto_decompress=True,
+            cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=("User-Agent",),
+            headers={"User-Agent": "liminal-tui"},
+        )
+
+    async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        aiohttp = self._aiohttp
+        try:
+            async with self._session.request(
+                method, url, headers=headers, params=params, data=data, json=json, allow_redirects=False
+            ) as resp:
+                body = await resp.read()
+                return resp.status, resp.reason or "", body, resp.headers
+        except aiohttp.ClientConnectorError as exc:
+            name = _os_error_name(exc.os_error) or ("dns failure" if "Name or service" in str(exc) else "connect error")
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError) or isinstance(exc, aiohttp.ClientSSLError):
+                name = "tls error"
+            raise HttpError(name, str(exc)) from None
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise HttpError("connect timeout", str(exc) or "connect timed out") from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise HttpError("timeout", str(exc) or "no response in time") from None
+        except aiohttp.ServerDisconnectedError as exc:
+            raise HttpError("server disconnected", str(exc) or "server closed the connection") from None
+        except aiohttp.ClientPayloadError as exc:
+            raise HttpError(_os_error_name(exc) or "incomplete body", str(exc)) from None
+        except aiohttp.ClientResponseError as exc:
+            raise HttpError("bad response", str(exc.message) or str(exc)) from None
+        except aiohttp.ClientOSError as exc:
+            raise HttpError(_os_error_name(exc) or "connection error", str(exc)) from None
+        except aiohttp.ClientError as exc:
+            raise HttpError(_os_error_name(exc) or "connection error", f"{type(exc).__name__}: {exc}") from None
+        except OSError as exc:
+            raise HttpError(_os_error_name(exc) or "connection error", str(exc)) from None
+
+    def open_connections(self) -> int:
+        conns = getattr(self._connector, "_conns", {})
+        acquired = getattr(self._connector, "_acquired", ())
+        return len(acquired) + sum(len(v) for v in conns.values())
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+class HttpxClient:
+    """httpx with HTTP/2 (one client multiplexes streams over few connections)."""
+
+    def __init__(self, settings: HttpSettings, connections: int = 0) -> None:
+        import httpx
+
+        self._httpx = httpx
+        t = settings.timeouts
+        limit = settings.max_connections or connections or None
+        self._client = httpx.AsyncClient(
+            http2=settings.http2,
+            verify=settings.verify_tls,
+            timeout=httpx.Timeout(t.total, connect=t.connect, read=t.read),
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+            headers={"User-Agent": "liminal-tui"},
+            follow_redirects=False,
+        )
+
+    async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        httpx = self._httpx
+        try:
+            resp = await self._client.request(
+                method, url, headers=headers, params=params, content=data, json=json
+            )
+            return resp.status_code, resp.reason_phrase, resp.content, resp.headers
+        except httpx.ConnectTimeout as exc:
+            raise HttpError("connect timeout", str(exc) or "connect timed out") from None
+        except httpx.TimeoutException as exc:
+            raise HttpError("timeout", str(exc) or "no response in time") from None
+        except httpx.ConnectError as exc:
+            raise HttpError(_os_error_name(exc) or "connect error", str(exc)) from None
+        except httpx.RemoteProtocolError as exc:
+            text = str(exc)
+            name = "server disconnected" if "disconnected" in text else "bad response"
+            raise HttpError(name, text) from None
+        except httpx.ReadError as exc:
+            raise HttpError(_os_error_name(exc) or "connection reset", str(exc)) from None
+        except httpx.HTTPError as exc:
+            raise HttpError(_os_error_name(exc) or "connection error", f"{type(exc).__name__}: {exc}") from None
+
+    def open_connections(self) -> int:
+        pool = getattr(getattr(self._client, "_transport", None), "_pool", None)
+        return len(getattr(pool, "connections", ())) if pool is not None else 0
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def make_client(settings: HttpSettings, connections: int = 0) -> HttpClient:
+    """aiohttp for HTTP/1.1, httpx for HTTP/2."""
+    if settings.http2:
+        return HttpxClient(settings, connections)
+    return AiohttpClient(settings, connections)

@@ -1,0 +1,296 @@
+"""Profile steps compiled for the hot path: templates pre-parsed, recorders bound, checks prepared.
+
+Each compiled step has ``async run(user) -> bool``; False ends the iteration (later steps usually need
+what this one should have extracted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import re
+import time
+from typing import Any, Mapping
+
+from ..profile.models import HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
+from ..profile.templates import Template, compile_template, compile_value, render_value
+from .http import HttpError
+from .recorder import Recorder
+from .snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
+from .ws import WsConnection
+
+__all__ = ["compile_steps", "json_path", "User"]
+
+_MISSING = object()
+
+
+def json_path(doc: Any, path: str) -> Any:
+    """``items.0.id`` -> doc["items"][0]["id"]; a missing part gives the _MISSING marker."""
+    node = doc
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part, _MISSING)
+        elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+        if node is _MISSING:
+            return _MISSING
+    return node
+
+
+class User:
+    """What one virtual user (or one open-model iteration) carries between steps."""
+
+    __slots__ = ("vars", "ws", "step_start_ns", "prev_start_ns", "schedule_lag_ns", "stopping")
+
+    def __init__(self, number: int, base_vars: Mapping[str, Any]) -> None:
+        self.vars: dict[str, Any] = dict(base_vars)
+        self.vars["user"] = number
+        self.vars["iteration"] = 0
+        self.ws: WsConnection | None = None
+        self.step_start_ns = 0
+        self.prev_start_ns = 0
+        self.schedule_lag_ns = -1
+        """Open model: how late this iteration started (ns); -1 in the closed model."""
+        self.stopping = False
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            ws, self.ws = self.ws, None
+            await ws.close()
+
+
+class Engine:
+    """What steps need from their worker: the client, the recorder, the base URL, WS counters."""
+
+    def __init__(self, client: Any, recorder: Recorder, base_url: str, ws_stats: Any, verify_tls: bool,
+                 default_headers: dict[str, str]) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.base_url = base_url.rstrip("/")
+        self.ws_base = "ws" + self.base_url[4:] if self.base_url.startswith("http") else self.base_url
+        self.ws_stats = ws_stats
+        self.verify_tls = verify_tls
+        self.default_headers = default_headers
+
+
+def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[str, str] | None:
+    if not templates:
+        return None
+    return {k: t.render(ctx) for k, t in templates.items()}
+
+
+class HttpCall:
+    def __init__(self, step: HttpStep, eng: Engine) -> None:
+        self.eng = eng
+        self.method = step.method
+        self.url_static = None
+        path = step.path if step.path.startswith(("http://", "https://")) else eng.base_url + step.path
+        self.url = compile_template(path)
+        if self.url.is_static:
+            self.url_static = path
+        self.query = {k: compile_template(v) for k, v in step.query.items()}
+        merged = {**eng.default_headers, **step.headers}
+        self.headers = {k: compile_template(v) for k, v in merged.items()}
+        self.static_headers = merged if all(t.is_static for t in self.headers.values()) else None
+        self.json = compile_value(step.json_body) if step.json_body is not None else None
+        self.body = compile_template(step.body) if step.body is not None else None
+        check = step.check
+        self.statuses = check.statuses()
+        self.json_has = list(check.json_has)
+        self.json_equals = {k: compile_value(v) for k, v in check.json_equals.items()}
+        self.body_contains = check.body_contains.encode() if check.body_contains else None
+        self.extract = [(var, *src.split(":", 1)) if ":" in src else (var, src, "") for var, src in step.extract.items()]
+        self.regexes = {arg: re.compile(arg.encode()) for var, src, arg in self.extract if src == "regex"}
+        self.needs_json = bool(self.json_has or self.json_equals or any(s == "json" for _, s, _ in self.extract))
+        self.rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
+
+    async def run(self, user: User) -> bool:
+        ctx = user.vars
+        url = self.url_static or self.url.render(ctx)
+        headers = self.static_headers if self.static_headers is not None else _render_map(self.headers, ctx)
+        params = _render_map(self.query, ctx)
+        data = self.body.render(ctx) if self.body is not None else None
+        body_json = render_value(self.json, ctx) if self.json is not None else None
+        start = time.perf_counter_ns()
+        user.prev_start_ns, user.step_start_ns = user.step_start_ns, start
+        try:
+            status, reason, body, resp_headers = await self.eng.client.request(
+                self.method, url, headers, params, data, body_json
+            )
+        except HttpError as exc:
+            self._fail(user, time.perf_counter_ns() - start, exc.name, exc.message, 0, 0)
+            return False
+        elapsed = time.perf_counter_ns() - start
+        nbytes = len(body)
+        ok_status = status in self.statuses if self.statuses is not None else 200 <= status < 400
+        if not ok_status:
+            self._fail(user, elapsed, f"HTTP {status}", reason, nbytes, status)
+            return False
+        problem = self._check(user, status, body, resp_headers)
+        if problem is not None:
+            self._fail(user, elapsed, "check failed", problem, nbytes, status)
+            return False
+        lag = user.schedule_lag_ns
+        if lag >= 0:
+            self.rec.success(elapsed + lag, nbytes, status, elapsed)
+        else:
+            self.rec.success(elapsed, nbytes, status)
+        return True
+
+    def _fail(self, user: User, elapsed: int, name: str, message: str, nbytes: int, status: int) -> None:
+        lag = user.schedule_lag_ns
+        self.rec.failure(elapsed + (lag if lag > 0 else 0), name, message, nbytes, status)
+
+    def _check(self, user: User, status: int, body: bytes, headers: Any) -> str | None:
+        """None when the response passes every check (and extraction worked), else what failed."""
+        if self.body_contains is not None and self.body_contains not in body:
+            return f"body does not contain {self.body_contains.decode()!r}"
+        doc: Any = None
+        if self.needs_json:
+            try:
+                doc = jsonlib.loads(body)
+            except ValueError:
+                return "response is not JSON"
+        for path in self.json_has:
+            if json_path(doc, path) is _MISSING:
+                return f"JSON field '{path}' missing"
+        for path, expected in self.json_equals.items():
+            want = render_value(expected, user.vars)
+            got = json_path(doc, path)
+            if got is _MISSING or (got != want and str(got) != str(want)):
+                return f"JSON field '{path}' is {got if got is not _MISSING else 'missing'!r}, expected {want!r}"
+        for var, source, arg in self.extract:
+            if source == "json":
+                value = json_path(doc, arg)
+                if value is _MISSING:
+                    return f"extract {var}: JSON field '{arg}' missing"
+            elif source == "header":
+                value = headers.get(arg)
+                if value is None:
+                    return f"extract {var}: header '{arg}' missing"
+            elif source == "status":
+                value = status
+            else:
+                match = self.regexes[arg].search(body)
+                if not match:
+                    return f"extract {var}: regex {arg!r} did not match"
+                value = (match.group(1) if match.groups() else match.group(0)).decode("utf-8", "replace")
+            user.vars[var] = value
+        return None
+
+
+class WsOpen:
+    def __init__(self, step: WsConnect, eng: Engine) -> None:
+        self.eng = eng
+        self.step = step
+        path = step.path
+        self.url = compile_template(path if path.startswith(("ws://", "wss://")) else eng.ws_base + path)
+        self.headers = {k: compile_template(v) for k, v in step.headers.items()}
+        self.connect_rec = eng.recorder.endpoint(KIND_WS_CONNECT, step.stats_name, "WS")
+        self.ping_rec = eng.recorder.endpoint(KIND_WS_PING, step.stats_name, "WSPING") if step.heartbeat else None
+
+    async def run(self, user: User) -> bool:
+        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        if user.ws is not None:
+            return True
+        s = self.step
+        conn = WsConnection(
+            self.url.render(user.vars), _render_map(self.headers, user.vars) or {}, self.eng.ws_stats,
+            self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect, s.backoff_max, s.connect_timeout,
+            self.eng.verify_tls,
+        )
+        user.ws = conn
+        return await conn.open()
+
+
+class WsSendStep:
+    def __init__(self, step: WsSend, eng: Engine) -> None:
+        self.text = compile_template(step.text) if step.text is not None else None
+        self.json = compile_value(step.json_body) if step.json_body is not None else None
+
+    async def run(self, user: User) -> bool:
+        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        if user.ws is None:
+            return False
+        text = self.text.render(user.vars) if self.text is not None else jsonlib.dumps(render_value(self.json, user.vars))
+        return await user.ws.send(text)
+
+
+class WsWaitStep:
+    def __init__(self, step: WsWait, eng: Engine) -> None:
+        self.match = {k: compile_value(v) for k, v in step.match.items()}
+        self.contains = compile_template(step.contains) if step.contains else None
+        self.timeout_ns = int(step.timeout * 1e9)
+        self.since_previous = step.since == "previous"
+        self.rec = eng.recorder.endpoint(KIND_WS_MESSAGE, step.name, "WSMSG")
+
+    async def run(self, user: User) -> bool:
+        now = time.perf_counter_ns()
+        start = user.step_start_ns if self.since_previous and user.step_start_ns else now
+        user.prev_start_ns, user.step_start_ns = user.step_start_ns, now
+        conn = user.ws
+        if conn is None:
+            self.rec.failure(0, "ws closed", "no open WebSocket")
+            return False
+        want = {k: render_value(v, user.vars) for k, v in self.match.items()}
+        needle = self.contains.render(user.vars) if self.contains is not None else None
+        deadline = now + self.timeout_ns
+        while True:
+            for msg in list(conn.buffer):  # bounded (ws.BUFFER), newest last
+                if msg.t_ns >= start and self._matches(msg, want, needle):
+                    self.rec.success(msg.t_ns - start, len(msg.text))
+                    return True
+            left = deadline - time.perf_counter_ns()
+            if left <= 0:
+                self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
+                return False
+            conn.arrived.clear()
+            try:
+                await asyncio.wait_for(conn.arrived.wait(), left / 1e9)
+            except asyncio.TimeoutError:
+                pass
+
+    @staticmethod
+    def _matches(msg: Any, want: dict[str, Any], needle: str | None) -> bool:
+        if needle is not None and needle not in msg.text:
+            return False
+        if want:
+            doc = msg.json
+            for path, value in want.items():
+                got = json_path(doc, path)
+                if got is _MISSING or (got != value and str(got) != str(value)):
+                    return False
+        return True
+
+
+class WsHoldStep:
+    def __init__(self, step: WsHold, eng: Engine) -> None:
+        self.seconds = step.duration
+
+    async def run(self, user: User) -> bool:
+        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        end = time.monotonic() + self.seconds
+        while not user.stopping and (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.25))
+        return True
+
+
+class WsCloseStep:
+    def __init__(self, step: WsClose, eng: Engine) -> None:
+        pass
+
+    async def run(self, user: User) -> bool:
+        await user.close()
+        return True
+
+
+_COMPILERS = {
+    HttpStep: HttpCall, WsConnect: WsOpen, WsSend: WsSendStep, WsWait: WsWaitStep,
+    WsHold: WsHoldStep, WsClose: WsCloseStep,
+}
+
+
+def compile_steps(steps: list[Any], eng: Engine) -> list[Any]:
+    return [_COMPILERS[type(step)](step, eng) for step in steps]

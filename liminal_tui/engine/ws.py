@@ -1,0 +1,219 @@
+"""A virtual user's WebSocket: connect, read into a short buffer, heartbeat, reconnect with backoff.
+
+Messages are buffered with their arrival time (``perf_counter_ns``) so that a ``ws_wait`` placed after an
+HTTP update still sees an event that arrived before the wait began: broadcast latency is measured from
+the update's start to the event's arrival, not to when the user got round to looking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from .recorder import EndpointRecorder
+
+__all__ = ["WsConnection", "WsStats", "WsMessage"]
+
+BUFFER = 512
+
+
+@dataclass(slots=True)
+class WsStats:
+    """Worker-wide WebSocket counters (ticks read and reset the counts, not ``open``)."""
+
+    open: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    drops: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+
+    def take(self) -> tuple[int, int, int, int, int]:
+        out = (self.connects, self.reconnects, self.drops, self.messages_in, self.messages_out)
+        self.connects = self.reconnects = self.drops = self.messages_in = self.messages_out = 0
+        return out
+
+
+class WsMessage:
+    __slots__ = ("t_ns", "text", "_json")
+
+    def __init__(self, t_ns: int, text: str) -> None:
+        self.t_ns = t_ns
+        self.text = text
+        self._json: Any = _UNPARSED
+
+    @property
+    def json(self) -> Any:
+        if self._json is _UNPARSED:
+            try:
+                self._json = json.loads(self.text)
+            except ValueError:
+                self._json = None
+        return self._json
+
+
+_UNPARSED = object()
+
+
+class WsConnection:
+    """One WebSocket kept by one virtual user."""
+
+    def __init__(
+        self, url: str, headers: dict[str, str], stats: WsStats, connect_rec: EndpointRecorder,
+        ping_rec: EndpointRecorder | None, heartbeat: float, reconnect: bool, backoff_max: float,
+        connect_timeout: float, verify_tls: bool = True,
+    ) -> None:
+        self.url = url
+        self.headers = headers
+        self.stats = stats
+        self.connect_rec = connect_rec
+        self.ping_rec = ping_rec
+        self.heartbeat = heartbeat
+        self.reconnect = reconnect
+        self.backoff_max = backoff_max
+        self.connect_timeout = connect_timeout
+        self.verify_tls = verify_tls
+        self.buffer: deque[WsMessage] = deque(maxlen=BUFFER)
+        self.arrived = asyncio.Event()
+        self._ws: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None
+
+    async def open(self) -> bool:
+        """Connect once (recording the time); start reader and heartbeat. False when it failed."""
+        ok = await self._connect()
+        if ok or self.reconnect:
+            self._tasks.append(asyncio.ensure_future(self._read_loop()))
+            if self.heartbeat > 0 and self.ping_rec is not None:
+                self._tasks.append(asyncio.ensure_future(self._heartbeat_loop()))
+        return ok
+
+    async def _connect(self) -> bool:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus
+
+        start = time.perf_counter_ns()
+        try:
+            ssl_ctx = None
+            if self.url.startswith("wss://") and not self.verify_tls:
+                import ssl
+
+                ssl_ctx = ssl.create_default_context()
+                ssl_ctx.check_hostname = False
+                ssl_ctx.verify_mode = ssl.CERT_NONE
+            kwargs: dict[str, Any] = {"ssl": ssl_ctx} if ssl_ctx else {}
+            self._ws = await asyncio.wait_for(
+                connect(
+                    self.url, additional_headers=self.headers or None, ping_interval=None,
+                    open_timeout=None, close_timeout=1, max_queue=None, compression=None, **kwargs,
+                ),
+                self.connect_timeout,
+            )
+        except asyncio.TimeoutError:
+            self.connect_rec.failure(time.perf_counter_ns() - start, "timeout", "WebSocket connect timed out")
+            return False
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            self.connect_rec.failure(time.perf_counter_ns() - start, f"HTTP {status}", "WebSocket upgrade refused", status=status)
+            return False
+        except ConnectionRefusedError as exc:
+            self.connect_rec.failure(time.perf_counter_ns() - start, "connect refused", str(exc))
+            return False
+        except (OSError, Exception) as exc:  # websockets raises a range of handshake errors
+            name = "connection reset" if isinstance(exc, ConnectionResetError) else "ws connect error"
+            self.connect_rec.failure(time.perf_counter_ns() - start, name, f"{type(exc).__name__}: {exc}")
+            return False
+        self.connect_rec.success(time.perf_counter_ns() - start, 0, 101)
+        self.stats.open += 1
+        self.stats.connects += 1
+        return True
+
+    async def _read_loop(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        attempt = 0
+        while not self._closing:
+            ws = self._ws
+            if ws is not None:
+                try:
+                    async for raw in ws:
+                        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+                        self.buffer.append(WsMessage(time.perf_counter_ns(), text))
+                        self.stats.messages_in += 1
+                        self.arrived.set()
+                    attempt = 0
+                except ConnectionClosed:
+                    pass
+                except Exception:
+                    pass
+                if self._ws is ws:
+                    self._ws = None
+                    self.stats.open -= 1
+                    if not self._closing:
+                        self.stats.drops += 1
+                self.arrived.set()
+            if self._closing or not self.reconnect:
+                return
+            delay = min(self.backoff_max, 0.1 * (2 ** attempt)) * (0.5 + random.random() / 2)
+            attempt = min(attempt + 1, 16)
+            await asyncio.sleep(delay)
+            if self._closing:
+                return
+            if await self._connect():
+                self.stats.reconnects += 1
+
+    async def _heartbeat_loop(self) -> None:
+        assert self.ping_rec is not None
+        while not self._closing:
+            await asyncio.sleep(self.heartbeat)
+            ws = self._ws
+            if ws is None:
+                continue
+            start = time.perf_counter_ns()
+            try:
+                waiter = await ws.ping()
+                await asyncio.wait_for(waiter, timeout=max(self.heartbeat, 1.0) * 2)
+                self.ping_rec.success(time.perf_counter_ns() - start)
+            except asyncio.TimeoutError:
+                self.ping_rec.failure(time.perf_counter_ns() - start, "timeout", "no pong in time")
+            except Exception as exc:
+                if not self._closing:
+                    self.ping_rec.failure(time.perf_counter_ns() - start, "ws closed", type(exc).__name__)
+
+    async def send(self, text: str) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(text)
+        except Exception:
+            return False
+        self.stats.messages_out += 1
+        return True
+
+    async def close(self) -> None:
+        self._closing = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            self.stats.open -= 1
+            try:
+                await asyncio.wait_for(ws.close(), 1.0)
+            except Exception:
+                pass
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except BaseException:
+                pass
+        self._tasks.clear()
