@@ -1,0 +1,133 @@
+"""Charts for report.html: pygal, rendered to inline SVG with no script and no external reference."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+import pygal
+from pygal.style import Style
+
+from .timeline import Point
+
+__all__ = ["Chart", "timeline_charts", "distribution_chart"]
+
+_STYLE = Style(
+    background="transparent",
+    plot_background="#ffffff",
+    foreground="#1f2937",
+    foreground_strong="#111827",
+    foreground_subtle="#e5e7eb",
+    opacity=".9",
+    opacity_hover="1",
+    colors=("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2"),
+    font_family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
+    label_font_size=11,
+    major_label_font_size=11,
+    legend_font_size=12,
+    title_font_size=14,
+    tooltip_font_size=11,
+)
+_CONFIG = dict(
+    js=[],  # no external script (pygal's default loads one from a CDN)
+    style=_STYLE,
+    width=560,
+    height=250,
+    show_dots=False,
+    stroke_style={"width": 1.6},
+    legend_at_bottom=True,
+    legend_box_size=10,
+    margin=8,
+    spacing=8,
+    disable_xml_declaration=True,
+    explicit_size=False,
+    include_x_axis=True,
+    truncate_legend=-1,
+    x_label_rotation=0,
+)
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+class Chart:
+    """A titled chart as inline SVG markup (pygal builds it with an XML serializer: text is escaped)."""
+
+    def __init__(self, key: str, title: str, svg: str) -> None:
+        self.key = key
+        self.title = title
+        self.svg = svg
+
+
+def _svg(chart: pygal.graph.graph.Graph) -> str:
+    svg = chart.render(is_unicode=True)
+    return _COMMENT.sub("", _SCRIPT.sub("", svg))
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds or 0))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _xy(title: str, points: Sequence[Point], series: list[tuple[str, Callable[[Point], float | None]]],
+        unit: str) -> pygal.XY:
+    chart = pygal.XY(
+        **_CONFIG,
+        x_value_formatter=_clock,
+        value_formatter=lambda v: f"{v:,.1f}{unit}",
+        range=None,
+        min_scale=3,
+        max_scale=6,
+    )
+    chart.title = title
+    for name, get in series:
+        chart.add(name, [(p.t, get(p)) for p in points], allow_interruptions=True)
+    return chart
+
+
+def timeline_charts(points: Sequence[Point], websocket: bool) -> list[Chart]:
+    """Charts over time; an empty list when there is no tick to draw."""
+    if not points:
+        return []
+    specs: list[tuple[str, str, list, str]] = [
+        ("rps", "Requests per second", [("requests/s", lambda p: p.rps)], "/s"),
+        ("users", "Active users", [("active", lambda p: p.users), ("asked for", lambda p: p.target)], ""),
+        ("latency", "HTTP latency (ms, per second)",
+         [("p50", lambda p: p.p50), ("p95", lambda p: p.p95), ("p99", lambda p: p.p99)], " ms"),
+        ("errors", "Errors per second", [("failures/s", lambda p: p.fps)], "/s"),
+    ]
+    if websocket:
+        specs.append(("ws", "WebSocket connections open", [("open", lambda p: p.ws_open)], ""))
+    out = []
+    for key, title, series, unit in specs:
+        chart = _xy(title, points, series, unit)
+        if key == "errors":
+            chart.config.style = _errors_style()
+        out.append(Chart(key, title, _svg(chart)))
+    return out
+
+
+def _errors_style() -> Style:
+    style = Style(**{k: getattr(_STYLE, k) for k in ("background", "plot_background", "foreground",
+                                                        "foreground_strong", "foreground_subtle",
+                                                        "font_family")})
+    style.colors = ("#dc2626",)
+    return style
+
+
+def distribution_chart(distribution: Sequence[tuple[float, int]]) -> Chart | None:
+    """Histogram of HTTP success latencies; buckets are (upper bound ms, count), log-spaced."""
+    if not distribution:
+        return None
+    chart = pygal.Bar(
+        **{**_CONFIG, "width": 1120, "height": 260, "legend_at_bottom": False, "spacing": 1},
+        show_legend=False,
+        show_minor_x_labels=False,
+        x_labels_major_every=max(1, len(distribution) // 10),
+        value_formatter=lambda v: f"{v:,.0f}",
+    )
+    chart.title = "Latency distribution of HTTP successes (bucket upper bound, ms)"
+    chart.x_labels = [f"{upper:.3g}" for upper, _ in distribution]
+    chart.add("requests", [count for _, count in distribution])
+    return Chart("distribution", chart.title, _svg(chart))

@@ -1,0 +1,131 @@
+"""``summary.json``: everything the report says, as data (schema in docs/REPORTS.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..engine.snapshot import Snapshot
+from ..profile.models import Profile
+from ..profile.thresholds import LATENCY_STATS, Verdict
+from .redact import redact_url
+from .tables import EMPTY, ms, split, stats_record, type_of
+from .timeline import Health
+
+__all__ = ["SCHEMA_VERSION", "build_summary", "iso", "load_settings"]
+
+SCHEMA_VERSION = 1
+
+
+def iso(unix: float) -> str:
+    """Local time with its UTC offset, e.g. ``2026-11-25T14:52:10+00:00``."""
+    return datetime.fromtimestamp(unix).astimezone().isoformat(timespec="seconds")
+
+
+def load_settings(profile: Profile) -> dict[str, Any]:
+    """The load model's settings that apply to its model (closed or open)."""
+    load = profile.load
+    if load.model == "closed":
+        think = load.think_time if isinstance(load.think_time, float) else load.think_time.model_dump()
+        out: dict[str, Any] = {"model": "closed", "users": load.users, "spawn_rate": load.spawn_rate,
+                               "think_time": think}
+    else:
+        out = {"model": "open", "rate": load.rate, "max_in_flight": load.max_in_flight}
+    out["stages"] = [{"duration": s.duration, "target": s.target} for s in load.stages]
+    out["peak"] = load.peak
+    return out
+
+
+def _unit(stat: str) -> str:
+    if stat in LATENCY_STATS:
+        return "ms"
+    return {"error_rate": "fraction", "rps": "per_second"}.get(stat, "count")
+
+
+def verdict_record(v: Verdict) -> dict[str, Any]:
+    rule = v.rule
+    return {
+        "selector": rule.selector,
+        "kind": rule.kind,
+        "name": rule.name,
+        "rule": rule.text,
+        "stat": rule.stat,
+        "op": rule.op,
+        "limit": rule.value,
+        "observed": v.observed,
+        "unit": _unit(rule.stat),
+        "passed": v.passed,
+        "text": v.describe(),
+    }
+
+
+def build_summary(
+    *,
+    profile: Profile,
+    target_url: str,
+    started_at: float,
+    tool_version: str,
+    settings: dict[str, Any],
+    final: Snapshot,
+    verdicts: list[Verdict],
+    notes: list[str],
+    health: Health,
+) -> dict[str, Any]:
+    endpoints, aggregates = split(final.total_stats)
+    planned = profile.duration if profile.duration is not None else final.duration
+    passed = all(v.passed for v in verdicts)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "liminal-tui", "version": tool_version},
+        "profile": profile.name,
+        "description": profile.description,
+        "target": redact_url(target_url),
+        "started_at": iso(started_at),
+        "ended_at": iso(final.wall_time) if final.wall_time else None,
+        "duration": {"actual_s": round(final.elapsed, 3), "planned_s": planned},
+        "stop_reason": final.stop_reason or "completed",
+        "passed": passed,
+        "load": {
+            **load_settings(profile),
+            "users_at_end": final.users,
+            "iterations": final.iterations,
+            "dropped": final.dropped,
+        },
+        "settings": settings,
+        "endpoints": [stats_record(s) for s in endpoints],
+        "aggregates": {kind: stats_record(s) for kind, s in aggregates.items()} or {"all": stats_record(EMPTY)},
+        "failures": {
+            "total": sum(e.count for e in final.errors),
+            "groups": [
+                {"kind": e.kind, "type": type_of(e), "name": e.name, "method": e.method, "error": e.error,
+                 "message": e.message, "occurrences": e.count}
+                for e in final.errors
+            ],
+        },
+        "websocket": {
+            "open_at_end": final.ws.open,
+            "connects": final.ws.connects,
+            "reconnects": final.ws.reconnects,
+            "drops": final.ws.drops,
+            "messages_in": final.ws.messages_in,
+            "messages_out": final.ws.messages_out,
+        },
+        "thresholds": {
+            "passed": passed,
+            "abort_on_fail": profile.thresholds.abort_on_fail,
+            "verdicts": [verdict_record(v) for v in verdicts],
+        },
+        "generator": {
+            "saturated": health.saturated,
+            "saturated_seconds": health.saturated_ticks,
+            "warning": health.warning,
+            "workers": [
+                {"worker": w.worker, "max_cpu_percent": round(w.cpu_percent, 1),
+                 "max_loop_lag_ms": ms(w.loop_lag_ms), "max_loop_lag_p99_ms": ms(w.loop_lag_p99_ms),
+                 "max_rss_mb": round(w.rss_mb, 1), "saturated_seconds": w.saturated_ticks}
+                for w in sorted(health.workers.values(), key=lambda w: w.worker)
+            ],
+            "dropped_arrivals": final.dropped,
+        },
+        "notes": list(notes),
+    }

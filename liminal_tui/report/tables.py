@@ -1,0 +1,188 @@
+"""Rows of the Locust-compatible CSV files and the per-endpoint records of ``summary.json``.
+
+Both come from the same :class:`EndpointStats` through the same rounding (:func:`ms`, :func:`rate`), so a
+number in a CSV file reads back equal to the one in ``summary.json``.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from ..engine.snapshot import (
+    KIND_HTTP,
+    KIND_WS_CONNECT,
+    KIND_WS_MESSAGE,
+    KIND_WS_PING,
+    PERCENTILES,
+    EndpointStats,
+    ErrorCount,
+    LatencyStats,
+    Snapshot,
+)
+
+__all__ = [
+    "STATS_HEADER",
+    "FAILURES_HEADER",
+    "HISTORY_HEADER",
+    "PERCENTILE_KEYS",
+    "EMPTY",
+    "ms",
+    "rate",
+    "type_of",
+    "split",
+    "stats_rows",
+    "failure_rows",
+    "history_rows",
+    "stats_record",
+    "latency_record",
+]
+
+_PCT_COLUMNS = [f"{p:g}%" for p in PERCENTILES]
+PERCENTILE_KEYS = tuple(f"p{p:g}" for p in PERCENTILES)
+"""``p50`` ... ``p99.99``, ``p100``: the keys of percentile dicts in ``summary.json``."""
+
+STATS_HEADER = [
+    "Type", "Name", "Request Count", "Failure Count", "Median Response Time", "Average Response Time",
+    "Min Response Time", "Max Response Time", "Average Content Size", "Requests/s", "Failures/s",
+    *_PCT_COLUMNS,
+]
+FAILURES_HEADER = ["Method", "Name", "Error", "Occurrences"]
+HISTORY_HEADER = [
+    "Timestamp", "User Count", "Type", "Name", "Requests/s", "Failures/s", *_PCT_COLUMNS,
+    "Total Request Count", "Total Failure Count", "Total Median Response Time",
+    "Total Average Response Time", "Total Min Response Time", "Total Max Response Time",
+    "Total Average Content Size",
+]
+
+_TYPES = {KIND_WS_CONNECT: "WS", KIND_WS_PING: "WSPING", KIND_WS_MESSAGE: "WSMSG"}
+AGGREGATED = "Aggregated"
+EMPTY = EndpointStats("all", AGGREGATED, "", 0, 0, 0.0, 0.0, 0, LatencyStats(), LatencyStats())
+"""The run-wide aggregate of a run without a single sample."""
+NA = "N/A"
+
+
+def ms(value: float) -> float:
+    """Milliseconds as reported everywhere: two decimals."""
+    return round(value, 2)
+
+
+def rate(value: float) -> float:
+    """Per-second rates as reported everywhere: three decimals."""
+    return round(value, 3)
+
+
+def _ms(value: float) -> str:
+    return f"{ms(value):.2f}"
+
+
+def _rate(value: float) -> str:
+    return f"{rate(value):.3f}"
+
+
+def type_of(stats: EndpointStats | ErrorCount) -> str:
+    """The CSV ``Type``: the HTTP method, ``WS``/``WSPING``/``WSMSG``, or empty for the run aggregate."""
+    if stats.kind == KIND_HTTP:
+        return stats.method or "HTTP"
+    if stats.kind == "all":
+        return ""
+    return _TYPES.get(stats.kind, stats.kind.upper())
+
+
+def split(stats: tuple[EndpointStats, ...]) -> tuple[list[EndpointStats], dict[str, EndpointStats]]:
+    """Endpoints, and each kind's aggregate (plus ``"all"``), by position as the Aggregator lays them out.
+
+    Each kind's endpoints are followed by that kind's aggregate row, so even an endpoint that happens to
+    be named "Aggregated" is told apart from the aggregate.
+    """
+    endpoints: list[EndpointStats] = []
+    aggregates: dict[str, EndpointStats] = {}
+    for kind, group in groupby(stats, key=lambda s: s.kind):
+        rows = list(group)
+        endpoints.extend(rows[:-1])
+        aggregates[kind] = rows[-1]
+    return endpoints, aggregates
+
+
+def _percentiles(lat: LatencyStats) -> list[str]:
+    return [_ms(v) for v in lat.percentiles] if lat.count else [NA] * len(PERCENTILES)
+
+
+def _totals(s: EndpointStats) -> list[str | int]:
+    lat = s.latency
+    return [s.total, s.failures, _ms(lat.p50), _ms(lat.mean), _ms(lat.min), _ms(lat.max), _ms(s.avg_bytes)]
+
+
+def stats_rows(final: Snapshot) -> list[list[str | int]]:
+    """``results_stats.csv``: one row per endpoint (cumulative), then the run's Aggregated row."""
+    endpoints, aggregates = split(final.total_stats)
+    rows = []
+    for s in [*endpoints, aggregates.get("all", EMPTY)]:
+        rows.append([type_of(s), s.name, *_totals(s), _rate(s.rps), _rate(s.fps), *_percentiles(s.latency)])
+    return rows
+
+
+def failure_rows(final: Snapshot) -> list[list[str | int]]:
+    """``results_failures.csv``: failures grouped by endpoint and error, most frequent first."""
+    return [
+        [type_of(e), e.name, f"{e.error}: {e.message}" if e.message else e.error, e.count]
+        for e in final.errors
+    ]
+
+
+def history_rows(snapshot: Snapshot) -> list[list[str | int]]:
+    """``results_stats_history.csv`` rows of one tick: every endpoint seen so far, then Aggregated.
+
+    Requests/s, Failures/s and the percentiles are the tick's (``interval_stats``); Total* columns are
+    cumulative (``total_stats``).
+    """
+    endpoints, aggregates = split(snapshot.total_stats)
+    now, now_agg = split(snapshot.interval_stats)
+    by_key = {(s.kind, s.name): s for s in now}
+    ts, users = int(snapshot.wall_time), snapshot.users
+    rows = []
+    for total in [*endpoints, aggregates.get("all", EMPTY)]:
+        if total.kind == "all":
+            cur = now_agg.get("all")
+        else:
+            cur = by_key.get((total.kind, total.name))
+        cur_rps, cur_fps = (cur.rps, cur.fps) if cur else (0.0, 0.0)
+        pct = _percentiles(cur.latency) if cur else [NA] * len(PERCENTILES)
+        rows.append([ts, users, type_of(total), total.name, _rate(cur_rps), _rate(cur_fps), *pct, *_totals(total)])
+    return rows
+
+
+def latency_record(lat: LatencyStats | None) -> dict | None:
+    """A latency dict for ``summary.json`` (ms), or None without a sample."""
+    if lat is None or lat.count == 0:
+        return None
+    return {
+        "count": lat.count,
+        "min": ms(lat.min),
+        "max": ms(lat.max),
+        "mean": ms(lat.mean),
+        "percentiles": {k: ms(v) for k, v in zip(PERCENTILE_KEYS, lat.percentiles)},
+    }
+
+
+def stats_record(s: EndpointStats) -> dict:
+    """One endpoint (or aggregate) in ``summary.json``."""
+    out = {
+        "kind": s.kind,
+        "type": type_of(s),
+        "name": s.name,
+        "method": s.method,
+        "requests": s.total,
+        "successes": s.count,
+        "failures": s.failures,
+        "error_rate": round(s.error_rate, 6),
+        "rps": rate(s.rps),
+        "fps": rate(s.fps),
+        "latency_ms": latency_record(s.latency),
+        "failed_latency_ms": latency_record(s.failed_latency),
+        "avg_bytes": ms(s.avg_bytes),
+        "bytes_total": s.bytes_total,
+        "statuses": {str(code): n for code, n in s.statuses},
+    }
+    if s.service is not None:
+        out["service_ms"] = latency_record(s.service)
+    return out
