@@ -1,0 +1,247 @@
+"""Command line: the app (no arguments), ``--run`` for scripts and CI, ``--validate``, ``--serve-demo``.
+
+Exit codes: 0 all thresholds passed; 1 a threshold failed; 2 bad profile or usage;
+3 target unreachable at preflight; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+
+__all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_INTERRUPTED"]
+
+EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return n
+
+
+def _positive(kind: type) -> Any:
+    def parse(value: str) -> Any:
+        try:
+            v = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError("must be above 0")
+        return v
+    return parse
+
+
+def _duration(value: str) -> float:
+    from .profile.durations import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be above 0")
+    return seconds
+
+
+def _hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT, got {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("port must be 0-65535")
+    return (host.strip("[]") or "127.0.0.1", number)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="liminal-tui",
+        description="Load testing for HTTP and WebSocket APIs, in the terminal. With no arguments, opens the app.",
+        epilog="Exit codes: 0 passed, 1 threshold failed, 2 bad profile or usage, 3 target unreachable, 130 interrupted.",
+    )
+    p.add_argument("--version", action="version", version=f"liminal-tui {__version__}")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--run", metavar="PROFILE", help="run a profile headless (a path or a shipped name: smoke, load, stress, soak)")
+    mode.add_argument("--validate", metavar="PROFILE", help="check a profile and exit")
+    mode.add_argument("--serve-demo", action="store_true", help="serve the built-in demo target (memories API + WebSocket)")
+    p.add_argument("-u", "--users", type=_positive(int), help="virtual users (closed model)")
+    p.add_argument("-r", "--spawn-rate", type=_positive(float), help="users started per second")
+    p.add_argument("-d", "--duration", type=_duration, help="run time: 30s, 10m, 1h")
+    p.add_argument("--rate", type=_positive(float), help="open model: iterations per second")
+    p.add_argument("--target", metavar="URL", help="base URL of the system under test, or 'builtin'")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N|auto", help="worker processes (default 1; 0 runs in-process)")
+    p.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR", help="where reports go (default reports/)")
+    p.add_argument("--no-report", action="store_true", help="write no report")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--prometheus", type=_hostport, metavar="[HOST:]PORT", help="serve live metrics for Prometheus")
+    p.add_argument("--host", default="127.0.0.1", help="--serve-demo: address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="--serve-demo: port (default 8000)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.serve_demo:
+        from .demo.server import serve_forever
+
+        serve_forever(host=args.host, port=args.port)
+        return EXIT_OK
+    if args.validate:
+        return _validate(args.validate)
+    if args.run:
+        return asyncio.run(_headless(args)) if not _use_uvloop() else _run_uvloop(_headless(args))
+    from .app import create_app
+
+    app = create_app()
+    app.run()
+    return app.return_code or 0
+
+
+def _use_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _run_uvloop(coro: Any) -> int:
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def _validate(name: str) -> int:
+    from .profile.loader import ProfileError, load_profile, resolve_profile
+
+    try:
+        path = resolve_profile(name)
+        profile = load_profile(path)
+    except ProfileError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    load = profile.load
+    what = f"{load.users} users" if load.model == "closed" else f"{load.rate:g} it/s"
+    print(f"{path}: OK - {profile.name}: {what}, {profile.duration:g}s, {len(profile.scenarios)} scenario(s), "
+          f"{len(profile.thresholds.parsed())} threshold rule(s)")
+    return EXIT_OK
+
+
+def load_with_overrides(args: argparse.Namespace) -> Any:
+    """The profile named by ``--run`` with the command line's overrides, validated as one."""
+    import tomllib
+
+    from .profile.loader import ProfileError, resolve_profile, validate_data
+
+    path = resolve_profile(args.run)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(str(path), [f"TOML syntax error: {exc}"]) from None
+    except OSError as exc:
+        raise ProfileError(str(path), [f"cannot read: {exc}"]) from None
+    load = data.setdefault("load", {}) if isinstance(data.get("load", {}), dict) else data["load"]
+    if isinstance(load, dict):
+        if args.users is not None:
+            load["users"] = args.users
+            load["model"] = "closed"
+            load.pop("stages", None)
+        if args.spawn_rate is not None:
+            load["spawn_rate"] = args.spawn_rate
+        if args.rate is not None:
+            load["model"] = "open"
+            load["rate"] = args.rate
+            load.pop("stages", None)
+    if args.duration is not None:
+        data["duration"] = args.duration
+    if args.target is not None:
+        data["target"] = args.target
+    return validate_data(data, source=str(path))
+
+
+async def _headless(args: argparse.Namespace) -> int:
+    from .engine.preflight import PreflightError
+    from .headless import ProgressPrinter, format_summary
+    from .profile.loader import ProfileError
+    from .session import Session, SessionError
+
+    try:
+        profile = load_with_overrides(args)
+    except ProfileError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    prometheus = args.prometheus
+    if prometheus is None and os.environ.get("ENABLE_PROMETHEUS", "").lower() in ("1", "true", "yes"):
+        prometheus = ("127.0.0.1", int(os.environ.get("PROMETHEUS_PORT", "9646")))
+    session = Session(profile, workers=args.workers, report_base=None if args.no_report else args.report_dir,
+                      prometheus=prometheus)
+    try:
+        session.prepare()
+    except SessionError as exc:
+        print(f"liminal-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    printer = ProgressPrinter(sys.stderr)
+    if not args.quiet:
+        session.run.bus.add_callback(printer.on_snapshot)
+    interrupted: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        if interrupted:
+            session.run.abort(f"interrupted ({name}, twice)")
+            return
+        interrupted.append(name)
+        print(f"\nliminal-tui: {name}: stopping; press Ctrl-C again to abort", file=sys.stderr)
+        asyncio.ensure_future(session.run.stop(f"interrupted ({name})"))
+
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+    try:
+        try:
+            await session.start()
+        except PreflightError as exc:
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        except RuntimeError as exc:  # the demo target failed to start
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        if not args.quiet:
+            print(f"liminal-tui: {profile.name} -> {session.run.target_url} for {profile.duration:g}s "
+                  f"({session.run.workers or 'in-process'} worker(s))", file=sys.stderr)
+        outcome = await session.finish()
+    finally:
+        printer.close()
+    notes = session.notes(outcome.final)
+    if outcome.report_error:
+        print(f"liminal-tui: {outcome.report_error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(session.summary(outcome), indent=2))
+    else:
+        print(format_summary(outcome.final, outcome.verdicts, str(outcome.report_dir) if outcome.report_dir else None,
+                             notes, session.health))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if outcome.passed else EXIT_THRESHOLD
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
