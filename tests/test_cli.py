@@ -1,0 +1,203 @@
+"""The real CLI, in a subprocess, against the built-in demo target."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from liminal_tui.report import FILES
+
+PROFILE = """
+name = "cli"
+target = "builtin"
+duration = "3s"
+
+[load]
+users = 4
+spawn_rate = 50
+
+[thresholds]
+http = {rules}
+
+[[scenarios]]
+name = "crud"
+[[scenarios.steps]]
+type = "http"
+method = "POST"
+path = "/api/memories"
+json = {{ content = "cli ${{seq}}" }}
+check = {{ status = 201 }}
+extract = {{ memory_id = "json:id" }}
+[[scenarios.steps]]
+type = "http"
+path = "/api/memories/${{memory_id}}"
+name = "GET /api/memories/{{id}}"
+"""
+
+
+def write_profile(tmp_path: Path, rules: str = '["error_rate < 1%"]', name: str = "cli.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(PROFILE.format(rules=rules))
+    return path
+
+
+def cli(*args: str, timeout: float = 90, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "liminal_tui", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_passing_run_writes_consistent_report(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path)
+    proc = cli("--run", str(profile), "--report-dir", str(tmp_path / "reports"), "--json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    report = Path(summary["report_dir"])
+    assert sorted(p.name for p in report.iterdir() if not p.name.startswith(".")) == sorted(FILES)
+
+    with open(report / "results_stats.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == (
+        "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,"
+        "Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,"
+        "99.99%,100%"
+    ).split(",")
+    assert rows[-1][1] == "Aggregated"
+    by_name = {r[1]: r for r in rows[1:]}
+    post = by_name["POST /api/memories"]
+    get = by_name["GET /api/memories/{id}"]
+    assert int(post[2]) > 0 and int(get[2]) > 0
+    assert int(rows[-1][2]) == int(post[2]) + int(get[2])
+    with open(report / "results_failures.csv", newline="") as fh:
+        assert next(csv.reader(fh)) == ["Method", "Name", "Error", "Occurrences"]
+    with open(report / "results_stats_history.csv", newline="") as fh:
+        history = list(csv.reader(fh))
+    assert history[0][:4] == ["Timestamp", "User Count", "Type", "Name"]
+    assert len(history) > 2
+
+    on_disk = json.loads((report / "summary.json").read_text())
+    assert on_disk["thresholds"]["passed"] is True
+    json_by_name = {e["name"]: e for e in on_disk["endpoints"]}
+    for name, row in by_name.items():
+        if name != "Aggregated":
+            assert json_by_name[name]["requests"] == int(row[2])
+            assert json_by_name[name]["failures"] == int(row[3])
+    assert sum(e["requests"] for e in on_disk["endpoints"] if e["kind"] == "http") == int(rows[-1][2])
+    html = (report / "report.html").read_text()
+    assert "POST /api/memories" in html and f"{int(post[2]):,}" in html
+
+
+def test_failed_threshold_exits_1(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, rules='["rps >= 1000000"]')
+    proc = cli("--run", str(profile), "--no-report", "-q")
+    assert proc.returncode == 1, proc.stderr
+    assert "FAIL" in proc.stdout
+
+
+def test_bad_profile_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nduration = "10x"\n[[scenarios]]\nname = "a"\nsteps = [{type = "http", path = "/"}]\n')
+    proc = cli("--run", str(bad))
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr and "duration" in proc.stderr and "10x" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = cli("--validate", str(bad))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_threshold_on_unknown_endpoint_is_rejected(tmp_path: Path) -> None:
+    profile = tmp_path / "t.toml"
+    profile.write_text(PROFILE.format(rules='["p99 < 1s"]').replace(
+        "[thresholds]", '[thresholds]\n"http:GET /nowhere" = ["p95 < 300ms"]'))
+    proc = cli("--validate", str(profile))
+    assert proc.returncode == 2
+    assert "GET /nowhere" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert cli("--run", "smoke", "--users", "-3").returncode == 2
+    assert cli("--no-such-flag").returncode == 2
+    assert cli("--run", "smoke", "-d", "10x").returncode == 2
+
+
+def test_unreachable_target_exits_3_before_load(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path)
+    port = free_port()
+    proc = cli("--run", str(profile), "--target", f"http://127.0.0.1:{port}", "--report-dir", str(tmp_path / "r"))
+    assert proc.returncode == 3
+    assert "unreachable" in proc.stderr and "refused" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unwritable_report_dir_is_an_error_before_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = cli("--run", str(write_profile(tmp_path)), "--report-dir", str(blocker / "reports"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_gracefully_and_writes_report(tmp_path: Path, sig: signal.Signals) -> None:
+    profile = tmp_path / "long.toml"
+    profile.write_text(PROFILE.format(rules='["error_rate < 1%"]').replace('duration = "3s"', 'duration = "60s"'))
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "liminal_tui", "--run", str(profile), "--report-dir", str(reports)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    for line in proc.stderr:  # wait for load to be running (the phase event), bounded by the deadline
+        if "phase:" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    dirs = list(reports.iterdir())
+    assert len(dirs) == 1
+    summary = json.loads((dirs[0] / "summary.json").read_text())
+    assert "interrupted" in json.dumps(summary)
+    assert (dirs[0] / "report.html").exists()
+
+
+def test_prometheus_endpoint_answers_during_a_run(tmp_path: Path) -> None:
+    port = free_port()
+    profile = tmp_path / "p.toml"
+    profile.write_text(PROFILE.format(rules='["error_rate < 1%"]').replace('duration = "3s"', 'duration = "8s"'))
+    proc = subprocess.Popen([sys.executable, "-m", "liminal_tui", "--run", str(profile), "--no-report", "-q",
+                             "--prometheus", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    body = ""
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "liminal_requests_total" not in body:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                    body = resp.read().decode()
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert 'liminal_requests_total{kind="http",method="POST",name="POST /api/memories"}' in body
+    assert "liminal_ws_connections" in body
+
+
+def test_engine_and_reports_do_not_import_textual() -> None:
+    code = ("import sys, liminal_tui.engine.run, liminal_tui.session, liminal_tui.report, liminal_tui.headless, "
+            "liminal_tui.profile, liminal_tui.demo, liminal_tui.exporter, liminal_tui.cli; "
+            "assert 'textual' not in sys.modules, 'textual imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
