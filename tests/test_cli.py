@@ -181,18 +181,20 @@ def test_prometheus_endpoint_answers_during_a_run(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "liminal_tui", "--run", str(profile), "--no-report", "-q",
                              "--prometheus", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     body = ""
+    sample = 'liminal_requests_total{kind="http",method="POST",name="POST /api/memories"}'
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "liminal_requests_total" not in body:
+        while time.monotonic() < deadline and sample not in body:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
                     body = resp.read().decode()
             except OSError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
-    assert 'liminal_requests_total{kind="http",method="POST",name="POST /api/memories"}' in body
+    assert sample in body
     assert "liminal_ws_connections" in body
 
 
