@@ -224,6 +224,8 @@ async def _headless(args: argparse.Namespace) -> int:
         except RuntimeError as exc:  # the demo target failed to start
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        if not profile.http.verify_tls:
+            print("liminal-tui: warning: TLS certificate verification is off (http.verify_tls = false)", file=sys.stderr)
         if not args.quiet:
             print(f"liminal-tui: {profile.name} -> {session.run.target_url} for {profile.duration:g}s "
                   f"({session.run.workers or 'in-process'} worker(s))", file=sys.stderr)

@@ -60,6 +60,15 @@ class Session:
         self.health = Health()
         """The worst each worker did over the run (CPU, loop lag, saturated ticks)."""
         self.run.bus.add_callback(self.health.add)
+        self.incidents: list[str] = []
+        """Events a report must carry: workers lost, thresholds lost, workers killed (bounded)."""
+        self.run.bus.add_callback(self._watch_events)
+
+    def _watch_events(self, snapshot: Snapshot) -> None:
+        for event in snapshot.events:
+            if any(word in event for word in ("died", "failed", "threshold lost", "killed", "abort")):
+                if len(self.incidents) < 100:
+                    self.incidents.append(f"{snapshot.elapsed:.0f}s: {event}")
 
     def prepare(self) -> None:
         try:
@@ -133,6 +142,7 @@ class Session:
                 f"The load generator was saturated for {self.health.saturated_ticks} tick(s) (CPU >= 90% or event-loop lag >= 50 ms): "
                 "latencies then include the generator's own delay."
             )
+        notes.extend(self.incidents)
         if final.dropped:
             notes.append(f"{final.dropped} arrivals were dropped: max_in_flight and its backlog were full.")
         return notes

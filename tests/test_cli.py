@@ -152,7 +152,7 @@ def test_unwritable_report_dir_is_an_error_before_the_run(tmp_path: Path) -> Non
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_stops_gracefully_and_writes_report(tmp_path: Path, sig: signal.Signals) -> None:
     profile = tmp_path / "long.toml"
     profile.write_text(PROFILE.format(rules='["error_rate < 1%"]').replace('duration = "3s"', 'duration = "60s"'))
@@ -172,6 +172,52 @@ def test_signal_stops_gracefully_and_writes_report(tmp_path: Path, sig: signal.S
     summary = json.loads((dirs[0] / "summary.json").read_text())
     assert "interrupted" in json.dumps(summary)
     assert (dirs[0] / "report.html").exists()
+
+
+def start_long_run(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path]:
+    profile = tmp_path / "long.toml"
+    profile.write_text(PROFILE.format(rules='["error_rate < 1%"]').replace('duration = "3s"', 'duration = "60s"'))
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "liminal_tui", "--run", str(profile), "--report-dir", str(reports), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    for line in proc.stderr:  # wait for load to be running (the phase event), bounded by the deadline
+        if "phase:" in line or time.monotonic() > deadline:
+            break
+    return proc, reports
+
+
+def test_second_ctrl_c_aborts_and_still_leaves_consistent_csvs(tmp_path: Path) -> None:
+    proc, reports = start_long_run(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    (report,) = reports.iterdir()
+    with open(report / "results_stats.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[-1][1] == "Aggregated"
+    assert int(rows[-1][2]) == sum(int(r[2]) for r in rows[1:-1])
+
+
+def test_worker_that_dies_is_reported_and_the_run_carries_on(tmp_path: Path) -> None:
+    import psutil
+
+    proc, reports = start_long_run(tmp_path, "--workers", "2")
+    children = psutil.Process(proc.pid).children()
+    workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+    assert len(workers) == 2
+    workers[1].kill()
+    time.sleep(2.5)  # let the run notice over a couple of ticks; nothing to await from outside the process
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "died" in err
+    (report,) = reports.iterdir()
+    summary = json.loads((report / "summary.json").read_text())
+    assert any("died" in note for note in summary["notes"])
+    assert summary["endpoints"] and all(e["requests"] > 0 for e in summary["endpoints"] if e["kind"] == "http")
 
 
 def test_prometheus_endpoint_answers_during_a_run(tmp_path: Path) -> None:

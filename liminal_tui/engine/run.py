@@ -209,8 +209,12 @@ class Run:
                 # Give its last messages a moment to arrive before declaring it lost.
                 self._live.discard(i)
                 if proc.exitcode not in (0, None):
-                    self._events.append(f"worker {i} died (exit code {proc.exitcode}); its load is missing from here on")
+                    self._events.append(
+                        f"worker {i} died at {self.elapsed:.0f}s (exit code {proc.exitcode}); its load is missing from here on"
+                    )
                     self._agg.forget_worker(i)
+                    if self.profile.on_worker_loss == "stop" and not self._stopping:
+                        asyncio.ensure_future(self.stop(f"worker {i} died"))
 
     def _phase_now(self) -> str:
         if self._stopping:

@@ -384,6 +384,8 @@ class Profile(_Model):
     load: LoadModel = Field(default_factory=LoadModel)
     scenarios: list[Scenario] = Field(min_length=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    on_worker_loss: Literal["continue", "stop"] = "continue"
+    """When a worker process dies mid-run: carry on with the others (the report marks the gap) or stop."""
 
     @field_validator("target")
     @classmethod
