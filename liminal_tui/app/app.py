@@ -1,0 +1,106 @@
+"""The app itself stays thin: it knows the profile folders, opens screens and guards quitting."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..profile import Profile, ProfileDocument
+from .feed import default_run_factory
+from .screens import ChoiceDialog, DashboardScreen, EditorScreen, HelpScreen, ProfilesScreen
+
+__all__ = ["LiminalApp"]
+
+
+class LiminalApp(App[None]):
+    """liminal-tui: pick a profile, edit it, run it and watch it live."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "liminal-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    """Screens get ``-narrow`` below 110 columns: panels stack instead of sitting side by side."""
+
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False,
+                tooltip="Quit (asks first while a run is active)"),
+        Binding("f1", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help_alt", tooltip="Show every key of this screen"),
+    ]
+
+    def __init__(
+        self,
+        profile_dirs: list[Path],
+        start_profile: Path | None = None,
+        run_factory: Callable[[Profile], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.profile_dirs = profile_dirs
+        """Folders searched for profiles; the first (``./profiles/``) is where new ones are saved."""
+        self.start_profile = start_profile
+        """A profile file to highlight on start (it is listed even outside the folders)."""
+        self.run_factory = run_factory or default_run_factory
+        """``profile -> Run``; tests pass one that runs the engine in-process."""
+        self.active_run: Any = None
+        """The run the dashboard drives, from start until its final snapshot; None otherwise."""
+        self.quit_requested = False
+        """The user chose to quit during a run: the dashboard exits once the run has ended."""
+        self.steady = False
+        """No cursor blink (snapshot tests set it, so screenshots are the same every time)."""
+
+    def get_default_screen(self) -> Screen:
+        return ProfilesScreen(self.profile_dirs, self.start_profile)
+
+    # ------------------------------------------------------------ navigation
+
+    def start_run(self, profile: Profile) -> DashboardScreen:
+        """Open the dashboard on a new run of ``profile``; the dashboard starts it."""
+        screen = DashboardScreen(profile, self.run_factory(profile))
+        self.push_screen(screen)
+        return screen
+
+    def open_editor(self, doc: ProfileDocument, read_only: bool, save_dir: Path) -> EditorScreen:
+        screen = EditorScreen(doc, read_only=read_only, save_dir=save_dir)
+        self.push_screen(screen)
+        return screen
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        title = type(self.screen).__name__.removesuffix("Screen")
+        self.push_screen(HelpScreen(title, self.screen.active_bindings, self.get_key_display))
+
+    async def action_quit(self) -> None:
+        if self.active_run is None:
+            self.exit()
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "yes" and self.active_run is not None:
+                self.quit_requested = True  # the dashboard exits after the report is written
+                self.active_run.abort()
+                self.set_timer(15.0, self.exit)  # never hang on a run that does not end
+
+        self.push_screen(ChoiceDialog("A run is active. Abort it and quit?", default="no"), answered)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The screen's own actions first (the same as its keys), then Textual's."""
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.system or not binding.description or active.node is self or not active.enabled:
+                continue
+            if binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = self.get_key_display(binding)
+            yield SystemCommand(
+                f"{binding.description} ({key})", binding.tooltip or binding.description,
+                partial(self.run_action, binding.action, active.node),
+            )
+        yield SystemCommand("Help", "Show every key of this screen (F1)", self.action_help)
+        yield from super().get_system_commands(screen)

@@ -1,0 +1,68 @@
+"""From the metrics bus to a screen: the newest snapshot only, at most a few times a second.
+
+A ``latest`` subscription keeps one snapshot; :class:`SnapshotArrived` replaces an older one still
+queued, so a slow screen skips stale frames instead of falling behind the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Protocol
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from ..engine.bus import MetricsBus, Subscription
+from ..engine.snapshot import Snapshot
+from ..profile import Profile
+
+__all__ = ["SnapshotArrived", "follow", "RunLike", "RunFactory", "default_run_factory"]
+
+
+class SnapshotArrived(Message):
+    """A new snapshot from the run; it supersedes one still waiting (but never the final one)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotArrived) and not message.snapshot.final
+
+
+async def follow(subscription: Subscription, target: MessagePump, min_interval: float = 0.25) -> Snapshot | None:
+    """Post each snapshot to ``target``, no more often than ``min_interval``; return the final one."""
+    last: Snapshot | None = None
+    async for snapshot in subscription:
+        target.post_message(SnapshotArrived(snapshot))
+        last = snapshot
+        if snapshot.final:
+            break
+        await asyncio.sleep(min_interval)
+    return last if last is not None and last.final else None
+
+
+class RunLike(Protocol):
+    """What the dashboard needs of a run (``liminal_tui.engine.run.Run``, or a stand-in in tests)."""
+
+    bus: MetricsBus
+
+    async def start(self) -> None: ...
+    def set_load(self, value: float) -> None: ...
+    async def stop(self) -> None: ...
+    def abort(self) -> None: ...
+    async def wait(self) -> Snapshot: ...
+
+
+class RunFactory(Protocol):
+    """``profile -> Session`` (run plus report, see :mod:`liminal_tui.session`) or ``-> Run``."""
+
+    def __call__(self, profile: Profile) -> Any: ...
+
+
+def default_run_factory(profile: Profile) -> Any:
+    """The real engine in one worker process, with its report written under ``./reports/``."""
+    from ..session import Session  # imported late: the app starts without loading the engine
+
+    return Session(profile, workers=1, report_base=Path("reports"))

@@ -1,0 +1,228 @@
+"""The live run: header, trends, latency, connections, endpoints, failures, events, generator health.
+
+The screen owns one run from start to final snapshot. Snapshots come from a ``latest`` subscription
+through :func:`follow`, so the screen shows the newest state and never queues stale ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ...engine.judge import judge
+from ...engine.snapshot import Snapshot
+from ...profile import Profile
+from ...widgets import (
+    ConnectionCounters,
+    EndpointTable,
+    EventLog,
+    FailureTable,
+    GeneratorHealth,
+    PercentilePanel,
+    RunHeader,
+    Trends,
+)
+from ...widgets.units import load_value
+from ..feed import SnapshotArrived, follow
+from .dialogs import ChoiceDialog
+
+__all__ = ["DashboardScreen", "next_load"]
+
+
+def next_load(model: str, current: float, step: str) -> float:
+    """The load after ``step`` (``+10%``, ``-10%``, ``+1``, ``-1``); never below 1 user or 0.1 it/s."""
+    delta = max(1.0, current * 0.1) if step.endswith("%") else 1.0
+    value = current + delta if step.startswith("+") else current - delta
+    if model == "closed":
+        return float(max(1, round(value)))
+    return max(0.1, round(value, 1))
+
+
+class DashboardScreen(Screen[None]):
+    """Drives ``run`` (see :class:`~liminal_tui.app.feed.RunLike`) and shows its snapshots."""
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "load('+10%')", "Load +10%", key_display="+", id="dashboard.more",
+                tooltip="Raise users (closed) or rate (open) by 10%, at least 1"),
+        Binding("minus", "load('-10%')", "Load -10%", key_display="-", id="dashboard.less",
+                tooltip="Lower users (closed) or rate (open) by 10%, at least 1"),
+        Binding("right_square_bracket", "load('+1')", "+1", key_display="]", show=False, id="dashboard.more_one",
+                tooltip="Raise users or rate by exactly 1"),
+        Binding("left_square_bracket", "load('-1')", "-1", key_display="[", show=False, id="dashboard.less_one",
+                tooltip="Lower users or rate by exactly 1"),
+        Binding("s", "stop", "Stop", id="dashboard.stop", tooltip="Stop gracefully: in-flight requests finish, the report is written"),
+        Binding("ctrl+x", "abort", "Abort", id="dashboard.abort", tooltip="Stop at once, dropping in-flight requests (asks first)"),
+        Binding("o", "sort", "Sort", id="dashboard.sort", tooltip="Sort the endpoint table by the next column"),
+        Binding("escape", "back", "Back", id="dashboard.back", tooltip="Back to the profiles (only when no run is active)"),
+    ]
+
+    phase: reactive[str] = reactive("starting")
+    """The run's phase as last seen: ``starting`` (preflight), the snapshot phases, or ``failed``."""
+    load_target: reactive[float] = reactive(0.0)
+    """Users (closed) or iterations/s (open) the run is asked for, as last set or seen."""
+
+    def __init__(self, profile: Profile, session: Any, min_interval: float = 0.25) -> None:
+        super().__init__()
+        self.profile = profile
+        self.session = session
+        """A :class:`~liminal_tui.session.Session` (the run plus its report), or a bare run."""
+        self.engine_run = session.run if hasattr(session, "finish") else session
+        """The run itself: its bus, load control and stop."""
+        self.min_interval = min_interval
+        """Fewest seconds between two screen updates."""
+        self.last: Snapshot | None = None
+        self.set_reactive(DashboardScreen.load_target, float(profile.load.peak))
+
+    def compose(self) -> ComposeResult:
+        p = self.profile
+        yield RunHeader(p.name, p.target, float(p.duration or 0.0), p.load.model, id="run-header")
+        with VerticalScroll(id="dash-body"):
+            with Horizontal(classes="dash-row"):
+                yield Trends(id="trends")
+                yield PercentilePanel(id="percentiles")
+            with Horizontal(classes="dash-row"):
+                yield ConnectionCounters(id="counters")
+                yield GeneratorHealth(id="health")
+            yield EndpointTable(id="endpoints")
+            with Horizontal(classes="dash-row"):
+                yield FailureTable(id="failures")
+                yield EventLog(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#dash-body").focus()  # arrows and page keys scroll the panels; tab reaches the tables
+        self._subscription = self.engine_run.bus.subscribe("latest")  # before start: no snapshot is missed
+        self.drive()
+
+    # ------------------------------------------------------------ the run
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self.app.active_run = None
+        self._subscription.close()
+        self.phase = "failed"
+        self.query_one(EventLog).note(f"{what}: {exc}")
+        self.notify(str(exc), title=what.capitalize(), severity="error", timeout=10)
+
+    @work(exclusive=True, group="run", exit_on_error=False)
+    async def drive(self) -> None:
+        """Prepare, start, follow the snapshots to the final one, then show the summary."""
+        run, session = self.engine_run, self.session
+        try:
+            if session is not run:
+                session.prepare()  # SessionError: missing env variable, report folder not writable
+            await session.start()  # PreflightError: target unreachable
+        except Exception as exc:
+            self._failed("run did not start", exc)
+            return
+        self.app.active_run = run
+        target = getattr(run, "target_url", None)
+        if target:
+            self.query_one(RunHeader).set_target(str(target))
+        self.query_one(EventLog).note(f"started against {target or self.profile.target}", 0.0)
+        await follow(self._subscription, self, self.min_interval)
+        try:
+            if session is not run:
+                outcome = await session.finish()
+                final, verdicts, report = outcome.final, outcome.verdicts, outcome.report_dir
+                if outcome.report_error:
+                    self.notify(outcome.report_error, title="Report", severity="error", timeout=10)
+            else:
+                final = await run.wait()
+                verdicts = judge(self.profile.thresholds.parsed(), final)
+                report = getattr(run, "report_dir", None)
+        except Exception as exc:
+            self._failed("run failed", exc)
+            return
+        self.app.active_run = None
+        self.finish(final, verdicts, Path(report) if report else None)
+
+    def finish(self, final: Snapshot, verdicts: list, report: Path | None) -> None:
+        """Show the summary in place of this screen (or quit, when the user asked to while it ran)."""
+        from .summary import SummaryScreen
+
+        if getattr(self.app, "quit_requested", False):
+            self.app.exit()
+            return
+        self.app.switch_screen(SummaryScreen(self.profile, final, verdicts, report))
+
+    @on(SnapshotArrived)
+    def _snapshot(self, message: SnapshotArrived) -> None:
+        self.show_snapshot(message.snapshot)
+
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        self.last = snapshot
+        if self.phase not in ("stopping", "failed") or snapshot.final:
+            self.phase = snapshot.phase
+        if snapshot.target_load:
+            self.set_reactive(DashboardScreen.load_target, snapshot.target_load)
+        for widget in (RunHeader, Trends, PercentilePanel, ConnectionCounters, GeneratorHealth,
+                       EndpointTable, FailureTable, EventLog):
+            self.query_one(widget).update_snapshot(snapshot)
+
+    def watch_phase(self, phase: str) -> None:
+        self.query_one(RunHeader).set_phase(phase)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------ keys
+
+    @property
+    def running(self) -> bool:
+        return self.app.active_run is self.engine_run and self.phase not in ("stopping", "finished", "failed")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("load", "stop", "abort"):  # shown dimmed while they cannot act
+            ok = self.running if action != "abort" else self.app.active_run is self.engine_run
+            return True if ok else None
+        if action == "back":
+            return self.app.active_run is not self.engine_run
+        return True
+
+    def action_load(self, step: str) -> None:
+        if not self.running:
+            return
+        model = self.profile.load.model
+        value = next_load(model, self.load_target, step)
+        self.engine_run.set_load(value)
+        self.load_target = value
+        self.notify(f"load set to {load_value(model, value)}", timeout=2)
+
+    @work(group="stop")
+    async def action_stop(self) -> None:
+        if not self.running:
+            return
+        self.phase = "stopping"
+        await self.engine_run.stop()
+
+    @work(group="abort")
+    async def action_abort(self) -> None:
+        if self.app.active_run is not self.engine_run:
+            return
+        if await self.app.push_screen_wait(ChoiceDialog("Abort the run now? In-flight requests are dropped.", default="no")) != "yes":
+            return
+        self.abort()
+
+    def abort(self) -> None:
+        self.phase = "stopping"
+        self.engine_run.abort()
+
+    def action_sort(self) -> None:
+        self.query_one(EndpointTable).action_next_sort()
+
+    def action_back(self) -> None:
+        if self.app.active_run is not self.engine_run:
+            self.dismiss(None)
+
+    async def on_unmount(self) -> None:
+        sub = getattr(self, "_subscription", None)
+        if sub is not None:
+            sub.close()
+        await asyncio.sleep(0)

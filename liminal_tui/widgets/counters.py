@@ -1,0 +1,59 @@
+"""Connection counters: HTTP connections, WebSockets, messages, heartbeat RTT and broadcast latency."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ..engine.snapshot import EndpointStats, Snapshot
+from .units import count, ms, per_s
+
+__all__ = ["ConnectionCounters"]
+
+
+def _latency(stats: EndpointStats | None, *percentiles: float) -> str:
+    if stats is None or stats.latency.count == 0:
+        return "-"
+    names = {50.0: "p50", 95.0: "p95", 99.0: "p99"}
+    return " · ".join(f"{names[p]} {ms(stats.latency.pct(p))}" for p in percentiles)
+
+
+class ConnectionCounters(Static):
+    """Open connections and WebSocket traffic of the current snapshot."""
+
+    DEFAULT_CSS = """
+    ConnectionCounters {
+        border: round $panel;
+        border-title-color: $text-accent;
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.border_title = "Connections"
+        self.update(Text("waiting for the first tick", style="dim"))
+
+    def update_snapshot(self, s: Snapshot) -> None:
+        tick = max(s.interval, 1e-9)
+        ws, wi = s.ws, s.ws_interval
+        ping = s.find("ws_ping", total=False) or s.find("ws_ping")
+        broadcast = s.find("ws_message", total=False) or s.find("ws_message")
+        rows = [
+            ("HTTP connections", f"{count(s.http_connections)} open"),
+            ("WS open", f"{count(ws.open)} sockets"),
+            ("WS connects", f"{count(ws.connects)} total · {per_s(wi.connects / tick)}"),
+            ("reconnects", f"{count(ws.reconnects)} total · {count(ws.drops)} drops"),
+            ("messages in", f"{count(ws.messages_in)} total · {per_s(wi.messages_in / tick)}"),
+            ("messages out", f"{count(ws.messages_out)} total · {per_s(wi.messages_out / tick)}"),
+            ("heartbeat RTT", _latency(ping, 50.0, 99.0)),
+            ("broadcast latency", _latency(broadcast, 50.0, 95.0, 99.0)),
+            ("iterations", f"{count(s.iterations)} total" + (f" · {count(s.dropped)} dropped" if s.model == "open" else "")),
+        ]
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(no_wrap=True, style="bold")
+        table.add_column(justify="right", no_wrap=True)
+        for label, value in rows:
+            table.add_row(label, value)
+        self.update(table)

@@ -1,0 +1,110 @@
+"""Per-endpoint figures of the whole run, in a table the user can sort from the keyboard."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from ..engine.snapshot import EndpointStats, Snapshot
+from .units import count, ms, per_s
+
+__all__ = ["EndpointTable", "SORT_KEYS"]
+
+_KIND = {"http": "http", "ws_connect": "ws", "ws_ping": "ping", "ws_message": "msg"}
+
+SORT_KEYS: dict[str, tuple[str, object]] = {
+    "name": ("name", lambda s: (s.kind, s.name)),
+    "requests": ("requests", lambda s: s.total),
+    "failures": ("failures", lambda s: s.failures),
+    "rps": ("RPS", lambda s: s.rps),
+    "p50": ("p50", lambda s: s.latency.p50),
+    "p95": ("p95", lambda s: s.latency.p95),
+    "p99": ("p99", lambda s: s.latency.p99),
+    "max": ("max", lambda s: s.latency.max),
+}
+"""Sort key name -> (column label, key function)."""
+
+
+class EndpointTable(DataTable):
+    """Requests, failures, RPS and latency per endpoint; the kind's ``Aggregated`` row stays last."""
+
+    DEFAULT_CSS = """
+    EndpointTable {
+        height: auto;
+        max-height: 16;
+        border: round $panel;
+        border-title-color: $text-accent;
+        &:focus { border: round $accent; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("o", "next_sort", "Sort", show=False, id="endpoints.sort", tooltip="Sort the endpoint table by the next column"),
+        Binding("O", "reverse_sort", "Reverse", show=False, id="endpoints.reverse", tooltip="Reverse the sort order"),
+    ]
+
+    sort_key: reactive[str] = reactive("requests")
+    """Column the rows are sorted by, one of :data:`SORT_KEYS`."""
+    sort_reverse: reactive[bool] = reactive(True)
+    """Largest first (the default) or smallest first."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._stats: tuple[EndpointStats, ...] = ()
+
+    def on_mount(self) -> None:
+        self.add_column("kind", key="kind")
+        self.add_column("name", key="name")
+        for key, label in (("requests", "requests"), ("failures", "failures"), ("rps", "RPS"),
+                           ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")):
+            self.add_column(Text(label, justify="right"), key=key)
+        self._title()
+
+    def update_snapshot(self, snapshot: Snapshot) -> None:
+        self._stats = snapshot.total_stats
+        self._fill()
+
+    def watch_sort_key(self) -> None:
+        self._title()
+        self._fill()
+
+    def watch_sort_reverse(self) -> None:
+        self._title()
+        self._fill()
+
+    def action_next_sort(self) -> None:
+        keys = list(SORT_KEYS)
+        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        self.sort_reverse = self.sort_key != "name"
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+
+    def _title(self) -> None:
+        order = "largest first" if self.sort_reverse else "smallest first"
+        self.border_title = f"Endpoints, by {SORT_KEYS[self.sort_key][0]} ({order})"
+
+    def _fill(self) -> None:
+        if not self.is_mounted or not self.columns:
+            return
+        rows = [s for s in self._stats if s.name != "Aggregated"]
+        key = SORT_KEYS[self.sort_key][1]
+        rows.sort(key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
+        rows += [s for s in self._stats if s.name == "Aggregated" and s.kind == "http"]
+        cursor = self.cursor_row
+        self.clear()
+        for s in rows:
+            self.add_row(
+                _KIND.get(s.kind, s.kind),
+                Text(s.name, style="bold" if s.name == "Aggregated" else ""),
+                Text(count(s.total), justify="right"),
+                Text(count(s.failures), justify="right"),
+                Text(per_s(s.rps), justify="right"),
+                *(Text(ms(v) if s.latency.count else "-", justify="right")
+                  for v in (s.latency.p50, s.latency.p95, s.latency.p99, s.latency.max)),
+                key=f"{s.kind}:{s.name}",
+            )
+        if rows:
+            self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)

@@ -1,0 +1,53 @@
+"""Failures of the whole run, grouped by endpoint and error, most frequent first."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ..engine.snapshot import Snapshot
+from .units import count
+
+__all__ = ["FailureTable"]
+
+
+class FailureTable(DataTable):
+    """One row per (endpoint, error) with its count and the first line of the message."""
+
+    DEFAULT_CSS = """
+    FailureTable {
+        height: auto;
+        max-height: 10;
+        border: round $panel;
+        border-title-color: $text-accent;
+        &:focus { border: round $accent; }
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", **kwargs)
+        self._shown: tuple = ()
+
+    def on_mount(self) -> None:
+        self.border_title = "Failures"
+        self.add_column(Text("count", justify="right"), key="count")
+        self.add_column("error", key="error")
+        self.add_column("endpoint", key="endpoint")
+        self.add_column("message", key="message")
+
+    def update_snapshot(self, snapshot: Snapshot) -> None:
+        if snapshot.errors == self._shown:
+            return
+        self._shown = snapshot.errors
+        total = sum(e.count for e in snapshot.errors)
+        self.border_title = f"Failures ({count(total)})" if total else "Failures"
+        self.clear()
+        for e in snapshot.errors[:50]:
+            self.add_row(
+                Text(count(e.count), justify="right"),
+                e.error,
+                e.name,
+                (e.message.splitlines() or [""])[0][:120],
+            )
+        if not snapshot.errors:
+            self.add_row("", Text("none", style="dim"), "", "")

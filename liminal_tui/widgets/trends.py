@@ -1,0 +1,83 @@
+"""Sparklines of the last minutes: requests/s, p99 latency, errors/s and open connections."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Sparkline
+
+from ..engine.snapshot import Snapshot
+from .percentiles import headline_stats
+from .units import count, ms, per_s
+
+__all__ = ["Trends", "TREND_SERIES"]
+
+
+def _rps(s: Snapshot) -> float:
+    stats = headline_stats(s, total=False)
+    return stats.rps if stats else 0.0
+
+
+def _p99(s: Snapshot) -> float:
+    stats = headline_stats(s, total=False)
+    return stats.latency.p99 if stats else 0.0
+
+
+def _eps(s: Snapshot) -> float:
+    stats = headline_stats(s, total=False)
+    return stats.fps if stats else 0.0
+
+
+def _conns(s: Snapshot) -> float:
+    return float(s.http_connections + s.ws.open)
+
+
+TREND_SERIES: tuple[tuple[str, str, Callable[[Snapshot], float], Callable[[float], str]], ...] = (
+    ("rps", "RPS", _rps, per_s),
+    ("p99", "p99", _p99, ms),
+    ("errors", "errors", _eps, per_s),
+    ("connections", "conns", _conns, lambda v: f"{count(int(v))} open"),
+)
+"""(id, label, value of a snapshot, format with unit)."""
+
+
+class Trends(Vertical):
+    """One labelled sparkline per series, newest value on the right; keeps ``history`` ticks."""
+
+    DEFAULT_CSS = """
+    Trends {
+        height: auto;
+        border: round $panel;
+        border-title-color: $text-accent;
+        padding: 0 1;
+        & > Horizontal { height: 1; }
+        & .trend--label { width: 7; text-style: bold; }
+        & Sparkline { width: 1fr; height: 1; }
+        & .trend--value { width: 12; text-align: right; }
+    }
+    """
+
+    def __init__(self, history: int = 120, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._series = {key: deque(maxlen=history) for key, *_ in TREND_SERIES}
+
+    def compose(self) -> ComposeResult:
+        for key, label, _, fmt in TREND_SERIES:
+            with Horizontal(id=f"trend-{key}"):
+                yield Label(label, classes="trend--label")
+                yield Sparkline([], id=f"spark-{key}")
+                yield Label("-", id=f"value-{key}", classes="trend--value")
+
+    def on_mount(self) -> None:
+        self.border_title = "Trends"
+
+    def update_snapshot(self, snapshot: Snapshot) -> None:
+        for key, _, value_of, fmt in TREND_SERIES:
+            value = value_of(snapshot)
+            series = self._series[key]
+            series.append(value)
+            self.query_one(f"#spark-{key}", Sparkline).data = list(series)
+            self.query_one(f"#value-{key}", Label).update(fmt(value))

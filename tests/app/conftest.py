@@ -1,0 +1,38 @@
+"""Fixtures for the app tests: a profile folder in a temporary working directory, and helpers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from liminal_tui.profile import shipped_profiles
+
+BROKEN = """# A profile with mistakes, to check the app lists it with its error.
+name = "broken"
+duration = "soon"
+
+[load]
+users = 0
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A working directory holding ``profiles/mine.toml`` (a copy of smoke) and ``profiles/broken.toml``."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    text = shipped_profiles()["smoke"].read_text().replace('name = "smoke"', 'name = "mine"')
+    (profiles / "mine.toml").write_text(text)
+    (profiles / "broken.toml").write_text(BROKEN)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def plain(renderable, width: int = 120) -> str:
+    """A widget's content (Rich renderable or Textual content) as plain text."""
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
