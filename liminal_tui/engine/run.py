@@ -259,6 +259,9 @@ class Run:
                 proc.kill()
         await asyncio.sleep(0)  # let the last queued results land
         await self._drain_late()
+        if not self.stop_reason and self.elapsed >= float(self.profile.duration or 0):
+            # The workers can finish (at the duration) before a tick sees the duration pass.
+            self.stop_reason = "completed"
         final = self._snapshot(final=True)
         self.final = final
         if self._demo is not None:
