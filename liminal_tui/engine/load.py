@@ -115,6 +115,10 @@ class ClosedLoad:
                             raise
                     finally:
                         self._thinking.discard(user)
+                else:
+                    # An iteration may finish without ever suspending (ws_send only buffers; a step
+                    # that fails at once): yield, or this user starves the worker's event loop.
+                    await asyncio.sleep(0)
         finally:
             await user.close()
 
@@ -173,6 +177,12 @@ class OpenLoad:
             else:
                 self.dropped += 1
             self._next_ns += int(1e9 / rate)
+
+    def due_in(self) -> float:
+        """Seconds until the next arrival is due (the worker wakes then, so it starts on time)."""
+        if self._next_ns is None or self.stopping:
+            return TICK
+        return max(0.0, (self._next_ns - time.perf_counter_ns()) / 1e9)
 
     def _launch(self, intended_ns: int) -> None:
         user = self.new_user(self._number)

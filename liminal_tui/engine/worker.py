@@ -118,11 +118,15 @@ class Worker:
                     self._stop_at = duration
                 if self._stop_at is not None or time.perf_counter() > hard_end:
                     break
+                pause = min(TICK, max(0.0, next_tick - t))
                 if self.open_model:
                     load.adjust(t, spec.t0_ns)
+                    # Wake for the next arrival, not just every TICK: an arrival started late has that
+                    # lateness added to its (corrected) latency, which would be the generator's fault.
+                    pause = min(pause, load.due_in())
                 else:
                     load.adjust(t)
-                await asyncio.sleep(min(TICK, max(0.0, next_tick - t)) or 0)
+                await asyncio.sleep(pause)
             # Stopping: in-flight iterations finish within the grace period, then are cancelled.
             load.stop()
             tasks = load.tasks()
