@@ -1,0 +1,41 @@
+"""Shared fixtures: the purpose-built test server (tests/servers.py), the demo target, a closed port."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from liminal_tui.demo import start_demo_server
+from servers import start_garbage_server, start_test_server
+
+
+@pytest.fixture
+async def test_server():
+    """tests/servers.py on 127.0.0.1 with a free port, in the test's event loop."""
+    server = await start_test_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def garbage_server():
+    server = await start_garbage_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def demo_server():
+    """The built-in demo target in-process, with a short WebSocket heartbeat."""
+    server = await start_demo_server(heartbeat_interval=0.1)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,288 @@
+"""A purpose-built target for engine tests: every fault a load tester must survive, on demand.
+
+HTTP routes (all counted per path in ``state.counts``; ``/_stats`` and ``/_control/*`` are not):
+
+``/ok``                      200 at once
+``/delay/{ms}``              200 after ``ms`` milliseconds
+``/stall``                   200, but first waits while the stall switch is on (``state.stall_until``)
+``/stall-once/{n}/{ms}``     the n-th request to this path waits ``ms`` milliseconds, the others answer at once
+``/status/{code}``           that status (a 5xx burst is ``/status/503``)
+``/reset``                   headers of a 1000-byte body, then the connection is reset
+``/hang``                    never answers (the client's timeout must fire)
+``/trickle/{chunks}/{ms}``   a body of ``chunks`` bytes, one byte every ``ms`` milliseconds
+``/_stats``                  {"total": N, "counts": {path: N}}
+``POST /_control/stall?seconds=S``   turn the stall switch on for S seconds (0: off)
+
+WebSocket routes (``state.ws_connects`` counts upgrades per path):
+
+``/ws/echo``                 echoes text frames, answers pings
+``/ws/silent``               never answers pings (and never reads, so no pong is sent)
+``/ws/close/{code}``         sends "bye" and closes with ``code`` (e.g. 1011 internal error)
+``/ws/drop/{ms}``            sends "hi", then drops the connection every ``ms`` milliseconds
+
+``start_garbage_server()`` is a raw asyncio server answering every connection with non-HTTP bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class ServerState:
+    counts: Counter = field(default_factory=Counter)
+    ws_connects: Counter = field(default_factory=Counter)
+    stall_until: float = 0.0
+    """``time.monotonic()`` until which ``/stall`` requests wait."""
+    hanging: set = field(default_factory=set)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def stall(self, seconds: float) -> None:
+        self.stall_until = time.monotonic() + seconds if seconds > 0 else 0.0
+
+
+STATE = web.AppKey("state", ServerState)
+
+
+@web.middleware
+async def _count(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    path = request.path
+    if not path.startswith(("/_stats", "/_control", "/ws/")):
+        request.app[STATE].counts[path] += 1
+    return await handler(request)
+
+
+async def ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def delay(request: web.Request) -> web.Response:
+    await asyncio.sleep(int(request.match_info["ms"]) / 1000)
+    return web.Response(text="ok")
+
+
+async def stall(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    for _ in range(10_000):  # bounded: the switch can be moved while a request waits
+        left = state.stall_until - time.monotonic()
+        if left <= 0:
+            break
+        await asyncio.sleep(min(left, 0.05))
+    return web.Response(text="ok")
+
+
+async def stall_once(request: web.Request) -> web.Response:
+    n, ms = int(request.match_info["n"]), int(request.match_info["ms"])
+    if request.app[STATE].counts[request.path] == n:
+        await asyncio.sleep(ms / 1000)
+    return web.Response(text="ok")
+
+
+async def status(request: web.Request) -> web.Response:
+    code = int(request.match_info["code"])
+    return web.Response(status=code, text=f"status {code}")
+
+
+async def reset(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Length": "1000"})
+    await resp.prepare(request)
+    await resp.write(b"x" * 10)
+    assert request.transport is not None
+    request.transport.abort()  # RST instead of the remaining 990 bytes
+    return resp
+
+
+async def hang(request: web.Request) -> web.Response:
+    event = asyncio.Event()
+    request.app[STATE].hanging.add(event)
+    try:
+        await event.wait()  # set only on shutdown
+    finally:
+        request.app[STATE].hanging.discard(event)
+    return web.Response(text="late")
+
+
+async def trickle(request: web.Request) -> web.StreamResponse:
+    chunks, ms = int(request.match_info["chunks"]), int(request.match_info["ms"])
+    resp = web.StreamResponse(headers={"Content-Length": str(chunks)})
+    await resp.prepare(request)
+    try:
+        for _ in range(chunks):
+            await asyncio.sleep(ms / 1000)
+            await resp.write(b"x")
+        await resp.write_eof()
+    except ConnectionResetError:  # the client gave up (its timeout): fine
+        pass
+    return resp
+
+
+async def stats(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response({"total": state.total, "counts": dict(state.counts)})
+
+
+async def control_stall(request: web.Request) -> web.Response:
+    request.app[STATE].stall(float(request.query.get("seconds", "0")))
+    return web.json_response({"stall_until": request.app[STATE].stall_until})
+
+
+async def _ws(request: web.Request, **kwargs) -> web.WebSocketResponse:  # type: ignore[no-untyped-def]
+    ws = web.WebSocketResponse(**kwargs)
+    await ws.prepare(request)
+    request.app[STATE].ws_connects[request.path] += 1
+    return ws
+
+
+async def ws_echo(request: web.Request) -> web.WebSocketResponse:
+    ws = await _ws(request)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+    return ws
+
+
+async def ws_silent(request: web.Request) -> web.WebSocketResponse:
+    ws = await _ws(request, autoping=False)
+    await ws.send_str("hello")
+    async for msg in ws:  # pings arrive as messages and are ignored: no pong ever goes back
+        if msg.type is WSMsgType.CLOSE:
+            break
+    return ws
+
+
+async def ws_close(request: web.Request) -> web.WebSocketResponse:
+    ws = await _ws(request)
+    await ws.send_str("bye")
+    await ws.close(code=int(request.match_info["code"]), message=b"test server error")
+    return ws
+
+
+async def ws_drop(request: web.Request) -> web.WebSocketResponse:
+    ws = await _ws(request)
+    await ws.send_str("hi")
+    try:
+        await asyncio.wait_for(ws.receive(), int(request.match_info["ms"]) / 1000)
+    except asyncio.TimeoutError:
+        pass
+    if request.transport is not None:
+        request.transport.abort()  # no close frame: a dropped link
+    return ws
+
+
+def make_app() -> web.Application:
+    app = web.Application(middlewares=[_count])
+    app[STATE] = ServerState()
+    r = app.router
+    r.add_get("/ok", ok)
+    r.add_get("/delay/{ms}", delay)
+    r.add_get("/stall", stall)
+    r.add_get("/stall-once/{n}/{ms}", stall_once)
+    r.add_route("*", "/status/{code}", status)
+    r.add_get("/reset", reset)
+    r.add_get("/hang", hang)
+    r.add_get("/trickle/{chunks}/{ms}", trickle)
+    r.add_get("/_stats", stats)
+    r.add_post("/_control/stall", control_stall)
+    r.add_get("/ws/echo", ws_echo)
+    r.add_get("/ws/silent", ws_silent)
+    r.add_get("/ws/close/{code}", ws_close)
+    r.add_get("/ws/drop/{ms}", ws_drop)
+
+    async def wake_hanging(app: web.Application) -> None:
+        for event in list(app[STATE].hanging):
+            event.set()
+
+    app.on_shutdown.append(wake_hanging)
+    return app
+
+
+class TestServer:
+    """A running test server on 127.0.0.1 (free port); ``state`` is shared with the handlers."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, runner: web.AppRunner, port: int) -> None:
+        self._runner = runner
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.state: ServerState = runner.app[STATE]
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+
+async def start_test_server() -> TestServer:
+    runner = web.AppRunner(make_app(), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return TestServer(runner, runner.addresses[0][1])
+
+
+GARBAGE = b"SPAM/9.9 what is this\r\n\x00\xff\xfe not http at all\r\n\r\n"
+
+
+class GarbageServer:
+    """Reads a request, answers with bytes that are not HTTP, closes; ``connections`` counts them."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+            writer.write(GARBAGE)
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def start_garbage_server() -> GarbageServer:
+    garbage = GarbageServer()
+    garbage.server = await asyncio.start_server(garbage._handle, "127.0.0.1", 0)
+    garbage.url = f"http://127.0.0.1:{garbage.server.sockets[0].getsockname()[1]}"
+    return garbage
+
+
+# ---------------------------------------------------------------- driving runs in tests
+
+HEADER = """
+name = "{name}"
+target = "{target}"
+duration = "{duration}"
+"""
+
+
+def make_profile(target: str, body: str, duration: str = "1.5s", name: str = "test"):  # type: ignore[no-untyped-def]
+    """A Profile from a TOML ``body`` ([load], [[scenarios]], ...) under a name/target/duration header."""
+    from liminal_tui.profile import parse_profile
+
+    return parse_profile(HEADER.format(name=name, target=target, duration=duration) + body, source=name)
+
+
+async def run_to_end(profile, workers: int = 0, tick: float = 0.25, limit: float = 30.0):  # type: ignore[no-untyped-def]
+    """Start a Run, wait for its final snapshot (at most ``limit`` seconds); return (run, final)."""
+    from liminal_tui.engine.run import Run
+
+    run = Run(profile, workers=workers, tick=tick)
+    await run.start()
+    final = await asyncio.wait_for(run.wait(), limit)
+    return run, final
