@@ -137,6 +137,12 @@ def test_report_dir_name_and_files(tmp_path, profile, written):
     assert second.check_writable().name == f"checkout_{stamp}-2"
 
 
+def test_files_share_the_history_file_mode(written):
+    out, _ = written
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert set(modes.values()) == {modes["results_stats_history.csv"]}
+
+
 def test_csv_headers_exact(written):
     out, _ = written
     assert ",".join(_csv(out / "results_stats.csv")[0]) == (
@@ -335,3 +341,13 @@ def test_timeline_stays_bounded():
     drawn = timeline.series(720)
     assert len(drawn) <= 720 and drawn[-1].t == 9999.0
     assert max(p.p99 for p in drawn) == 900.0  # a spike survives merging
+
+
+def test_on_snapshot_never_raises(tmp_path, profile):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    writer = ReportWriter(blocker / "reports", profile, target_url=TARGET, started_at=time.time(),
+                          tool_version="0.1.0", settings={})
+    final = _run(writer, [10.0, 20.0])  # the history cannot be written: the run must go on
+    with pytest.raises(ReportError):
+        writer.write(final, [])

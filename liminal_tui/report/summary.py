@@ -72,7 +72,7 @@ def build_summary(
     health: Health,
 ) -> dict[str, Any]:
     endpoints, aggregates = split(final.total_stats)
-    planned = profile.duration if profile.duration is not None else final.duration
+    planned = final.duration or profile.duration  # the run's own plan (a CLI override included)
     passed = all(v.passed for v in verdicts)
     return {
         "schema_version": SCHEMA_VERSION,

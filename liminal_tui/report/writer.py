@@ -45,6 +45,12 @@ _PART = f".{HISTORY}.part"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class ReportError(Exception):
     """The report cannot be written. ``message`` is one line for the user."""
 
@@ -181,16 +187,21 @@ class ReportWriter:
             notes=notes, health=self.health,
         )
         has_ws = any(e["kind"].startswith("ws") for e in summary["endpoints"]) or final.ws.connects > 0
-        html = render_html(summary, timeline_charts(self.timeline.series(), has_ws),
-                           distribution_chart(final.distribution))
+        charts = timeline_charts(self.timeline.series(), has_ws)
+        html = render_html(summary, charts, distribution_chart(final.distribution, wide=len(charts) % 2 == 0))
+        files = {
+            "results_stats.csv": _csv_text(STATS_HEADER, stats_rows(final)),
+            "results_failures.csv": _csv_text(FAILURES_HEADER, failure_rows(final)),
+            "summary.json": json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n",
+            "profile.toml": toml_text,
+            "report.html": html,
+        }
         try:
             self._finish_history()
-            out = self.report_dir
-            write_atomic(out / "results_stats.csv", _csv_text(STATS_HEADER, stats_rows(final)))
-            write_atomic(out / "results_failures.csv", _csv_text(FAILURES_HEADER, failure_rows(final)))
-            write_atomic(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
-            write_atomic(out / "profile.toml", toml_text)
-            write_atomic(out / "report.html", html)
+            mode = 0o666 & ~_umask()
+            for name, text in files.items():
+                write_atomic(self.report_dir / name, text)
+                os.chmod(self.report_dir / name, mode)  # write_atomic's temp file is private (0600)
         except OSError as exc:
             raise ReportError(f"cannot write the report to {self.report_dir}: {exc.strerror or exc}") from None
         return self.report_dir
