@@ -125,8 +125,8 @@ class Session:
         if self.writer is not None:
             try:
                 report_dir = self.writer.write(final, verdicts, notes=self.notes(final))
-            except OSError as exc:
-                error = f"could not write the report: {exc}"
+            except Exception as exc:  # ReportError or OSError: the summary still reaches the user
+                error = f"could not write the report: {getattr(exc, 'message', exc)}"
         self.run.report_dir = report_dir
         if self.exporter is not None:
             self.exporter.close()

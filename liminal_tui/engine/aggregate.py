@@ -83,9 +83,12 @@ class _Series:
         self.count += other.count
         self.failures += other.failures
         self.bytes += other.bytes
-        self.hist.add(other.hist)
-        self.failed_hist.add(other.failed_hist)
-        if self.service_hist is not None and other.service_hist is not None:
+        # hdrh resets the minimum to 0 when an empty histogram is added: add only non-empty ones.
+        if other.hist.get_total_count():
+            self.hist.add(other.hist)
+        if other.failed_hist.get_total_count():
+            self.failed_hist.add(other.failed_hist)
+        if self.service_hist is not None and other.service_hist is not None and other.service_hist.get_total_count():
             self.service_hist.add(other.service_hist)
         self.statuses.update(other.statuses)
         for i, v in enumerate(other.sums):
@@ -212,7 +215,7 @@ class Aggregator:
     def _distribution(self, bins: int = 60) -> tuple[tuple[float, int], ...]:
         hist = new_histogram()
         for (kind, _), series in self._total.items():
-            if kind == "http":
+            if kind == "http" and series.hist.get_total_count():
                 hist.add(series.hist)
         if hist.get_total_count() == 0:
             return ()
