@@ -78,16 +78,23 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(source, [f"TOML syntax error: {exc}"]) from None
+    except RecursionError:
+        raise ProfileError(source, [_TOO_DEEP]) from None
     return validate_data(data, source=source, text=text)
+
+
+_TOO_DEEP = "arrays or tables are nested too deeply"
 
 
 def validate_data(data: Mapping[str, Any], source: str = "<profile>", text: str | None = None) -> Profile:
     try:
         return Profile.model_validate(dict(data))
     except ValidationError as exc:
-        raise ProfileError(source, [_describe(err, text) for err in exc.errors()]) from None
+        raise ProfileError(source, [_describe(err, text) for err in _one_union_member(exc.errors())]) from None
     except (ValueError, TypeError) as exc:  # defensive: a validator raised outside pydantic's wrapping
         raise ProfileError(source, [str(exc)]) from None
+    except RecursionError:
+        raise ProfileError(source, [_TOO_DEEP]) from None
 
 
 def check_environment(profile: Profile, env: Mapping[str, str] | None = None) -> None:
@@ -131,6 +138,27 @@ def _key_path(loc: tuple[Any, ...]) -> tuple[list[str | int], list[str | int]]:
 
 
 _STEP_TAGS = {"http", "ws_connect", "ws_send", "ws_wait", "ws_hold", "ws_close"}
+
+
+_WRONG_MEMBER = {"model_type", "list_type", "dict_type", "int_type", "float_type", "string_type", "bool_type"}
+
+
+def _one_union_member(errors: list[Any]) -> list[Any]:
+    """A value that fits no member of a union (``think_time``: duration or table; ``check.status``: int
+    or list) gets one error per member. Drop the members that were never meant for its shape ("should
+    be a valid list" for a string; a duration's complaint about a table) when another member explains
+    the problem at the same key."""
+    paths = [".".join(map(str, _key_path(tuple(e.get("loc", ())))[0])) for e in errors]
+    keep = []
+    for i, err in enumerate(errors):
+        loc = tuple(err.get("loc", ()))
+        wrong_shape = err.get("type") in _WRONG_MEMBER or (
+            isinstance(err.get("input"), dict) and bool(loc) and str(loc[-1]).startswith("function-before[parse_duration")
+        )
+        explained = any(j != i and (p == paths[i] or p.startswith(paths[i] + ".")) for j, p in enumerate(paths))
+        if not (wrong_shape and explained):
+            keep.append(err)
+    return keep or errors
 
 
 def _describe(err: Mapping[str, Any], text: str | None) -> str:
@@ -199,7 +227,7 @@ def _line_of(path: list[str | int], text: str | None) -> int | None:
     if not names:
         return None
     key = re.escape(names[-1])
-    pattern = re.compile(rf'^\s*(?:"{key}"|{key})\s*=|^\s*\[+\s*[\w."]*{key}\s*\]+', re.M)
+    pattern = re.compile(rf'^[ \t]*(?:"{key}"|{key})\s*=|^[ \t]*\[+\s*[\w."]*{key}\s*\]+', re.M)
     hits = [m.start() for m in pattern.finditer(text)]
     if len(hits) != 1:
         return None
