@@ -127,7 +127,7 @@ class Stage(_Model):
     """One step of a ramp: move to ``target`` users (closed) or iterations/s (open) over ``duration``."""
 
     duration: Duration
-    target: float = Field(ge=0)
+    target: float = Field(ge=0, le=1_000_000)
 
     @field_validator("duration")
     @classmethod
@@ -148,7 +148,7 @@ class LoadModel(_Model):
     """Closed model: users started per second until ``users`` run."""
     think_time: Duration | ThinkTime = 0.0
     """Closed model: pause after each iteration, fixed (``"1s"``) or random (``{min="0.5s", max="2s"}``)."""
-    rate: float = Field(default=10.0, gt=0)
+    rate: float = Field(default=10.0, gt=0, le=1_000_000)
     """Open model: iterations started per second."""
     max_in_flight: int = Field(default=1000, ge=1)
     """Open model: cap on iterations in flight; arrivals beyond it are counted as dropped."""
