@@ -33,7 +33,8 @@ class ProfileError(Exception):
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
-        self.problems = problems
+        # One line per problem, even when it quotes a key or value that holds a line break.
+        self.problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
         super().__init__(self.message)
 
     @property
