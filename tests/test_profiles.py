@@ -182,6 +182,7 @@ def _outcome(text: str) -> Profile | None:
     except ProfileError as exc:
         assert str(exc).startswith("fuzz.toml: ")
         assert exc.problems and all(isinstance(p, str) and p.strip() for p in exc.problems)
+        assert all("\n" not in p and "\r" not in p for p in exc.problems), exc.problems  # one line each
         return None
     assert isinstance(profile, Profile)
     assert profile.duration is not None and 0 < profile.duration < math.inf
