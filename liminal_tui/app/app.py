@@ -49,6 +49,8 @@ class LiminalApp(App[None]):
         """The run the dashboard drives, from start until its final snapshot; None otherwise."""
         self.quit_requested = False
         """The user chose to quit during a run: the dashboard exits once the run has ended."""
+        self.frame_interval = 0.25
+        """Fewest seconds between two dashboard updates (the bus ticks once a second)."""
         self.steady = False
         """No cursor blink (snapshot tests set it, so screenshots are the same every time)."""
 
@@ -59,7 +61,7 @@ class LiminalApp(App[None]):
 
     def start_run(self, profile: Profile) -> DashboardScreen:
         """Open the dashboard on a new run of ``profile``; the dashboard starts it."""
-        screen = DashboardScreen(profile, self.run_factory(profile))
+        screen = DashboardScreen(profile, self.run_factory(profile), min_interval=self.frame_interval)
         self.push_screen(screen)
         return screen
 

@@ -36,6 +36,7 @@ class EventLog(Log):
         self.write_line(stamp + text)
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
+        """Log the phase change and events of ``snapshot``; call it for every snapshot, skipped or not."""
         if snapshot.phase != self._phase:
             self._phase = snapshot.phase
             self.note(f"phase: {snapshot.phase}", snapshot.elapsed)

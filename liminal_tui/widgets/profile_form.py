@@ -25,7 +25,7 @@ class ProfileForm(VerticalScroll):
         & .form--label { width: 11; padding-top: 0; text-style: bold; }
         & Input, & Select { width: 1fr; }
         & TextArea { width: 1fr; height: 4; }
-        & .form--error { color: $text-error; display: none; padding-left: 11; }
+        & .form--error { color: $text-error; display: none; padding-left: 11; width: 1fr; }
         & .-invalid .form--error { display: block; }
         & .-invalid .form--label { color: $text-error; }
         & .-unused .form--label { text-style: dim; }

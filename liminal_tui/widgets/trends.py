@@ -75,9 +75,14 @@ class Trends(Vertical):
         self.border_title = "Trends"
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
+        self.update_snapshots([snapshot])
+
+    def update_snapshots(self, snapshots: list[Snapshot]) -> None:
+        """Add every tick in ``snapshots`` (a screen that skipped frames passes them all), then redraw."""
+        if not snapshots:
+            return
         for key, _, value_of, fmt in TREND_SERIES:
-            value = value_of(snapshot)
             series = self._series[key]
-            series.append(value)
+            series.extend(value_of(s) for s in snapshots)
             self.query_one(f"#spark-{key}", Sparkline).data = list(series)
-            self.query_one(f"#value-{key}", Label).update(fmt(value))
+            self.query_one(f"#value-{key}", Label).update(fmt(series[-1]))

@@ -100,7 +100,11 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#dash-body").focus()  # arrows and page keys scroll the panels; tab reaches the tables
-        self._subscription = self.engine_run.bus.subscribe("latest")  # before start: no snapshot is missed
+        bus = self.engine_run.bus
+        self._subscription = bus.subscribe("latest")  # before start: no snapshot is missed
+        # Frames may be skipped, ticks must not: trends and events take every snapshot at the next frame.
+        self._unseen: list[Snapshot] = []
+        self._forget = bus.add_callback(self._remember)
         self.drive()
 
     # ------------------------------------------------------------ the run
@@ -154,19 +158,31 @@ class DashboardScreen(Screen[None]):
             return
         self.app.switch_screen(SummaryScreen(self.profile, final, verdicts, report))
 
+    def _remember(self, snapshot: Snapshot) -> None:
+        self._unseen.append(snapshot)
+        del self._unseen[:-1000]
+
     @on(SnapshotArrived)
     def _snapshot(self, message: SnapshotArrived) -> None:
         self.show_snapshot(message.snapshot)
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
+        """Show ``snapshot``; trends and events also take the ticks skipped since the last frame."""
         self.last = snapshot
         if self.phase not in ("stopping", "failed") or snapshot.final:
             self.phase = snapshot.phase
         if snapshot.target_load:
             self.set_reactive(DashboardScreen.load_target, snapshot.target_load)
-        for widget in (RunHeader, Trends, PercentilePanel, ConnectionCounters, GeneratorHealth,
-                       EndpointTable, FailureTable, EventLog):
+        for widget in (RunHeader, PercentilePanel, ConnectionCounters, GeneratorHealth, EndpointTable, FailureTable):
             self.query_one(widget).update_snapshot(snapshot)
+        ticks = [s for s in self._unseen if s.seq <= snapshot.seq]
+        self._unseen = [s for s in self._unseen if s.seq > snapshot.seq]
+        if not any(s is snapshot for s in ticks):
+            ticks.append(snapshot)
+        self.query_one(Trends).update_snapshots(ticks)
+        log = self.query_one(EventLog)
+        for tick in ticks:
+            log.update_snapshot(tick)
 
     def watch_phase(self, phase: str) -> None:
         self.query_one(RunHeader).set_phase(phase)
@@ -225,4 +241,5 @@ class DashboardScreen(Screen[None]):
         sub = getattr(self, "_subscription", None)
         if sub is not None:
             sub.close()
+            self._forget()
         await asyncio.sleep(0)

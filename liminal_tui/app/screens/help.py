@@ -35,7 +35,9 @@ class HelpScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.add_columns("key", "action", "id", "what it does")
         seen: set[tuple[str, str]] = set()
-        for active in self.bindings.values():
+        # The screen's and the app's named actions first, then the focused widget's navigation keys.
+        ordered = sorted(self.bindings.values(), key=lambda a: a.binding.id is None)
+        for active in ordered:
             binding = active.binding
             if binding.system or not binding.description:
                 continue

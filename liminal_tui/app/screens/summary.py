@@ -19,25 +19,30 @@ from ...widgets.units import clock, count, ms, pct, per_s
 
 __all__ = ["SummaryScreen"]
 
-_KIND_LABEL = {"http": "HTTP", "ws_connect": "WS connect", "ws_ping": "heartbeat RTT",
-               "ws_message": "WS messages", "all": "everything"}
+_KIND_LABEL = {"http": "HTTP", "ws_connect": "WS connect", "ws_ping": "heartbeat",
+               "ws_message": "WS message", "all": "everything"}
 
 
 def figures(final: Snapshot) -> Table:
-    """Whole-run figures per metric kind (each kind's Aggregated row)."""
-    table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
-    table.add_column("kind", no_wrap=True)
-    for head in ("requests", "failures", "errors", "RPS", "p50", "p95", "p99", "max"):
-        table.add_column(head, justify="right", no_wrap=True)
-    for s in final.total_stats:
-        if s.name != "Aggregated" or s.kind == "all":
-            continue
-        lat = s.latency
-        table.add_row(
-            _KIND_LABEL.get(s.kind, s.kind), count(s.total), count(s.failures), pct(s.error_rate),
-            per_s(s.total / final.elapsed if final.elapsed else 0.0),
-            *(ms(v) if lat.count else "-" for v in (lat.p50, lat.p95, lat.p99, lat.max)),
-        )
+    """Whole-run figures, one column per metric kind (its Aggregated row), so it fits 80 columns."""
+    kinds = [s for s in final.total_stats if s.name == "Aggregated" and s.kind != "all"]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("", no_wrap=True, style="bold")
+    for s in kinds:
+        table.add_column(_KIND_LABEL.get(s.kind, s.kind), justify="right", no_wrap=True)
+    seconds = final.elapsed or 1.0
+    rows = [
+        ("requests", lambda s: count(s.total)),
+        ("failures", lambda s: count(s.failures)),
+        ("error rate", lambda s: pct(s.error_rate)),
+        ("rate", lambda s: per_s(s.total / seconds)),
+        ("p50", lambda s: ms(s.latency.p50) if s.latency.count else "-"),
+        ("p95", lambda s: ms(s.latency.p95) if s.latency.count else "-"),
+        ("p99", lambda s: ms(s.latency.p99) if s.latency.count else "-"),
+        ("max", lambda s: ms(s.latency.max) if s.latency.count else "-"),
+    ]
+    for label, value in rows:
+        table.add_row(label, *(value(s) for s in kinds))
     return table
 
 
@@ -49,7 +54,8 @@ def verdict_table(verdicts: list[Verdict]) -> Table | Text:
     table.add_column()
     for v in verdicts:
         mark = Text(" PASS " if v.passed else " FAIL ", style="bold" if v.passed else "bold reverse")
-        table.add_row(mark, Text(v.describe().replace(": PASS ", ": ").replace(": FAIL ", ": ")))
+        observed = v.describe().rpartition("(")[2].rstrip(")")
+        table.add_row(mark, Text(f"{v.rule.selector} {v.rule.text}  (observed {observed})"))
     return table
 
 

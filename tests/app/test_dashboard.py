@@ -1,0 +1,166 @@
+"""The dashboard fed with Aggregator-built snapshots: figures reach the widgets, live keys reach the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import plain
+from fakes import FakeRun, build_snapshots
+
+from liminal_tui.app import create_app
+from liminal_tui.app.feed import SnapshotArrived
+from liminal_tui.app.screens import ChoiceDialog, DashboardScreen, ProfilesScreen, SummaryScreen
+from liminal_tui.app.screens.dashboard import next_load
+from liminal_tui.profile import load_profile, shipped_profiles
+from liminal_tui.widgets import (
+    ConnectionCounters,
+    EndpointTable,
+    EventLog,
+    FailureTable,
+    GeneratorHealth,
+    PercentilePanel,
+    RunHeader,
+)
+from liminal_tui.widgets.units import ms
+
+
+def smoke():
+    return load_profile(shipped_profiles()["smoke"])
+
+
+async def start(pilot, run: FakeRun) -> DashboardScreen:
+    pilot.app.start_run(smoke())
+    await run.started.wait()
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, DashboardScreen)
+    return pilot.app.screen
+
+
+async def feed(pilot, run: FakeRun, upto: int) -> None:
+    for i in range(upto):
+        run.publish(i)
+    await pilot.pause(0.3)  # one screen update interval
+
+
+async def test_numbers_reach_the_widgets():
+    snaps = build_snapshots(6, saturated_at=5)
+    run = FakeRun(snaps)
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, run)
+        await feed(pilot, run, 5)
+        last = snaps[4]
+        assert screen.last is last
+        http = last.find("http")
+        latency = plain(screen.query_one(PercentilePanel).content)
+        assert ms(http.latency.p99) in latency and ms(http.latency.max) in latency
+        assert ms(last.find("http", total=False).latency.p50) in latency
+        counters = plain(screen.query_one(ConnectionCounters).content)
+        assert "10 open" in counters and f"{last.ws.messages_in} total" in counters
+        assert "heartbeat RTT" in counters and ms(last.find("ws_ping", total=False).latency.p99) in counters
+        table = screen.query_one(EndpointTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert str(rows[0][1]) == "GET /api/memories/{id}"  # most requests first
+        assert str(rows[-1][1]) == "Aggregated" and str(rows[-1][2]) == f"{http.total:,}"
+        await pilot.press("o")  # sort by failures
+        assert str(table.get_row_at(0)[1]) == "PATCH /api/memories/{id}"
+        failures = screen.query_one(FailureTable)
+        assert str(failures.get_row_at(0)[1]) == "HTTP 503"
+        health = screen.query_one(GeneratorHealth)
+        assert health.has_class("-saturated") and "saturated" in plain(health.content)
+        log = "\n".join(screen.query_one(EventLog).lines)
+        assert "phase: ramping" in log and "phase: steady" in log and "ws reconnects: 1" in log
+        header = screen.query_one(RunHeader)
+        assert str(header.query_one("#run-load").content) == "users 10 active / 10 users target"
+        assert str(header.query_one("#run-time").content) == "5s elapsed · 55s left"
+
+
+async def test_live_keys_then_summary(tmp_path):
+    run = FakeRun(build_snapshots(6), report_dir=tmp_path / "report")
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, run)
+        await feed(pilot, run, 3)
+        await pilot.press("plus", "plus", "minus", "right_square_bracket")
+        assert run.loads == [11.0, 12.0, 11.0, 12.0]
+        await pilot.press("s")
+        await pilot.pause(0.5)
+        assert run.stopped
+        summary = app.screen
+        assert isinstance(summary, SummaryScreen)
+        assert str(tmp_path / "report") in plain(summary.query_one("#summary-report").content)
+        verdicts = plain(summary.query_one("#summary-verdicts").content)
+        assert "http p99 < 500ms" in verdicts and ("PASS" in verdicts or "FAIL" in verdicts)
+        assert app.active_run is None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ProfilesScreen)
+
+
+async def test_abort_asks_first():
+    run = FakeRun(build_snapshots(4))
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start(pilot, run)
+        await feed(pilot, run, 2)
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not run.aborted
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause(0.5)
+        assert run.aborted and isinstance(app.screen, SummaryScreen)
+
+
+async def test_quit_during_a_run_asks_and_ends_the_run():
+    run = FakeRun(build_snapshots(4))
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start(pilot, run)
+        await feed(pilot, run, 2)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen) and app.is_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause(0.5)
+        assert run.aborted
+    assert app.return_code == 0
+
+
+async def test_start_failure_is_shown():
+    run = FakeRun(build_snapshots(2), fail="cannot reach http://127.0.0.1:9: connection refused")
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        app.start_run(smoke())
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert screen.phase == "failed"
+        assert "connection refused" in "\n".join(screen.query_one(EventLog).lines)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ProfilesScreen)
+
+
+def test_snapshot_messages_replace_stale_ones():
+    a, b, final = build_snapshots(3)
+    assert SnapshotArrived(b).can_replace(SnapshotArrived(a))
+    assert not SnapshotArrived(b).can_replace(SnapshotArrived(final))
+
+
+@pytest.mark.parametrize(
+    ("model", "current", "step", "expected"),
+    [("closed", 10, "+10%", 11), ("closed", 100, "+10%", 110), ("closed", 100, "-10%", 90),
+     ("closed", 1, "-10%", 1), ("closed", 5, "+1", 6), ("open", 50.0, "-10%", 45.0), ("open", 0.5, "-1", 0.1)],
+)
+def test_next_load(model, current, step, expected):
+    assert next_load(model, current, step) == expected

@@ -1,0 +1,118 @@
+"""The Editor: form and TOML kept in step, validation next to each field, comments kept, unsaved guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from liminal_tui.app import create_app
+from liminal_tui.app.screens import ChoiceDialog, EditorScreen, NameDialog, ProfilesScreen
+from liminal_tui.widgets import ProfileForm
+
+
+async def open_editor(pilot, title: str) -> EditorScreen:
+    screen = pilot.app.screen
+    while screen.current is None or screen.current.title != title:
+        await pilot.press("down")
+    await pilot.press("e")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, EditorScreen)
+    return pilot.app.screen
+
+
+async def type_into(pilot, widget, text: str) -> None:
+    widget.focus()
+    widget.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+async def test_form_edit_changes_text_and_save_keeps_comments(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "mine")
+        form = editor.query_one(ProfileForm)
+        await type_into(pilot, form.control("load.users"), "50")
+        assert "users = 50\n" in editor.text_area.text
+        assert editor.doc.dirty and "modified" in str(editor.query_one("#editor-title").content)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = (workdir / "profiles" / "mine.toml").read_text()
+        assert "users = 50\n" in saved
+        assert "# Smoke: quick verification" in saved
+        assert '# the built-in demo target; or e.g. "http://localhost:8000"' in saved
+        assert "# Hold a WebSocket, update a memory over HTTP" in saved
+        assert not editor.doc.dirty
+        await pilot.press("escape")  # saved: leaves without asking
+        await pilot.pause()
+        assert isinstance(app.screen, ProfilesScreen)
+
+
+async def test_invalid_input_shows_error_next_to_field(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "mine")
+        form = editor.query_one(ProfileForm)
+        await type_into(pilot, form.control("load.users"), "0")
+        assert "greater than or equal to 1" in form.errors_of("load.users")
+        assert form.errors_of("duration") == ""
+        assert any(p.startswith("load.users:") for p in editor.problems)
+        status = str(editor.query_one("#editor-status").content)
+        assert "1 problem" in status and "load.users" in status
+        await type_into(pilot, form.control("duration"), "soon")
+        assert "not a duration" in form.errors_of("duration")
+        await type_into(pilot, form.control("load.users"), "5")
+        await type_into(pilot, form.control("duration"), "30s")
+        assert editor.problems == ()
+        assert form.errors_of("load.users") == ""
+
+
+async def test_text_edit_refreshes_form(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "mine")
+        area = editor.text_area
+        area.focus()
+        area.text = area.text.replace("users = 10\n", "users = 77\n").replace('duration = "1m"', 'duration = "2m"')
+        await pilot.pause()
+        form = editor.query_one(ProfileForm)
+        assert form.control("load.users").value == "77"
+        assert form.control("duration").value == "2m"
+        area.text = area.text.replace("[load]", "[load")  # broken TOML: the form waits, the error shows
+        await pilot.pause()
+        assert form.control("load.users").disabled
+        assert any("TOML syntax error" in p for p in editor.problems)
+
+
+async def test_unsaved_changes_are_confirmed(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "mine")
+        await type_into(pilot, editor.query_one(ProfileForm).control("load.users"), "42")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("c")  # cancel: still editing, nothing lost
+        await pilot.pause()
+        assert app.screen is editor and editor.doc.dirty
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("d")  # discard
+        await pilot.pause()
+        assert isinstance(app.screen, ProfilesScreen)
+        assert "users = 10\n" in (workdir / "profiles" / "mine.toml").read_text()
+
+
+async def test_shipped_profile_saves_a_copy(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "smoke")
+        assert editor.read_only
+        await type_into(pilot, editor.query_one(ProfileForm).control("load.users"), "25")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, NameDialog)
+        await pilot.press("enter")  # suggested name: smoke-copy
+        await pilot.pause()
+        copy = workdir / "profiles" / "smoke-copy.toml"
+        assert "users = 25\n" in copy.read_text() and "# Smoke: quick verification" in copy.read_text()
+        assert app.screen is editor and not editor.read_only and editor.doc.path == Path("profiles/smoke-copy.toml")

@@ -1,0 +1,112 @@
+"""The Profiles screen: every profile listed (broken ones with their error), duplicate, new, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import plain
+
+from liminal_tui.app import create_app
+from liminal_tui.app.screens import ChoiceDialog, EditorScreen, NameDialog, ProfilesScreen
+from liminal_tui.widgets import ProfilePreview
+
+
+def titles(screen: ProfilesScreen) -> list[str]:
+    return [e.title for e in screen.entries]
+
+
+async def highlight(pilot, screen: ProfilesScreen, title: str) -> None:
+    while screen.current is None or screen.current.title != title:
+        await pilot.press("down")
+
+
+def preview_text(screen) -> str:
+    preview = screen.query_one(ProfilePreview)
+    return "\n".join(plain(w.content) for w in preview.query("Static") if w.display)
+
+
+async def test_lists_shipped_and_own_profiles_with_errors(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ProfilesScreen)
+        assert titles(screen) == ["load", "smoke", "soak", "stress", "broken", "mine"]
+        assert preview_text(screen).count("ramp to 100 users in 10s") == 1
+        await highlight(pilot, screen, "broken")
+        text = preview_text(screen)
+        assert "cannot be used" in text and "duration: 'soon' is not a duration" in text
+        assert "load.users: Input should be greater than or equal to 1" in text
+        await pilot.press("r")  # running a broken profile is refused, nothing crashes
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_duplicate_keeps_comments(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await highlight(pilot, app.screen, "smoke")
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, NameDialog)
+        app.screen.query_one("Input").value = "fast"
+        await pilot.press("enter")
+        await pilot.pause()
+        copy = workdir / "profiles" / "fast.toml"
+        assert copy.exists()
+        text = copy.read_text()
+        assert 'name = "fast"' in text and "# Smoke: quick verification" in text
+        assert app.screen.current.path.name == "fast.toml"
+
+
+async def test_new_opens_editor(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "brand new"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, EditorScreen)
+        assert (workdir / "profiles" / "brand-new.toml").exists()
+        assert app.screen.problems == ()
+
+
+async def test_delete_asks_first(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await highlight(pilot, screen, "mine")
+        await pilot.press("delete")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("n")
+        await pilot.pause()
+        assert (workdir / "profiles" / "mine.toml").exists()
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert not (workdir / "profiles" / "mine.toml").exists()
+        assert "mine" not in titles(screen)
+        await highlight(pilot, screen, "smoke")
+        await pilot.press("x")  # shipped: refused without a question
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_help_and_command_palette_list_actions(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Run (r)", "Edit (e)", "Duplicate (d)", "New (n)", "Delete (del)"} <= set(commands)
+        await pilot.press("f1")
+        await pilot.pause()
+        table = app.screen.query_one("#help-table")
+        ids = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+        assert {"profiles.run", "profiles.edit", "profiles.delete", "app.help"} <= ids
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ProfilesScreen)
+        app.set_keymap({"profiles.run": "g"})  # named bindings can be remapped
+        await pilot.pause()
+        assert any(b.binding.key == "g" and b.binding.id == "profiles.run" for b in app.screen.active_bindings.values())
