@@ -213,6 +213,8 @@ class Measured:
     server_cpu: float = 0.0
     foreign_cpu: float = 0.0
     """Busy CPU seconds on the machine not accounted to the generator or the server (noise)."""
+    per_process: dict[str, float] = field(default_factory=dict)
+    """Last seen user+sys seconds of each process of the tree, by role (root, or the child's name)."""
 
 
 def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | None = None,
@@ -229,6 +231,7 @@ def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | N
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, start_new_session=True)
     last: dict[int, float] = {}  # pid -> last seen user+sys of descendants (orphans would escape wait4)
+    names: dict[int, str] = {}
     samples: list[tuple[float, float]] = []
     status, ru = 0, None
     next_sample = 0.0
@@ -251,6 +254,10 @@ def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | N
                 try:
                     t = p.cpu_times()
                     last[p.pid] = t.user + t.system
+                    if p.pid not in names:
+                        cmd = " ".join(p.cmdline())
+                        names[p.pid] = ("root" if p.pid == proc.pid else "worker" if "spawn_main" in cmd
+                                        else "resource_tracker" if "resource_tracker" in cmd else p.name())
                 except psutil.Error:
                     pass
             samples.append((now, sum(last.values())))
@@ -276,8 +283,12 @@ def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | N
     out.seek(0)
     err.seek(0)
     busy = sum(stat1) - sum(stat0)
+    per: dict[str, float] = {}
+    for pid, seen in last.items():
+        role = names.get(pid, "?")
+        per[role] = round(per.get(role, 0.0) + seen, 3)
     return Measured(proc.returncode, wall, tree, out.read().decode("utf-8", "replace"),
-                    err.read().decode("utf-8", "replace"), samples, server, max(0.0, busy - tree - server))
+                    err.read().decode("utf-8", "replace"), samples, server, max(0.0, busy - tree - server), per)
 
 
 def median(values: list[float]) -> float:

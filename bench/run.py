@@ -169,7 +169,8 @@ def one_run(name: str, url: str, seconds: int, work: Path, nginx: Nginx) -> dict
     argv, parse = GENERATORS[name](url, seconds, work)
     m = run_measured(argv, GEN_CPU, timeout=seconds + 60, cwd=work, server_pids=nginx.pids())
     row: dict = {"tool": name, "rc": m.rc, "wall_s": round(m.wall, 3), "cpu_s": round(m.cpu, 3),
-                 "server_cpu_s": round(m.server_cpu, 3), "foreign_cpu_s": round(m.foreign_cpu, 3)}
+                 "server_cpu_s": round(m.server_cpu, 3), "foreign_cpu_s": round(m.foreign_cpu, 3),
+                 "cpu_by_process_s": m.per_process}
     try:
         row.update(parse(m))
     except Exception as exc:  # keep the run, mark it broken
