@@ -190,7 +190,7 @@ path = "{path}"
 
 
 async def test_latency_of_a_50ms_server_is_reported_within_a_few_ms(test_server):
-    _, final = await run_to_end(make_profile(test_server.url, _get("/delay/50"), duration="2s"))
+    _, final = await run_to_end(make_profile(test_server.url, _get("/delay/50"), duration="1.5s"))
     ep = final.find("http", "GET /delay/50")
     assert ep.failures == 0 and ep.count >= 50
     assert ep.count == test_server.state.counts["/delay/50"]
@@ -231,9 +231,9 @@ async def test_open_model_corrects_coordinated_omission(test_server):
 
 async def test_open_model_starts_arrivals_on_time(test_server):
     """Without a stall, corrected latency ~ service time: the generator adds no scheduling lag of its own."""
-    _, final = await run_to_end(make_profile(test_server.url, _open("/ok", 50, 10), duration="2s"))
+    _, final = await run_to_end(make_profile(test_server.url, _open("/ok", 50, 10), duration="1.5s"))
     ep = final.find("http", "GET /ok")
-    assert 98 <= ep.count <= 101 and ep.failures == 0
+    assert 73 <= ep.count <= 76 and ep.failures == 0
     assert ep.latency.p50 - ep.service.p50 < 5, (ep.latency, ep.service)
     assert ep.latency.p90 - ep.service.p90 < 10, (ep.latency, ep.service)
 
@@ -313,7 +313,7 @@ abort_on_fail = true
 http = ["p99 < 1ms"]
 """
     started = time.perf_counter()
-    _, final = await run_to_end(make_profile(test_server.url, body, duration="8s"), tick=0.2)
-    assert final.stop_reason == "threshold lost: http p99 < 1ms"
-    assert final.elapsed < 4 and time.perf_counter() - started < 5
+    _, final = await run_to_end(make_profile(test_server.url, body, duration="4s"), tick=0.2)
+    assert final.stop_reason == "threshold lost: http p99 < 1ms"  # judged from 25% of the duration on
+    assert final.elapsed < 3 and time.perf_counter() - started < 3.5
     assert final.find("http").count == test_server.state.counts["/delay/20"]

@@ -103,7 +103,7 @@ async def test_slow_trickling_body(test_server):
     assert ep.failures == 0 and ep.count == test_server.state.counts["/trickle/4/100"] > 0
     assert ep.latency.min >= 400
     # 20 bytes, 100 ms apart: never a read timeout, but the total limit (0.8 s) ends each request.
-    _, ep, errors = await _fault_run(test_server.url, "/trickle/20/100")
+    _, ep, errors = await _fault_run(test_server.url, "/trickle/20/100", duration="0.8s")
     assert ep.count == 0 and ep.failures == test_server.state.counts["/trickle/20/100"] > 0
     assert errors == {"timeout": ep.failures}
 
