@@ -92,6 +92,13 @@ class EndpointRecorder:
             statuses=tuple(self.statuses.items()),
             sums_us=(self.sum_us, self.failed_sum_us, self.service_sum_us),
         )
+        # Fresh histograms cost ~12 us; HdrHistogram.reset() loops over 23,552 counters in Python (~1.2 ms).
+        if self.count:
+            self.hist = new_histogram()
+        if self.failures:
+            self.failed_hist = new_histogram()
+        if self.service_hist is not None and self.service_hist.get_total_count():
+            self.service_hist = new_histogram()
         self.count = self.failures = self.bytes = 0
         self.sum_us = self.failed_sum_us = self.service_sum_us = 0
         self.errors.clear()
@@ -100,11 +107,7 @@ class EndpointRecorder:
 
 
 def _encode(hist: HdrHistogram) -> bytes | None:
-    if hist.get_total_count() == 0:
-        return None
-    data = hist.encode()
-    hist.reset()
-    return data
+    return hist.encode() if hist.get_total_count() else None
 
 
 class Recorder:

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 from ..profile.models import Profile
@@ -68,6 +69,8 @@ class Run:
         self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick)
         self._t0_ns = 0
         self._rules = profile.thresholds.parsed()
+        self._ready: set[int] = set()
+        self._ready_event = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -82,12 +85,11 @@ class Run:
         else:
             await preflight(self.target_url)
         self._agg.target = self.target_url
-        self._t0_ns = time.perf_counter_ns()
-        self.started_at = time.time()
         count = max(1, self.workers)
-        specs = [WorkerSpec(i, count, self.profile, self.target_url, self._t0_ns, self.tick, self.grace) for i in range(count)]
+        specs = [WorkerSpec(i, count, self.profile, self.target_url, 0, self.tick, self.grace) for i in range(count)]
         if self.in_process:
-            self._inproc = Worker(specs[0], self._on_report)
+            self._start_clock()
+            self._inproc = Worker(replace(specs[0], t0_ns=self._t0_ns), self._on_report)
             self._live = {0}
             self._tasks.append(asyncio.ensure_future(self._run_inproc(self._inproc)))
         else:
@@ -102,7 +104,36 @@ class Run:
                 self._controls.append(control)
                 self._live.add(spec.index)
             threading.Thread(target=self._read_results, args=(results, loop), daemon=True).start()
+            await self._wait_ready(count)
+            self._start_clock()
+            for control in self._controls:
+                control.put(("start", self._t0_ns))
         self._tasks.append(asyncio.ensure_future(self._tick_loop()))
+
+    def _start_clock(self) -> None:
+        self._t0_ns = time.perf_counter_ns()
+        self.started_at = time.time()
+
+    async def _wait_ready(self, count: int, timeout: float = 60.0) -> None:
+        """Wait until every worker process has imported its engine (bounded)."""
+        deadline = time.monotonic() + timeout
+        while len(self._ready) < count:
+            dead = [i for i, p in enumerate(self._procs) if not p.is_alive()]
+            if dead or time.monotonic() > deadline:
+                self._kill()
+                await self._stop_demo()
+                why = f"worker {dead[0]} exited with code {self._procs[dead[0]].exitcode}" if dead else "timed out"
+                raise RuntimeError(f"worker processes failed to start: {why}")
+            self._ready_event.clear()
+            try:
+                await asyncio.wait_for(self._ready_event.wait(), 0.25)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _stop_demo(self) -> None:
+        if self._demo is not None:
+            demo, self._demo = self._demo, None
+            await asyncio.get_running_loop().run_in_executor(None, demo.__exit__, None, None, None)
 
     async def _run_inproc(self, worker: Worker) -> None:
         try:
@@ -130,6 +161,9 @@ class Run:
             self._events.append(f"worker {item[1]} failed: {item[2]}")
         elif item[0] == "done":
             self._worker_done(item[1])
+        elif item[0] == "ready":
+            self._ready.add(item[1])
+            self._ready_event.set()
 
     def _on_report(self, report: IntervalReport) -> None:
         self._agg.add(report)
@@ -264,9 +298,7 @@ class Run:
             self.stop_reason = "completed"
         final = self._snapshot(final=True)
         self.final = final
-        if self._demo is not None:
-            demo, self._demo = self._demo, None
-            await asyncio.get_running_loop().run_in_executor(None, demo.__exit__, None, None, None)
+        await self._stop_demo()
         self.bus.publish(final)
         if self._done is not None and not self._done.done():
             self._done.set_result(final)

@@ -185,9 +185,20 @@ def worker_process_main(spec: WorkerSpec, control: Any, results: Any) -> None:
 
 
 async def _process_run(spec: WorkerSpec, control: Any, results: Any) -> None:
+    import dataclasses
     import threading
 
+    # Import everything the hot path needs, then say so: the run's clock starts only when every worker
+    # is ready, so start-up time is neither counted in RPS nor added to open-model latencies.
+    import aiohttp  # noqa: F401
+    import websockets.asyncio.client  # noqa: F401
+
     loop = asyncio.get_running_loop()
+    results.put(("ready", spec.index))
+    cmd = await loop.run_in_executor(None, control.get)
+    if not cmd or cmd[0] != "start":
+        return
+    spec = dataclasses.replace(spec, t0_ns=cmd[1])
     worker = Worker(spec, results.put)
 
     def listen() -> None:
