@@ -90,6 +90,8 @@ BROKEN = {
                            ["scenarios.0.steps.0: give either json or body, not both"]),
     "check status not a number": (_edit('name = "GET one"', 'name = "GET one"\ncheck = { status = "ok" }'),
                                   ["scenarios.0.steps.1.check.status: ", "valid integer"]),
+    "users a boolean": (_edit("users = 5", "users = true"), ["load.users: ", "valid integer"]),
+    "spawn rate a string": (_edit("spawn_rate = 5", 'spawn_rate = "5"'), ["load.spawn_rate: ", "valid number"]),
     "think_time min above max": (_edit("spawn_rate = 5", 'spawn_rate = 5\nthink_time = { min = "2s", max = "1s" }'),
                                  ["load.think_time: ", "think_time.max must not be smaller than think_time.min"]),
     "target not a URL": (_edit('target = "http://127.0.0.1:8000"', 'target = "localhost:8000"'),

@@ -159,7 +159,21 @@ def _one_union_member(errors: list[Any]) -> list[Any]:
         explained = any(j != i and (p == paths[i] or p.startswith(paths[i] + ".")) for j, p in enumerate(paths))
         if not (wrong_shape and explained):
             keep.append(err)
-    return keep or errors
+    return _merge_same_key(keep or errors)
+
+
+def _merge_same_key(errors: list[Any]) -> list[Any]:
+    """Several union members that reject one value at one key become one line: "a valid integer or a list"."""
+    merged: dict[str, dict[str, Any]] = {}
+    for err in errors:
+        path = ".".join(map(str, _key_path(tuple(err.get("loc", ())))[0]))
+        if path in merged and str(err.get("type", "")).endswith("_type") and str(merged[path].get("type", "")).endswith("_type"):
+            first = merged[path]
+            extra = str(err.get("msg", "")).replace("Input should be ", "")
+            merged[path] = {**first, "msg": f"{first.get('msg')} or {extra}"}
+        else:
+            merged.setdefault(path if path not in merged else f"{path}#{len(merged)}", err)
+    return list(merged.values())
 
 
 def _describe(err: Mapping[str, Any], text: str | None) -> str:
