@@ -34,6 +34,7 @@ class EndpointTable(DataTable):
     EndpointTable {
         height: auto;
         max-height: 16;
+        scrollbar-gutter: stable;
         border: round $panel;
         border-title-color: $text-accent;
         &:focus { border: round $accent; }

@@ -18,6 +18,7 @@ class EventLog(Log):
         height: auto;
         min-height: 3;
         max-height: 10;
+        scrollbar-gutter: stable;
         border: round $panel;
         border-title-color: $text-accent;
         &:focus { border: round $accent; }

@@ -18,6 +18,7 @@ class FailureTable(DataTable):
     FailureTable {
         height: auto;
         max-height: 10;
+        scrollbar-gutter: stable;
         border: round $panel;
         border-title-color: $text-accent;
         &:focus { border: round $accent; }

@@ -14,7 +14,8 @@ __all__ = ["RunHeader"]
 
 
 class RunHeader(Vertical):
-    """Three lines: profile and target with the phase; progress; active versus target load."""
+    """Three lines: profile and target with the phase; progress; active versus target load, and a
+    warning while the generator is saturated (``-saturated`` class)."""
 
     DEFAULT_CSS = """
     RunHeader {
@@ -28,6 +29,8 @@ class RunHeader(Vertical):
         & ProgressBar Bar { width: 1fr; }
         & #run-time { width: auto; margin-left: 2; }
         & #run-load { width: 1fr; }
+        & #run-warning { width: auto; display: none; color: $text-warning; text-style: bold reverse; }
+        &.-saturated #run-warning { display: block; }
     }
     """
 
@@ -44,6 +47,7 @@ class RunHeader(Vertical):
             yield Label(f"0s elapsed · {clock(self._duration)} left", id="run-time")
         with Horizontal():
             yield Label("preflight: checking the target", id="run-load")
+            yield Label("GENERATOR SATURATED", id="run-warning")
 
     def set_target(self, target: str) -> None:
         self._target = target
@@ -53,6 +57,7 @@ class RunHeader(Vertical):
         self.query_one("#run-phase", Label).update(phase)
 
     def update_snapshot(self, s: Snapshot) -> None:
+        self.set_class(s.saturated, "-saturated")  # visible wherever the panels below are scrolled
         self.set_phase(s.phase)
         self.query_one(ProgressBar).update(total=max(s.duration, 1e-9), progress=min(s.elapsed, s.duration))
         self.query_one("#run-time", Label).update(f"{clock(s.elapsed)} elapsed · {clock(s.remaining)} left")

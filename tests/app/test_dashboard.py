@@ -30,6 +30,7 @@ def smoke():
 
 
 async def start(pilot, run: FakeRun) -> DashboardScreen:
+    pilot.app.frame_interval = 0.0
     pilot.app.start_run(smoke())
     await run.started.wait()
     await pilot.pause()
@@ -40,7 +41,7 @@ async def start(pilot, run: FakeRun) -> DashboardScreen:
 async def feed(pilot, run: FakeRun, upto: int) -> None:
     for i in range(upto):
         run.publish(i)
-    await pilot.pause(0.3)  # one screen update interval
+    await pilot.pause(0.05)
 
 
 async def test_numbers_reach_the_widgets():
@@ -85,7 +86,7 @@ async def test_live_keys_then_summary(tmp_path):
         await pilot.press("plus", "plus", "minus", "right_square_bracket")
         assert run.loads == [11.0, 12.0, 11.0, 12.0]
         await pilot.press("s")
-        await pilot.pause(0.5)
+        await pilot.pause(0.1)
         assert run.stopped
         summary = app.screen
         assert isinstance(summary, SummaryScreen)
@@ -113,7 +114,7 @@ async def test_abort_asks_first():
         await pilot.press("ctrl+x")
         await pilot.pause()
         await pilot.press("y")
-        await pilot.pause(0.5)
+        await pilot.pause(0.1)
         assert run.aborted and isinstance(app.screen, SummaryScreen)
 
 
@@ -132,7 +133,7 @@ async def test_quit_during_a_run_asks_and_ends_the_run():
         await pilot.press("ctrl+q")
         await pilot.pause()
         await pilot.press("y")
-        await pilot.pause(0.5)
+        await pilot.pause(0.1)
         assert run.aborted
     assert app.return_code == 0
 

@@ -86,7 +86,7 @@ class DashboardScreen(Screen[None]):
         p = self.profile
         yield RunHeader(p.name, p.target, float(p.duration or 0.0), p.load.model, id="run-header")
         with VerticalScroll(id="dash-body"):
-            with Horizontal(classes="dash-row"):
+            with Horizontal(id="dash-top", classes="dash-row"):
                 yield Trends(id="trends")
                 yield PercentilePanel(id="percentiles")
             with Horizontal(classes="dash-row"):
@@ -99,6 +99,7 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_class(self.profile.load.model == "open", "-open-model")
         self.query_one("#dash-body").focus()  # arrows and page keys scroll the panels; tab reaches the tables
         bus = self.engine_run.bus
         self._subscription = bus.subscribe("latest")  # before start: no snapshot is missed
@@ -169,6 +170,7 @@ class DashboardScreen(Screen[None]):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """Show ``snapshot``; trends and events also take the ticks skipped since the last frame."""
         self.last = snapshot
+        self.set_class(snapshot.model == "open", "-open-model")
         if self.phase not in ("stopping", "failed") or snapshot.final:
             self.phase = snapshot.phase
         if snapshot.target_load:
