@@ -425,7 +425,7 @@ class Profile(_Model):
             self.duration = staged
         if self.load.stages and staged > self.duration + 1e-9:
             raise ValueError(
-                f"load.stages add up to {staged:g}s, longer than duration ({self.duration:g}s)"
+                f"load.stages: add up to {staged:g}s, longer than duration ({self.duration:g}s)"
             )
         self.thresholds.check_names(self.metric_names())
         return self
