@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from ..profile.models import Profile
 from .aggregate import Aggregator
@@ -38,6 +40,24 @@ def resolve_workers(workers: int | Literal["auto"]) -> int:
     if workers == "auto":
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     return int(workers)
+
+
+@contextmanager
+def _real_stdio() -> Iterator[None]:
+    """multiprocessing hands ``sys.stderr.fileno()`` to its helper process; a UI that captures stderr
+    (Textual does) has no such descriptor, so spawn with the process's real streams."""
+    saved = sys.stdout, sys.stderr
+    try:
+        sys.stderr.fileno()
+        ok = True
+    except (AttributeError, OSError, ValueError):
+        ok = False
+    if not ok or sys.stderr.fileno() < 0:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 class Run:
@@ -94,21 +114,25 @@ class Run:
             self._tasks.append(asyncio.ensure_future(self._run_inproc(self._inproc)))
         else:
             ctx = multiprocessing.get_context("spawn")
-            results = ctx.Queue()
-            for spec in specs:
-                control = ctx.Queue()
-                proc = ctx.Process(target=worker_process_main, args=(spec, control, results), daemon=True,
-                                   name=f"liminal-worker-{spec.index}")
-                proc.start()
-                self._procs.append(proc)
-                self._controls.append(control)
-                self._live.add(spec.index)
+            with _real_stdio():
+                results = ctx.Queue()
+                self._spawn(ctx, specs, results)
             threading.Thread(target=self._read_results, args=(results, loop), daemon=True).start()
             await self._wait_ready(count)
             self._start_clock()
             for control in self._controls:
                 control.put(("start", self._t0_ns))
         self._tasks.append(asyncio.ensure_future(self._tick_loop()))
+
+    def _spawn(self, ctx: Any, specs: list[WorkerSpec], results: Any) -> None:
+        for spec in specs:
+            control = ctx.Queue()
+            proc = ctx.Process(target=worker_process_main, args=(spec, control, results), daemon=True,
+                               name=f"liminal-worker-{spec.index}")
+            proc.start()
+            self._procs.append(proc)
+            self._controls.append(control)
+            self._live.add(spec.index)
 
     def _start_clock(self) -> None:
         self._t0_ns = time.perf_counter_ns()
