@@ -1,0 +1,76 @@
+"""End to end in a real terminal: tmux runs `liminal-tui`, keys are typed, the screen is read back."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Terminal:
+    def __init__(self, cwd: Path, width: int = 120, height: int = 40) -> None:
+        self.name = f"liminal-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                        "-c", str(cwd), f"{sys.executable} -m liminal_tui"], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_pick_run_watch_and_find_the_report(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    smoke = (ROOT / "profiles" / "smoke.toml").read_text()
+    (tmp_path / "profiles" / "quick.toml").write_text(
+        smoke.replace('name = "smoke"', 'name = "quick"').replace('duration = "1m"', 'duration = "5s"'))
+    term = Terminal(tmp_path)
+    try:
+        term.wait_for("Profiles")
+        for _ in range(12):  # move down the list until the preview shows our profile (bounded)
+            if "profiles/quick.toml" in term.screen():
+                break
+            term.keys("Down")
+            time.sleep(0.2)
+        term.wait_for("profiles/quick.toml")
+        term.keys("r")
+        screen = term.wait_for("elapsed", timeout=20)
+        assert "quick" in screen
+        term.wait_for("GET /api/memories", timeout=20)  # the endpoint table fills with live numbers
+        screen = term.wait_for("Report", timeout=40)  # the run ends by itself: summary screen
+        assert "PASS" in screen
+        reports = list((tmp_path / "reports").iterdir())
+        assert len(reports) == 1 and (reports[0] / "report.html").exists()
+        assert reports[0].name in screen
+        term.keys("q")
+        deadline = time.monotonic() + 10
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not term.alive(), term.screen()
+    finally:
+        term.close()
