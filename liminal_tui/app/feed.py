@@ -17,7 +17,7 @@ from ..engine.bus import MetricsBus, Subscription
 from ..engine.snapshot import Snapshot
 from ..profile import Profile
 
-__all__ = ["SnapshotArrived", "follow", "RunLike", "RunFactory", "default_run_factory"]
+__all__ = ["SnapshotArrived", "follow", "RunLike", "default_run_factory"]
 
 
 class SnapshotArrived(Message):
@@ -53,12 +53,6 @@ class RunLike(Protocol):
     async def stop(self) -> None: ...
     def abort(self) -> None: ...
     async def wait(self) -> Snapshot: ...
-
-
-class RunFactory(Protocol):
-    """``profile -> Session`` (run plus report, see :mod:`liminal_tui.session`) or ``-> Run``."""
-
-    def __call__(self, profile: Profile) -> Any: ...
 
 
 def default_run_factory(profile: Profile) -> Any:

@@ -6,13 +6,16 @@ from pathlib import Path
 
 from liminal_tui.app import create_app
 from liminal_tui.app.screens import ChoiceDialog, EditorScreen, NameDialog, ProfilesScreen
+from liminal_tui.app.screens.editor import toml_language
 from liminal_tui.widgets import ProfileForm
 
 
 async def open_editor(pilot, title: str) -> EditorScreen:
     screen = pilot.app.screen
-    while screen.current is None or screen.current.title != title:
-        await pilot.press("down")
+    option_list = screen.query_one("OptionList")
+    index = next(i for i, e in enumerate(screen.entries) if e.title == title)
+    option_list.highlighted = option_list.get_option_index(f"entry-{index}")
+    await pilot.pause()
     await pilot.press("e")
     await pilot.pause()
     assert isinstance(pilot.app.screen, EditorScreen)
@@ -20,9 +23,17 @@ async def open_editor(pilot, title: str) -> EditorScreen:
 
 
 async def type_into(pilot, widget, text: str) -> None:
+    """Type ``text`` key by key into an emptied input."""
     widget.focus()
     widget.value = ""
     await pilot.press(*text)
+    await pilot.pause()
+
+
+async def set_value(pilot, widget, text: str) -> None:
+    """Replace an input's text at once (posts the same Changed message as typing, fewer frames)."""
+    widget.focus()
+    widget.value = text
     await pilot.pause()
 
 
@@ -52,16 +63,16 @@ async def test_invalid_input_shows_error_next_to_field(workdir):
     async with app.run_test(size=(120, 40)) as pilot:
         editor = await open_editor(pilot, "mine")
         form = editor.query_one(ProfileForm)
-        await type_into(pilot, form.control("load.users"), "0")
+        await set_value(pilot, form.control("load.users"), "0")
         assert "greater than or equal to 1" in form.errors_of("load.users")
         assert form.errors_of("duration") == ""
         assert any(p.startswith("load.users:") for p in editor.problems)
         status = str(editor.query_one("#editor-status").content)
         assert "1 problem" in status and "load.users" in status
-        await type_into(pilot, form.control("duration"), "soon")
+        await set_value(pilot, form.control("duration"), "soon")
         assert "not a duration" in form.errors_of("duration")
-        await type_into(pilot, form.control("load.users"), "5")
-        await type_into(pilot, form.control("duration"), "30s")
+        await set_value(pilot, form.control("load.users"), "5")
+        await set_value(pilot, form.control("duration"), "30s")
         assert editor.problems == ()
         assert form.errors_of("load.users") == ""
 
@@ -87,7 +98,7 @@ async def test_unsaved_changes_are_confirmed(workdir):
     app = create_app(profile_dirs=[Path("profiles")])
     async with app.run_test(size=(120, 40)) as pilot:
         editor = await open_editor(pilot, "mine")
-        await type_into(pilot, editor.query_one(ProfileForm).control("load.users"), "42")
+        await set_value(pilot, editor.query_one(ProfileForm).control("load.users"), "42")
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ChoiceDialog)
@@ -107,12 +118,24 @@ async def test_shipped_profile_saves_a_copy(workdir):
     async with app.run_test(size=(120, 40)) as pilot:
         editor = await open_editor(pilot, "smoke")
         assert editor.read_only
-        await type_into(pilot, editor.query_one(ProfileForm).control("load.users"), "25")
+        await set_value(pilot, editor.query_one(ProfileForm).control("load.users"), "25")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, NameDialog)
         await pilot.press("enter")  # suggested name: smoke-copy
         await pilot.pause()
         copy = workdir / "profiles" / "smoke-copy.toml"
+        from liminal_tui.profile import shipped_profiles
+        assert "users = 10\n" in shipped_profiles()["smoke"].read_text()  # the shipped file is untouched
         assert "users = 25\n" in copy.read_text() and "# Smoke: quick verification" in copy.read_text()
         assert app.screen is editor and not editor.read_only and editor.doc.path == Path("profiles/smoke-copy.toml")
+
+
+def test_toml_highlighting_is_optional():
+    """TextArea highlights TOML only with tree-sitter (textual[syntax]); without it the text is plain."""
+    try:
+        import tree_sitter  # noqa: F401
+    except ImportError:
+        assert toml_language() is None
+    else:
+        assert toml_language() in ("toml", None)

@@ -35,8 +35,10 @@ def test_profiles_invalid(snap_compare, workdir):
 def test_editor_with_error(snap_compare, workdir, size):
     async def run_before(pilot):
         await pilot.pause()
-        while pilot.app.screen.current.title != "mine":
-            await pilot.press("down")
+        screen = pilot.app.screen
+        index = next(i for i, e in enumerate(screen.entries) if e.title == "mine")
+        screen.query_one("OptionList").highlighted = screen.query_one("OptionList").get_option_index(f"entry-{index}")
+        await pilot.pause()
         await pilot.press("e")
         await pilot.pause()
         users = pilot.app.screen.query_one("#field-load-users-input")
