@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH, RESULTS, free_port, liminal_cmd, run_measured, wait_port  # noqa: E402
+from common import provenance, BENCH, RESULTS, free_port, liminal_cmd, run_measured, wait_port  # noqa: E402
 
 DELAY_MS = 20.0
 TOLERANCE_MS = 1.0
@@ -146,7 +146,7 @@ def main() -> int:
     print(f"{'PASS' if ok else 'FAIL'}  liminal p50 within {TOLERANCE_MS:g} ms of 20 ms + bare floor")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "accuracy.json").write_text(json.dumps({
-        "rate": rate, "seconds": seconds, "delay_ms": DELAY_MS, "runs": out, "expected_p50_ms": round(expected, 3),
+        "provenance": provenance(), "rate": rate, "seconds": seconds, "delay_ms": DELAY_MS, "runs": out, "expected_p50_ms": round(expected, 3),
         "liminal_p50_ms": got, "passed": ok,
     }, indent=2))
     return 0 if ok else 1

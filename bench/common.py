@@ -74,6 +74,18 @@ def ensure_py(module: str, package: str | None = None) -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", package or module], check=True, timeout=600)
 
 
+def provenance() -> dict:
+    """Which engine was measured: HEAD, and whether liminal_tui/ had uncommitted changes."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.rstrip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    dirty = git("status", "--porcelain", "--", "liminal_tui")
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "liminal_tui_dirty": bool(dirty),
+            "dirty_files": [line[3:] for line in dirty.splitlines()][:20]}
+
+
 def liminal_cmd() -> list[str]:
     exe = shutil.which("liminal-tui")
     return [exe] if exe else [sys.executable, "-m", "liminal_tui"]

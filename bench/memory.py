@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS  # noqa: E402
+from common import provenance, RESULTS  # noqa: E402
 
 from liminal_tui.engine.aggregate import Aggregator  # noqa: E402
 from liminal_tui.engine.recorder import Recorder  # noqa: E402
@@ -120,7 +120,7 @@ def main() -> int:
     print(f"{'PASS' if under else 'FAIL'}  final and peak RSS < {RSS_LIMIT_MB:.0f} MB: {rss_end:.1f} / {peak:.1f} MB")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "memory.json").write_text(json.dumps({
-        "ticks": ticks, "per_tick": per_tick, "endpoints": ENDPOINTS, "samples": samples,
+        "provenance": provenance(), "ticks": ticks, "per_tick": per_tick, "endpoints": ENDPOINTS, "samples": samples,
         "rss_start_mb": round(rss0, 1), "rss_end_mb": round(rss_end, 1), "rss_peak_mb": round(peak, 1),
         "rss_after_gc_collect_mb": round(rss_gc, 1), "growth_mb": round(growth, 1),
         "us_per_sample_record": round(us_record, 3), "us_per_sample_with_tick": round(us_tick, 3),

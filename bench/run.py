@@ -43,6 +43,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    provenance,
     BENCH, RESULTS, Measured, Nginx, ensure_apt, ensure_locust, ensure_py, liminal_cmd, log, median,
     run_measured,
 )
@@ -277,6 +278,7 @@ def main() -> int:
         "command": "python bench/run.py" + (" --quick" if args.quick else ""),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "rounds": rounds, "seconds": seconds, "users": USERS,
+        "provenance": provenance(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "loadavg_before": round(load0, 2)},
         "summary": summary, "targets": checks, "runs": runs,

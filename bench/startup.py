@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, liminal_cmd, median  # noqa: E402
+from common import provenance, RESULTS, liminal_cmd, median  # noqa: E402
 
 TARGET_S = 1.5
 
@@ -128,7 +128,7 @@ async def main(n: int) -> int:
     print(f"{'PASS' if ok else 'FAIL'}  time to first request < {TARGET_S} s: {med:.3f} s")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "startup.json").write_text(json.dumps({
-        "median_first_request_s": med, "version_s": round(median(versions), 3), "runs": runs, "passed": ok,
+        "provenance": provenance(), "median_first_request_s": med, "version_s": round(median(versions), 3), "runs": runs, "passed": ok,
     }, indent=2))
     return 0 if ok else 1
 
