@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from liminal_tui.profile import shipped_profiles
 
@@ -28,10 +27,3 @@ def workdir(tmp_path, monkeypatch) -> Path:
     (profiles / "broken.toml").write_text(BROKEN)
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def plain(renderable, width: int = 120) -> str:
-    """A widget's content (Rich renderable or Textual content) as plain text."""
-    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
-    console.print(renderable)
-    return console.export_text()

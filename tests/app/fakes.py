@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from rich.console import Console
+
 from liminal_tui.engine.aggregate import Aggregator
 from liminal_tui.engine.bus import MetricsBus
 from liminal_tui.engine.recorder import Recorder
@@ -105,3 +107,11 @@ class FakeRun:
     async def wait(self) -> Snapshot:
         await self._done.wait()
         return self.snapshots[-1]
+
+
+def plain(renderable, width: int = 120) -> str:
+    """A widget's content (Rich renderable or Textual content) as plain text."""
+    with open("/dev/null", "w") as sink:
+        console = Console(width=width, record=True, color_system=None, file=sink)
+        console.print(renderable)
+        return console.export_text()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 
 import pytest
-from conftest import plain
-from fakes import FakeRun, build_snapshots
+from fakes import FakeRun, build_snapshots, plain
 
 from liminal_tui.app import create_app
 from liminal_tui.app.feed import SnapshotArrived

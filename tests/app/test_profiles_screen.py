@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import plain
+from fakes import plain
 
 from liminal_tui.app import create_app
 from liminal_tui.app.screens import ChoiceDialog, EditorScreen, NameDialog, ProfilesScreen
