@@ -6,6 +6,8 @@ one ``record_value``: no dict lookup, no allocation, no string formatting on the
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections import Counter
 
 from hdrh.histogram import HdrHistogram
@@ -21,6 +23,15 @@ SIGNIFICANT_DIGITS = 3
 
 def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def clear_histogram(hist: HdrHistogram) -> None:
+    """Empty ``hist`` in place: one memset (~20 us) where ``reset()`` loops over 23,552 counters in Python."""
+    counts = hist.counts
+    ctypes.memset(ctypes.addressof(counts), 0, ctypes.sizeof(counts))
+    hist.total_count = 0
+    hist.min_value = sys.maxsize
+    hist.max_value = 0
 
 
 def _clamp(us: int) -> int:
@@ -92,13 +103,9 @@ class EndpointRecorder:
             statuses=tuple(self.statuses.items()),
             sums_us=(self.sum_us, self.failed_sum_us, self.service_sum_us),
         )
-        # Fresh histograms cost ~12 us; HdrHistogram.reset() loops over 23,552 counters in Python (~1.2 ms).
-        if self.count:
-            self.hist = new_histogram()
-        if self.failures:
-            self.failed_hist = new_histogram()
-        if self.service_hist is not None and self.service_hist.get_total_count():
-            self.service_hist = new_histogram()
+        for hist in (self.hist, self.failed_hist, self.service_hist):
+            if hist is not None and hist.total_count:
+                clear_histogram(hist)
         self.count = self.failures = self.bytes = 0
         self.sum_us = self.failed_sum_us = self.service_sum_us = 0
         self.errors.clear()
