@@ -133,6 +133,8 @@ class Aggregator:
         self._open = model == "open"
         self._total: dict[tuple[str, str], _Series] = {}
         self._interval: dict[tuple[str, str], _Series] = {}
+        self._peak_users = 0
+        self._peak_target = 0.0
         self._interval_rows = _Aggregates(self._open)
         self._total_rows = _Aggregates(self._open)
         self._errors: Counter[tuple[str, str, str, str, str]] = Counter()
@@ -192,6 +194,9 @@ class Aggregator:
             w.messages_in + msgs_in, w.messages_out + msgs_out,
         )
         self._seq += 1
+        users, target = sum(r.users for r in live), sum(r.target for r in live)
+        self._peak_users = max(self._peak_users, users)
+        self._peak_target = max(self._peak_target, target)
         return Snapshot(
             seq=self._seq,
             profile=self.profile,
@@ -201,8 +206,10 @@ class Aggregator:
             elapsed=elapsed,
             duration=self.duration,
             interval=span,
-            users=sum(r.users for r in live),
-            target_load=sum(r.target for r in live),
+            users=users,
+            target_load=target,
+            peak_users=self._peak_users,
+            peak_target=self._peak_target,
             iterations=self._iterations,
             dropped=self._dropped,
             http_connections=sum(r.http_connections for r in live),

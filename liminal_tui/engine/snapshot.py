@@ -239,6 +239,10 @@ class Snapshot:
     wall_time: float = 0.0
     """Unix time of the snapshot (for history timestamps)."""
     stop_reason: str = ""
+    peak_users: int = 0
+    """Most users (closed) or iterations in flight (open) seen in any tick so far."""
+    peak_target: float = 0.0
+    """Highest load the model asked for so far: users or iterations/s."""
     distribution: tuple[tuple[float, int], ...] = field(default=())
     """Final snapshot only: (latency ms, count) buckets of all HTTP successes, for a histogram chart."""
 

@@ -89,7 +89,8 @@ class SummaryScreen(Screen[None]):
             reason = f" · stopped: {f.stop_reason}" if f.stop_reason else ""
             yield Static(Text(
                 f"ran {clock(f.elapsed)} of {clock(f.duration)} · {count(f.iterations)} iterations · "
-                f"peak load {f.target_load:g} {'users' if f.model == 'closed' else 'it/s'}{reason}"
+                f"peak load {f.peak_users if f.model == 'closed' else f.peak_target:g} "
+                f"{'users' if f.model == 'closed' else 'it/s'}{reason}"
             ), id="summary-run")
             yield Static("Results", classes="summary--heading")
             yield Static(figures(f), id="summary-figures")
