@@ -156,10 +156,14 @@ class Aggregator:
         events: tuple[str, ...] = (),
         final: bool = False,
         stop_reason: str = "",
+        clock: float | None = None,
     ) -> Snapshot:
+        """``elapsed``: the run's time so far (rates over the whole run use it; for the final snapshot,
+        the time load ran). ``clock``: time since start now, for the interval's span (default elapsed)."""
         reports, self._pending = self._pending, []
-        span = max(elapsed - self._last_elapsed, 1e-9)
-        self._last_elapsed = elapsed
+        now = elapsed if clock is None else clock
+        span = max(now - self._last_elapsed, 1e-3)
+        self._last_elapsed = now
         interval = self._interval
         for series in interval.values():
             series.reset()

@@ -69,8 +69,7 @@ class AiohttpClient:
         )
         self._session = aiohttp.ClientSession(
             connector=self._connector, timeout=self._timeout, auto_decompress=True,
-            cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=("User-Agent",),
-            headers={"User-Agent": "liminal-tui"},
+            cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "liminal-tui"},
         )
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]

@@ -84,6 +84,8 @@ class Run:
         self._tasks: list[asyncio.Task[Any]] = []
         self._done: asyncio.Future[Snapshot] | None = None
         self._stopping = False
+        self._load_end: float | None = None
+        """Seconds into the run when load stopped: the window that rates are computed over."""
         self._events: list[str] = []
         self._phase = "starting"
         self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick)
@@ -208,6 +210,7 @@ class Run:
         if self._stopping:
             return
         self._stopping = True
+        self._load_end = self._load_end or self.elapsed
         self.stop_reason = self.stop_reason or reason
         self._events.append(f"stopping: {reason}")
         self._send(("stop", self.grace), lambda w: w.request_stop(self.grace))
@@ -215,6 +218,7 @@ class Run:
     def abort(self, reason: str = "aborted") -> None:
         """Stop at once; what completed is still reported."""
         self._stopping = True
+        self._load_end = self._load_end or self.elapsed
         self.stop_reason = self.stop_reason or reason
         self._events.append(f"abort: {reason}")
         self._send(("abort",), lambda w: w.abort())
@@ -254,6 +258,7 @@ class Run:
                 self._check_thresholds(snap)
                 if not self._stopping and self.elapsed >= duration:
                     self._stopping = True
+                    self._load_end = self._load_end or duration
                     self.stop_reason = self.stop_reason or "completed"
             if self._live:  # workers that did not finish in time
                 self._events.append("workers did not stop in time; killed")
@@ -287,8 +292,9 @@ class Run:
             self._events.append(f"phase: {phase}")
         self._phase = phase
         events, self._events = tuple(self._events), []
-        snap = self._agg.snapshot(phase, min(self.elapsed, float(self.profile.duration or 0) + self.grace + 60), events,
-                                  final=final, stop_reason=self.stop_reason if final else "")
+        elapsed = self.elapsed if not final or self._load_end is None else min(self.elapsed, self._load_end)
+        snap = self._agg.snapshot(phase, elapsed, events,
+                                  final=final, stop_reason=self.stop_reason if final else "", clock=self.elapsed)
         if not final and snap.saturated:
             self._events.append("generator saturated: CPU or event-loop lag is high; figures may be skewed")
         return snap
@@ -320,6 +326,8 @@ class Run:
         if not self.stop_reason and self.elapsed >= float(self.profile.duration or 0):
             # The workers can finish (at the duration) before a tick sees the duration pass.
             self.stop_reason = "completed"
+        if self.stop_reason == "completed" or self._load_end is None:
+            self._load_end = min(self._load_end or duration, self.elapsed) if (duration := float(self.profile.duration or 0)) else self.elapsed
         final = self._snapshot(final=True)
         self.final = final
         await self._stop_demo()
