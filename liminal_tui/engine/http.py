@@ -61,7 +61,7 @@ class AiohttpClient:
 
         self._aiohttp = aiohttp
         t = settings.timeouts
-        self._timeout = aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read)
+        self._timeout = aiohttp.ClientTimeout(total=t.total or None, sock_connect=t.connect, sock_read=t.read)
         limit = settings.max_connections or connections or 0
         self._connector = aiohttp.TCPConnector(
             limit=limit, limit_per_host=0, ssl=None if settings.verify_tls else False,
@@ -123,7 +123,7 @@ class HttpxClient:
         self._client = httpx.AsyncClient(
             http2=settings.http2,
             verify=settings.verify_tls,
-            timeout=httpx.Timeout(t.total, connect=t.connect, read=t.read),
+            timeout=httpx.Timeout(t.total, connect=t.connect, read=t.read if t.read is not None else t.total),
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             headers={"User-Agent": "liminal-tui"},
             follow_redirects=False,

@@ -93,7 +93,9 @@ class HttpCall:
         self.query = {k: compile_template(v) for k, v in step.query.items()}
         merged = {**eng.default_headers, **step.headers}
         self.headers = {k: compile_template(v) for k, v in merged.items()}
-        self.static_headers = merged if all(t.is_static for t in self.headers.values()) else None
+        # Static headers are sent as one prepared dict; none at all as None (aiohttp skips its merge).
+        self.static_headers = (merged or None) if all(t.is_static for t in self.headers.values()) else None
+        self.headers_static = all(t.is_static for t in self.headers.values())
         self.json = compile_value(step.json_body) if step.json_body is not None else None
         self.body = compile_template(step.body) if step.body is not None else None
         check = step.check
@@ -109,7 +111,7 @@ class HttpCall:
     async def run(self, user: User) -> bool:
         ctx = user.vars
         url = self.url_static or self.url.render(ctx)
-        headers = self.static_headers if self.static_headers is not None else _render_map(self.headers, ctx)
+        headers = self.static_headers if self.headers_static else _render_map(self.headers, ctx)
         params = _render_map(self.query, ctx)
         data = self.body.render(ctx) if self.body is not None else None
         body_json = render_value(self.json, ctx) if self.json is not None else None
