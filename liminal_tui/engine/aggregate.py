@@ -19,7 +19,6 @@ from .snapshot import (
     LatencyStats,
     Phase,
     Snapshot,
-    WorkerHealth,
     WsCounters,
 )
 

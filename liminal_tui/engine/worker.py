@@ -80,7 +80,6 @@ class Worker:
     # -- the run --------------------------------------------------------------------------------------
     async def run(self) -> None:
         spec, profile = self.spec, self.spec.profile
-        users_here = profile.load.peak * spec.share if profile.load.model == "closed" else profile.load.max_in_flight
         client = make_client(profile.http, connections=0)
         base_vars = {k: render_value(compile_value(v), {}) for k, v in profile.vars.items()}
         headers = {k: render_value(compile_value(v), {}) for k, v in profile.http.headers.items()}

@@ -79,7 +79,7 @@ async def test_live_keys_then_summary(tmp_path):
     run = FakeRun(build_snapshots(6), report_dir=tmp_path / "report")
     app = create_app(profile_dirs=[], run_factory=lambda p: run)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await start(pilot, run)
+        await start(pilot, run)
         await feed(pilot, run, 3)
         await pilot.press("plus", "plus", "minus", "right_square_bracket")
         assert run.loads == [11.0, 12.0, 11.0, 12.0]
