@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import start_http_server
 
 from .engine.snapshot import PERCENTILES, Snapshot
@@ -45,10 +45,16 @@ class _SnapshotCollector:
             if s.latency.count:
                 for p, v in zip(PERCENTILES, s.latency.percentiles):
                     quant.add_metric(values + [f"{p / 100:g}"], v / 1000.0)
+        hist = HistogramMetricFamily("liminal_latency_seconds", "Latency of successes, whole run", labels=labels)
+        for s in snap.total_stats:
+            if s.buckets:
+                buckets = [(f"{bound / 1000:g}", n) for bound, n in s.buckets] + [("+Inf", s.latency.count)]
+                hist.add_metric([s.kind, s.name, s.method], buckets, s.latency.mean * s.latency.count / 1000.0)
         yield requests
         yield failures
         yield rps
         yield quant
+        yield hist
         yield GaugeMetricFamily("liminal_active_users", "Virtual users (closed) or iterations in flight (open)", value=snap.users)
         yield GaugeMetricFamily("liminal_target_load", "Users or iterations/s the load model asks for", value=snap.target_load)
         yield GaugeMetricFamily("liminal_elapsed_seconds", "Seconds since load started", value=snap.elapsed)

@@ -51,7 +51,7 @@ class Session:
                  tick: float = 1.0, grace: float = 5.0, prometheus: tuple[str, int] | None = None,
                  settings: dict[str, Any] | None = None) -> None:
         self.profile = profile
-        self.run = Run(profile, workers=workers, tick=tick, grace=grace)
+        self.run = Run(profile, workers=workers, tick=tick, grace=grace, buckets=prometheus is not None)
         self.report_base = report_base
         self.prometheus = prometheus
         self.settings = settings or {}

@@ -241,6 +241,7 @@ def test_prometheus_endpoint_answers_during_a_run(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
     assert sample in body
     assert "liminal_ws_connections" in body
+    assert 'liminal_latency_seconds_bucket{kind="http",le="+Inf",method="POST",name="POST /api/memories"}' in body
 
 
 def test_engine_and_reports_do_not_import_textual() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from hdrh.histogram import HdrHistogram
 
 from .recorder import clear_histogram, new_histogram
 from .snapshot import (
+    BUCKETS_MS,
     PERCENTILES,
     EndpointInterval,
     EndpointStats,
@@ -41,6 +43,21 @@ def latency_stats(hist: HdrHistogram | None, sum_us: int = 0) -> LatencyStats:
         mean=sum_us / count / 1000.0,
         percentiles=tuple(values[p] / 1000.0 for p in PERCENTILES),
     )
+
+
+def cumulative_buckets(hist: HdrHistogram) -> tuple[tuple[float, int], ...]:
+    """(bound ms, samples <= bound) at BUCKETS_MS, in one pass over the counts (~0.3 ms)."""
+    if hist.total_count == 0:
+        return tuple((b, 0) for b in BUCKETS_MS)
+    counts = memoryview(hist.counts).cast("B").cast("Q" if ctypes.sizeof(ctypes.c_ulong) == 8 else "L")
+    out, running, start = [], 0, 0
+    for bound in BUCKETS_MS:
+        end = min(hist._counts_index_for(int(bound * 1000)) + 1, hist.counts_len)
+        if end > start:
+            running += sum(counts[start:end])
+            start = end
+        out.append((bound, running))
+    return tuple(out)
 
 
 @dataclass
@@ -102,9 +119,10 @@ class _Series:
         for i, v in enumerate(other.sums):
             self.sums[i] += v
 
-    def stats(self, seconds: float) -> EndpointStats:
+    def stats(self, seconds: float, buckets: bool = False) -> EndpointStats:
         seconds = max(seconds, 1e-9)
         return EndpointStats(
+            buckets=cumulative_buckets(self.hist) if buckets else (),
             kind=self.kind,
             name=self.name,
             method=self.method,
@@ -134,6 +152,8 @@ class Aggregator:
         self._interval: dict[tuple[str, str], _Series] = {}
         self._peak_users = 0
         self._peak_target = 0.0
+        self.buckets = False
+        """Fill EndpointStats.buckets of whole-run rows (set when a metrics exporter reads the bus)."""
         self._interval_rows = _Aggregates(self._open)
         self._total_rows = _Aggregates(self._open)
         self._errors: Counter[tuple[str, str, str, str, str]] = Counter()
@@ -217,7 +237,8 @@ class Aggregator:
             dropped=self._dropped,
             http_connections=sum(r.http_connections for r in live),
             interval_stats=self._interval_rows.rows(interval, span, reset=True),
-            total_stats=self._total_rows.rows(self._total, max(elapsed, 1e-9), reset=False, fresh=interval),
+            total_stats=self._total_rows.rows(self._total, max(elapsed, 1e-9), reset=False, fresh=interval,
+                                              buckets=self.buckets),
             errors=tuple(
                 ErrorCount(k, n, m, e, msg, c) for (k, n, m, e, msg), c in self._errors.most_common()
             ),
@@ -273,7 +294,7 @@ class _Aggregates:
         self.everything = _Series(KIND_ALL, AGGREGATED, "", open_model)
 
     def rows(self, series: dict[tuple[str, str], _Series], seconds: float, reset: bool,
-             fresh: dict[tuple[str, str], _Series] | None = None) -> tuple[EndpointStats, ...]:
+             fresh: dict[tuple[str, str], _Series] | None = None, buckets: bool = False) -> tuple[EndpointStats, ...]:
         """Endpoints sorted by kind and name, each kind followed by its Aggregated row, then ``all``.
 
         ``reset``: rebuild the aggregates from ``series`` (interval). Otherwise add ``fresh`` (this tick's
@@ -291,16 +312,16 @@ class _Aggregates:
             if agg is None:
                 agg = self.kinds[kind] = _Series(kind, AGGREGATED, "", self.open_model)
             members = sorted((name, s) for (k, name), s in series.items() if k == kind)
-            rows = [s.stats(seconds) for _, s in members]
+            rows = [s.stats(seconds, buckets) for _, s in members]
             source = series if reset else (fresh or {})
             for (k, name), s in source.items():
                 if k == kind and (s.count or s.failures):
                     agg.add_series(s)
                     self.everything.add_series(s)
             out.extend(rows)
-            row = replace(rows[0], name=AGGREGATED, method="") if len(rows) == 1 else agg.stats(seconds)
+            row = replace(rows[0], name=AGGREGATED, method="") if len(rows) == 1 else agg.stats(seconds, buckets)
             out.append(row)
             kind_rows.append(row)
         if kind_rows:
-            out.append(replace(kind_rows[0], kind=KIND_ALL) if len(kind_rows) == 1 else self.everything.stats(seconds))
+            out.append(replace(kind_rows[0], kind=KIND_ALL) if len(kind_rows) == 1 else self.everything.stats(seconds, buckets))
         return tuple(out)

@@ -62,7 +62,7 @@ def _real_stdio() -> Iterator[None]:
 
 class Run:
     def __init__(self, profile: Profile, workers: int | Literal["auto"] = 1, tick: float = 1.0,
-                 grace: float = 5.0, bus: MetricsBus | None = None) -> None:
+                 grace: float = 5.0, bus: MetricsBus | None = None, buckets: bool = False) -> None:
         self.profile = profile
         self.workers = resolve_workers(workers)
         self.in_process = self.workers == 0
@@ -89,6 +89,7 @@ class Run:
         self._events: list[str] = []
         self._phase = "starting"
         self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick)
+        self._agg.buckets = buckets  # latency buckets for a metrics exporter
         self._t0_ns = 0
         self._rules = profile.thresholds.parsed()
         self._ready: set[int] = set()

@@ -18,6 +18,7 @@ __all__ = [
     "KIND_WS_MESSAGE",
     "KINDS",
     "PERCENTILES",
+    "BUCKETS_MS",
     "EndpointInterval",
     "WorkerHealth",
     "IntervalReport",
@@ -37,6 +38,9 @@ KINDS = (KIND_HTTP, KIND_WS_CONNECT, KIND_WS_PING, KIND_WS_MESSAGE)
 
 PERCENTILES = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0)
 """The percentiles every stats record carries (Locust's CSV columns)."""
+
+BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
+"""Latency bucket bounds for exporters (Prometheus' usual ladder, in milliseconds)."""
 
 Phase = Literal["starting", "ramping", "steady", "stopping", "finished"]
 
@@ -168,6 +172,9 @@ class EndpointStats:
     service: LatencyStats | None = None
     """Open model: uncorrected service time, to show beside the corrected latency."""
     statuses: tuple[tuple[int, int], ...] = ()
+    buckets: tuple[tuple[float, int], ...] = ()
+    """Whole-run stats with a metrics exporter attached: (upper bound ms, cumulative count) of successes
+    at :data:`BUCKETS_MS`, for a Prometheus histogram."""
 
     @property
     def total(self) -> int:
