@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 
 from liminal_tui.demo import DemoProcess, start_demo_server
-from liminal_tui.demo import server as demo_server
+from liminal_tui.demo import hub as demo_hub
+from liminal_tui.demo import store as demo_store
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -138,7 +139,7 @@ async def test_paging_newest_first(server, http):
 
 
 def test_store_evicts_oldest():
-    store = demo_server.MemoryStore(max_items=3)
+    store = demo_store.MemoryStore(max_items=3)
     ids = [store.create(f"m{i}", [])["id"] for i in range(5)]
     assert len(store) == 3
     assert store.get(ids[0]) is None and store.get(ids[1]) is None
@@ -202,7 +203,7 @@ def _masked_text_frame(payload: bytes) -> bytes:
 
 async def test_stalled_client_does_not_block_others(server, http, monkeypatch):
     """A client that stops reading cannot stall HTTP or other clients, and gets dropped."""
-    monkeypatch.setattr(demo_server, "SEND_TIMEOUT", 0.3)
+    monkeypatch.setattr(demo_hub, "SEND_TIMEOUT", 0.3)
     stalled_reader, stalled_writer = await _raw_ws_that_never_reads(server)
     async with http.ws_connect(f"{server.url}/ws") as live:
         assert (await _receive(live, "hello"))["clients"] == 2

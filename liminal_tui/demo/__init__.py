@@ -1,8 +1,8 @@
 """Built-in demo target: a small in-memory "memories" HTTP + WebSocket API."""
 
 from liminal_tui.demo.process import DemoProcess
+from liminal_tui.demo.store import MAX_MEMORIES
 from liminal_tui.demo.server import (
-    MAX_MEMORIES,
     DemoServer,
     make_app,
     serve_forever,

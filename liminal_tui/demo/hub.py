@@ -1,0 +1,95 @@
+"""The demo target's WebSocket clients: each fed by its own queue, so no client can stall another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from .store import Memory, Stats
+
+__all__ = ["WsHub", "CLIENT_QUEUE_SIZE", "SEND_TIMEOUT"]
+
+CLIENT_QUEUE_SIZE = 1024  # frames queued per WebSocket client before it is dropped
+SEND_TIMEOUT = 1.0  # seconds one frame may take before its client is dropped
+
+
+class _Client:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+        self.ws, self.transport, self.dropped = ws, transport, False
+        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(CLIENT_QUEUE_SIZE)
+        self.task: asyncio.Task[None] | None = None
+
+
+class WsHub:
+    """Connected WebSocket clients, each fed by its own queue and sender task.
+
+    Queueing never blocks, so a slow client cannot stall HTTP handlers or other
+    clients; a client whose queue overflows or whose send fails or stalls is dropped.
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.clients: set[_Client] = set()
+        self._kicks: set[asyncio.Task[None]] = set()
+
+    def add(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> _Client:
+        client = _Client(ws, transport)
+        self.clients.add(client)
+        self.stats.ws_connects += 1
+        client.task = asyncio.create_task(self._pump(client))
+        self.send(client, {"type": "hello", "clients": len(self.clients)})
+        return client
+
+    async def remove(self, client: _Client) -> None:
+        self.clients.discard(client)
+        if client.task is not None:
+            client.task.cancel()
+            await asyncio.gather(client.task, return_exceptions=True)
+
+    def send(self, client: _Client, payload: Memory | str | bytes) -> None:
+        try:
+            client.queue.put_nowait(json.dumps(payload) if isinstance(payload, dict) else payload)
+        except asyncio.QueueFull:
+            self.drop(client)
+
+    def broadcast(self, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload)
+        for client in list(self.clients):
+            self.send(client, data)
+
+    def drop(self, client: _Client) -> None:
+        """Forget ``client`` and close its connection in the background."""
+        if not client.dropped:
+            client.dropped = True
+            self.clients.discard(client)
+            task = asyncio.create_task(self._kick(client))
+            self._kicks.add(task)
+            task.add_done_callback(self._kicks.discard)
+
+    async def close_all(self) -> None:
+        for client in list(self.clients):
+            self.drop(client)
+        await asyncio.gather(*self._kicks, return_exceptions=True)
+
+    async def _pump(self, client: _Client) -> None:
+        ws = client.ws
+        try:
+            while True:
+                data = await client.queue.get()
+                send = ws.send_bytes(data) if isinstance(data, bytes) else ws.send_str(data)
+                await asyncio.wait_for(send, SEND_TIMEOUT)
+                self.stats.ws_messages_out += 1
+        except Exception:  # connection reset, send timeout, ...
+            self.drop(client)
+
+    @staticmethod
+    async def _kick(client: _Client) -> None:
+        try:
+            await asyncio.wait_for(client.ws.close(code=WSCloseCode.GOING_AWAY), SEND_TIMEOUT)
+        except Exception:
+            pass
+        if client.transport is not None:  # drop whatever is still buffered for it
+            client.transport.abort()
