@@ -160,7 +160,12 @@ class HttpxClient:
 
 
 def make_client(settings: HttpSettings, connections: int = 0) -> HttpClient:
-    """aiohttp for HTTP/1.1, httpx for HTTP/2."""
+    """httpx for HTTP/2; for HTTP/1.1 the fast client (which hands https:// URLs to aiohttp) unless
+    ``client = "aiohttp"``."""
     if settings.http2:
         return HttpxClient(settings, connections)
+    if getattr(settings, "client", "auto") != "aiohttp":
+        from .fasthttp import FastHttpClient
+
+        return FastHttpClient(settings, connections)
     return AiohttpClient(settings, connections)

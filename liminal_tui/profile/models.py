@@ -82,6 +82,9 @@ class HttpSettings(_Model):
     """Connect, read and total time limits."""
     max_connections: int = Field(default=0, ge=0)
     """Cap on open HTTP connections per worker; 0 means one per virtual user (no cap)."""
+    client: Literal["auto", "aiohttp", "fast"] = "auto"
+    """Which HTTP/1.1 client: "auto" = the built-in fast client (httptools) for http:// targets and aiohttp
+    for https://; "aiohttp" = aiohttp for everything; "fast" = same as auto. HTTP/2 always uses httpx."""
 
     _v_headers = field_validator("headers")(classmethod(lambda cls, v: _check_template(v)))
 
