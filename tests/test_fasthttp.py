@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 
 import pytest
 
@@ -40,6 +41,9 @@ CANNED = {
     b"/continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     b"/idle-close": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     b"/drop-next": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"/gzip": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(gzip.compress(b'{"zipped": true}')), gzip.compress(b'{"zipped": true}')),
+    b"/badgzip": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
 }
 
 
@@ -126,6 +130,15 @@ async def test_bodies_and_framing(raw_server):
         assert (await _get(client, raw_server.url + "/close"))[2] == b"ok"
         assert (await _get(client, raw_server.url + "/cl"))[2] == b"hello"
         assert raw_server.connections == 3  # /eof and /close were not reused
+    finally:
+        await client.close()
+
+
+async def test_compressed_bodies_are_decoded(raw_server):
+    client = _client()
+    try:
+        assert (await _get(client, raw_server.url + "/gzip", headers={"Accept-Encoding": "gzip"}))[2] == b'{"zipped": true}'
+        assert await _error(client, raw_server.url + "/badgzip") == "bad response"
     finally:
         await client.close()
 

@@ -12,6 +12,7 @@ import asyncio
 import errno
 import json as jsonlib
 import socket
+import zlib
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -25,6 +26,17 @@ __all__ = ["FastHttpClient"]
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 _URL_CACHE_MAX = 1024
 _SAFE_PATH = "/%?=&;:@!$'()*+,~-._[]"
+
+
+def _decompress(encoding: bytes, data: bytes) -> bytes:
+    if encoding in (b"gzip", b"x-gzip"):
+        return zlib.decompress(data, 16 + zlib.MAX_WBITS)
+    if encoding == b"deflate":
+        try:
+            return zlib.decompress(data)
+        except zlib.error:
+            return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as some servers send it
+    return data
 
 
 class Headers:
@@ -143,8 +155,15 @@ class _Conn(asyncio.Protocol):
             return
         body = self.body
         status = self.head_status if self.head else self.parser.get_status_code()
-        waiter.set_result((status, self.reason.decode("latin-1"),
-                           body[0] if len(body) == 1 else b"".join(body), Headers(self.raw_headers)))
+        data = body[0] if len(body) == 1 else b"".join(body)
+        for name, value in self.raw_headers:  # no Accept-Encoding is sent, but a profile may send one
+            if len(name) == 16 and name.lower() == b"content-encoding" and data:
+                try:
+                    data = _decompress(value.strip().lower(), data)
+                except zlib.error as exc:
+                    waiter.set_exception(HttpError("bad response", f"cannot decode {value.decode('latin-1')} body: {exc}"))
+                    return
+        waiter.set_result((status, self.reason.decode("latin-1"), data, Headers(self.raw_headers)))
 
     def start(self, payload: bytes, head: bool, deadline: float, read: float | None) -> asyncio.Future:
         self.waiter = fut = self.loop.create_future()
@@ -321,7 +340,7 @@ class FastHttpClient:
         except OSError as exc:
             if exc.errno == errno.ECONNREFUSED or f"[Errno {errno.ECONNREFUSED}]" in str(exc):  # or all refused
                 raise HttpError("connect refused", str(exc)) from None
-            raise HttpError(_os_error_name(exc) or "connection error", str(exc)) from None
+            raise HttpError(_os_error_name(exc) or "connect error", str(exc)) from None
         return conn  # type: ignore[return-value]
 
     def _close_one_idle(self) -> None:

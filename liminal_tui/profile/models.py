@@ -75,7 +75,7 @@ class HttpSettings(_Model):
     verify_tls: bool = True
     """Verify TLS certificates. Turning it off makes the run warn once."""
     http2: bool = False
-    """Use HTTP/2 (through httpx). HTTP/1.1 load goes through aiohttp, which costs far less CPU."""
+    """Use HTTP/2 (through httpx, which costs far more CPU a request than the HTTP/1.1 clients)."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Headers sent with every request; use ``${env:NAME}`` for tokens, which are then redacted."""
     timeouts: Timeouts = Field(default_factory=Timeouts)
