@@ -18,7 +18,8 @@ place the engine reports open connections during a run; summary.json only has ``
 Measured: peak open connections (engine progress lines, and the server's own count), connects/failures,
 heartbeat RTT p50/p95/p99 (kind ``ws_ping``), RSS of the worker processes (psutil, every 0.5 s):
 memory per connection = (median RSS during the hold - RSS in the idle second before the first connect)
-/ connections; worker CPU during the hold. PASS when every connection was open at once (engine and server
+/ connections; worker CPU during the hold, and the workers' run-queue wait (/proc/PID/task/*/schedstat: time
+runnable with no CPU free, i.e. loop lag caused by other processes rather than by the worker itself). PASS when every connection was open at once (engine and server
 agree) with no connect failures and no drops. Results: bench/results/websockets_10k.json.
 
 Only 127.0.0.1 is contacted; the server exits by itself after a bounded lifetime; every wait is bounded.
@@ -231,6 +232,7 @@ def main() -> int:
                 break
             ws = workers_of(proc.pid)
             rss = cpu = fds = 0
+            rq_wait = 0.0
             for p in ws:
                 try:
                     with p.oneshot():
@@ -238,7 +240,10 @@ def main() -> int:
                         t = p.cpu_times()
                         cpu += t.user + t.system
                         fds += p.num_fds()
-                except psutil.Error:
+                    for tid in os.listdir(f"/proc/{p.pid}/task"):  # every thread: time runnable but not running
+                        with open(f"/proc/{p.pid}/task/{tid}/schedstat") as fh:
+                            rq_wait += int(fh.read().split()[1]) / 1e9
+                except (psutil.Error, OSError, ValueError, IndexError):
                     pass
             try:
                 srss = sp.memory_info().rss
@@ -247,7 +252,7 @@ def main() -> int:
             except psutil.Error:
                 srss = scpu = 0
             s = server_stats(port)
-            samples.append({"t": round(now, 2), "workers": len(ws), "rss": rss, "cpu": cpu, "fds": fds,
+            samples.append({"t": round(now, 2), "workers": len(ws), "rss": rss, "cpu": cpu, "fds": fds, "rq_wait": rq_wait,
                             "server_open": s.get("open"), "server_rss": srss, "server_cpu": scpu})
             if now >= next_log:
                 log(f"t={now:5.1f}s workers={len(ws)} worker RSS {rss / 1e6:7.1f} MB fds {fds:6d} "
@@ -303,6 +308,7 @@ def main() -> int:
         return (rows[-1][key] - rows[0][key]) / (rows[-1]["t"] - rows[0]["t"]) * 100
 
     hold_cpu = rate("cpu", hold_s)
+    hold_rq_wait = rate("rq_wait", hold_s)
     hold_server_cpu = rate("server_cpu", hold_s)
     server_hold_rss = median([s["server_rss"] for s in hold_s]) if hold_s else float("nan")
 
@@ -323,6 +329,7 @@ def main() -> int:
          f"{idle_rss / 1e6:.1f} / {hold_rss / 1e6:.1f} / {peak_rss / 1e6:.1f}"),
         ("memory per connection (worker RSS)", f"{per_conn_kb:.1f} KB"),
         ("worker CPU during hold (all workers)", f"{hold_cpu:.0f} % of a core"),
+        ("worker run-queue wait during hold", f"{hold_rq_wait:.0f} % of a core (runnable, no CPU free)"),
         ("server RSS / CPU during hold", f"{server_hold_rss / 1e6:.1f} MB / {hold_server_cpu:.0f} % of a core"),
         ("generator saturated (s)", f"{summary['generator']['saturated_seconds']}"),
         ("liminal-tui exit code / wall", f"{proc.returncode} / {wall:.1f} s"),
@@ -339,7 +346,7 @@ def main() -> int:
         "provenance": provenance(), "rlimit_nofile": {"before": before, "soft": soft, "hard": hard},
         "users": users, "hold_s": hold, "ramp_s": ramp, "idle_s": IDLE_S, "engine_peak_open": engine_peak,
         "server": final_stats, "idle_rss": idle_rss, "hold_rss": hold_rss, "peak_rss": peak_rss,
-        "per_connection_kb": per_conn_kb, "hold_worker_cpu_pct": hold_cpu, "hold_server_cpu_pct": hold_server_cpu,
+        "per_connection_kb": per_conn_kb, "hold_worker_cpu_pct": hold_cpu, "hold_worker_rq_wait_pct": hold_rq_wait, "hold_server_cpu_pct": hold_server_cpu,
         "passed": passed, "summary": summary, "samples": samples, "stderr_tail": stderr[-4000:],
     }, indent=1, default=str))
     print(f"written: {args.out}")
