@@ -113,7 +113,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
     if ws.connects or ws.messages_in:
         ping, msg = final.find(KIND_WS_PING), final.find(KIND_WS_MESSAGE)
         out.append("")
-        out.append(f"WebSocket: {ws.connects} connects, {ws.reconnects} reconnects, {ws.drops} drops, "
+        out.append(f"WebSocket: {ws.peak_open} open at peak, {ws.connects} connects, {ws.reconnects} reconnects, {ws.drops} drops, "
                    f"{ws.messages_in} messages in, {ws.messages_out} out")
         if ping and ping.count:
             out.append(f"  heartbeat RTT p50 {ping.latency.p50:.2f} ms, p99 {ping.latency.p99:.2f} ms")

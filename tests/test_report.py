@@ -229,7 +229,7 @@ def test_summary_contents(written):
     assert s["load"]["model"] == "closed" and s["load"]["users"] == 5 and s["settings"] == {"workers": 1}
     assert set(s["endpoints"][0]["latency_ms"]["percentiles"]) == {
         "p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p99.99", "p100"}
-    assert s["websocket"] == {"open_at_end": 3, "connects": 3, "reconnects": 1, "drops": 0,
+    assert s["websocket"] == {"open_at_end": 3, "peak_open": 3, "connects": 3, "reconnects": 1, "drops": 0,
                               "messages_in": 21, "messages_out": 6}
     verdicts = {v["rule"]: v for v in s["thresholds"]["verdicts"]}
     assert verdicts["p99 < 100ms"]["passed"] is False and verdicts["p95 < 50ms"]["passed"] is True

@@ -214,7 +214,7 @@ class Aggregator:
         w = self._ws
         self._ws = WsCounters(
             open_now, w.connects + connects, w.reconnects + reconnects, w.drops + drops,
-            w.messages_in + msgs_in, w.messages_out + msgs_out,
+            w.messages_in + msgs_in, w.messages_out + msgs_out, max(w.peak_open, open_now),
         )
         self._seq += 1
         users, target = sum(r.users for r in live), sum(r.target for r in live)

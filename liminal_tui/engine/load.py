@@ -97,7 +97,7 @@ class ClosedLoad:
         elif len(running) > want:
             for user, task in running[want:]:
                 user.stopping = True
-                if user in self._thinking:
+                if user in self._thinking or user.holding:
                     task.cancel()
 
     async def _loop(self, user: User) -> None:
@@ -128,7 +128,7 @@ class ClosedLoad:
         """No new iterations; users pausing between iterations leave at once."""
         for user, task in self._users:
             user.stopping = True
-            if user in self._thinking:
+            if user in self._thinking or user.holding:
                 task.cancel()
 
     def tasks(self) -> list[asyncio.Task[None]]:

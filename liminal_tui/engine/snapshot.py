@@ -208,6 +208,8 @@ class WsCounters:
     drops: int = 0
     messages_in: int = 0
     messages_out: int = 0
+    peak_open: int = 0
+    """Most WebSockets open at once, at any tick so far (whole-run counters only)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,7 @@ def build_summary(
         },
         "websocket": {
             "open_at_end": final.ws.open,
+            "peak_open": final.ws.peak_open,
             "connects": final.ws.connects,
             "reconnects": final.ws.reconnects,
             "drops": final.ws.drops,
