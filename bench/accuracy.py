@@ -26,30 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import provenance, BENCH, RESULTS, free_port, liminal_cmd, run_measured, wait_port  # noqa: E402
+from common import BENCH, RESULTS, free_port, get_profile, liminal_cmd, provenance, run_measured, wait_port  # noqa: E402
 
 DELAY_MS = 20.0
 TOLERANCE_MS = 1.0
 
-PROFILE = '''\
-name = "bench-accuracy"
-target = "{url}"
-duration = "{seconds}s"
-
-[load]
-model = "open"
-rate = {rate}
-max_in_flight = 1000
-
-[[scenarios]]
-name = "get"
-[[scenarios.steps]]
-type = "http"
-method = "GET"
-path = "/"
-name = "GET /"
-check = {{ status = 200 }}
-'''
 
 
 def serve(port: int, delay_ms: float) -> None:
@@ -105,7 +86,8 @@ def bare(url: str, rate: float, seconds: int) -> dict:
 
 def liminal(url: str, rate: float, seconds: int, work: Path) -> dict:
     profile = work / "accuracy.toml"
-    profile.write_text(PROFILE.format(url=url, seconds=seconds, rate=rate))
+    profile.write_text(get_profile("bench-accuracy", url, seconds,
+                                   f"model = \"open\"\nrate = {rate}\nmax_in_flight = 1000"))
     m = run_measured([*liminal_cmd(), "--run", str(profile), "--json", "-q", "--no-report", "--workers", "1"], 1, seconds + 60)
     d = json.loads(m.stdout)
     e = next(x for x in d["endpoints"] if x["kind"] == "http")

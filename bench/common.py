@@ -309,3 +309,20 @@ def median(values: list[float]) -> float:
         return float("nan")
     n = len(v)
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+GET_STEP = """
+[[scenarios]]
+name = "get"
+[[scenarios.steps]]
+type = "http"
+method = "GET"
+path = "/"
+name = "GET /"
+check = { status = 200 }
+"""
+
+
+def get_profile(name: str, url: str, seconds: float, load: str) -> str:
+    """A profile of one checked GET / against ``url``; ``load`` is the body of its [load] table."""
+    return f'name = "{name}"\ntarget = "{url}"\nduration = "{seconds}s"\n\n[load]\n{load.strip()}\n' + GET_STEP

@@ -83,7 +83,7 @@ def main() -> int:
                                 ws_connects=0, ws_reconnects=0, ws_drops=0, ws_messages_in=0, ws_messages_out=0,
                                 health=health, final=False)
         agg.add(report)
-        snap = agg.snapshot("steady", float(tick))
+        agg.snapshot("steady", float(tick))
         t2 = time.perf_counter_ns()
         record_ns += t1 - t0
         tick_ns += t2 - t0

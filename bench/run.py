@@ -43,7 +43,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    provenance,
+    get_profile, provenance,
     BENCH, RESULTS, Measured, Nginx, ensure_apt, ensure_locust, ensure_py, liminal_cmd, log, median,
     run_measured,
 )
@@ -64,26 +64,6 @@ class Bench({cls}):
         self.client.get("/")  # Locust marks any status >= 400 as a failure
 '''
 
-PROFILE = '''\
-name = "bench-requests"
-target = "{url}"
-duration = "{seconds}s"
-
-[load]
-model = "closed"
-users = {users}
-spawn_rate = 100000
-think_time = 0
-
-[[scenarios]]
-name = "get"
-[[scenarios.steps]]
-type = "http"
-method = "GET"
-path = "/"
-name = "GET /"
-check = {{ status = 200 }}
-'''
 
 
 def _ms(text: str) -> float:
@@ -141,7 +121,8 @@ def gen_bare(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[M
 
 def gen_liminal(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[Measured], dict]]:
     profile = work / "liminal_requests.toml"
-    profile.write_text(PROFILE.format(url=url, seconds=seconds, users=USERS))
+    profile.write_text(get_profile("bench-requests", url, seconds,
+                                   f"model = \"closed\"\nusers = {USERS}\nspawn_rate = 100000\nthink_time = 0"))
 
     def parse(m: Measured) -> dict:
         d = json.loads(m.stdout)

@@ -30,29 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, Nginx, ensure_apt, ensure_py, liminal_cmd, log, median, provenance, run_measured  # noqa: E402
+from common import RESULTS, Nginx, ensure_apt, ensure_py, get_profile, liminal_cmd, log, median, provenance, run_measured  # noqa: E402
 
 USERS = 100
-PROFILE = '''\
-name = "bench-workers"
-target = "{url}"
-duration = "{seconds}s"
-
-[load]
-model = "closed"
-users = {users}
-spawn_rate = 100000
-think_time = 0
-
-[[scenarios]]
-name = "get"
-[[scenarios.steps]]
-type = "http"
-method = "GET"
-path = "/"
-name = "GET /"
-check = {{ status = 200 }}
-'''
 
 
 def one(workers: str, profile: Path, seconds: int, nginx: Nginx, work: Path) -> dict:
@@ -96,7 +76,8 @@ def main() -> int:
     runs: list[dict] = []
     with Nginx(cpu=0) as nginx:
         profile = work / "workers.toml"
-        profile.write_text(PROFILE.format(url=nginx.url, seconds=seconds, users=USERS))
+        profile.write_text(get_profile("bench-workers", nginx.url, seconds,
+                                       f"model = \"closed\"\nusers = {USERS}\nspawn_rate = 100000\nthink_time = 0"))
         for rnd in range(rounds):
             for w in (("1", "auto") if rnd % 2 == 0 else ("auto", "1")):
                 row = one(w, profile, seconds, nginx, work)
