@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..engine.snapshot import EndpointStats, Snapshot
-from .units import count, ms, per_s
+from .units import count, ms, per_s, relayout_needed
 
 __all__ = ["ConnectionCounters"]
 
@@ -56,4 +56,4 @@ class ConnectionCounters(Static):
         table.add_column(justify="right", no_wrap=True)
         for label, value in rows:
             table.add_row(label, value)
-        self.update(table)
+        self.update(table, layout=relayout_needed(self, len(rows)))

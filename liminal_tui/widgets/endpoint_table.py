@@ -27,6 +27,9 @@ SORT_KEYS: dict[str, tuple[str, object]] = {
 """Sort key name -> (column label, key function)."""
 
 
+_FIGURES = ("requests", "failures", "rps", "p50", "p95", "p99", "max")
+"""Column keys of the cells that change from tick to tick."""
+
 class EndpointTable(DataTable):
     """Requests, failures, RPS and latency per endpoint; the kind's ``Aggregated`` row stays last."""
 
@@ -53,6 +56,8 @@ class EndpointTable(DataTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._keys: list[str] = []
+        """Row keys in the order shown: unchanged means the figures can be updated in place."""
         self._stats: tuple[EndpointStats, ...] = ()
 
     def on_mount(self) -> None:
@@ -94,18 +99,30 @@ class EndpointTable(DataTable):
         key = SORT_KEYS[self.sort_key][1]
         rows.sort(key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
         rows += [s for s in self._stats if s.name == "Aggregated" and s.kind == "http"]
+        keys = [f"{s.kind}:{s.name}" for s in rows]
+        cells = [self._cells(s) for s in rows]
+        if keys == self._keys:
+            # Same rows in the same order: change the figures in place (no clear, no re-layout).
+            for key, row in zip(keys, cells):
+                for column, value in zip(_FIGURES, row[2:]):
+                    self.update_cell(key, column, value, update_width=True)
+            return
+        self._keys = keys
         cursor = self.cursor_row
         self.clear()
-        for s in rows:
-            self.add_row(
-                _KIND.get(s.kind, s.kind),
-                Text(s.name, style="bold" if s.name == "Aggregated" else ""),
-                Text(count(s.total), justify="right"),
-                Text(count(s.failures), justify="right"),
-                Text(per_s(s.rps), justify="right"),
-                *(Text(ms(v) if s.latency.count else "-", justify="right")
-                  for v in (s.latency.p50, s.latency.p95, s.latency.p99, s.latency.max)),
-                key=f"{s.kind}:{s.name}",
-            )
+        for key, row in zip(keys, cells):
+            self.add_row(*row, key=key)
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
+
+    @staticmethod
+    def _cells(s: EndpointStats) -> list:
+        return [
+            _KIND.get(s.kind, s.kind),
+            Text(s.name, style="bold" if s.name == "Aggregated" else ""),
+            Text(count(s.total), justify="right"),
+            Text(count(s.failures), justify="right"),
+            Text(per_s(s.rps), justify="right"),
+            *(Text(ms(v) if s.latency.count else "-", justify="right")
+              for v in (s.latency.p50, s.latency.p95, s.latency.p99, s.latency.max)),
+        ]

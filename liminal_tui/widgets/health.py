@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..engine.snapshot import Snapshot
-from .units import megabytes, ms
+from .units import megabytes, ms, relayout_needed
 
 __all__ = ["GeneratorHealth", "SATURATED_WARNING"]
 
@@ -51,7 +51,8 @@ class GeneratorHealth(Static):
             table.add_row(Text("no workers reporting", style="dim"))
         self.set_class(s.saturated, "-saturated")
         self.border_title = "Generator: SATURATED" if s.saturated else "Generator"
+        layout = relayout_needed(self, (len(s.health), s.saturated))
         if s.saturated:
-            self.update(Group(Text(SATURATED_WARNING, style="bold reverse"), table))
+            self.update(Group(Text(SATURATED_WARNING, style="bold reverse"), table), layout=layout)
         else:
-            self.update(table)
+            self.update(table, layout=layout)

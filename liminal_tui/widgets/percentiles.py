@@ -6,7 +6,7 @@ from rich.table import Table
 from textual.widgets import Static
 
 from ..engine.snapshot import EndpointStats, LatencyStats, Snapshot
-from .units import ms
+from .units import ms, relayout_needed
 
 __all__ = ["PercentilePanel", "headline_stats", "PERCENTILE_ROWS"]
 
@@ -43,7 +43,7 @@ class PercentilePanel(Static):
         self.update(self._table(None))
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
-        self.update(self._table(snapshot))
+        self.update(self._table(snapshot), layout=relayout_needed(self, snapshot.model))
 
     def _table(self, snapshot: Snapshot | None) -> Table:
         open_model = snapshot is not None and snapshot.model == "open"

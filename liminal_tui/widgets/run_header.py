@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
 from ..engine.snapshot import Snapshot
-from .units import clock, count, load_value, per_s
+from .units import clock, count, load_value, per_s, relayout_needed
 
 __all__ = ["RunHeader"]
 
@@ -54,13 +54,16 @@ class RunHeader(Vertical):
         self.query_one("#run-title", Label).update(Text(f"{self._profile} -> {target}"))
 
     def set_phase(self, phase: str) -> None:
-        self.query_one("#run-phase", Label).update(phase)
+        label = self.query_one("#run-phase", Label)
+        label.update(phase, layout=relayout_needed(label, phase))
 
     def update_snapshot(self, s: Snapshot) -> None:
         self.set_class(s.saturated, "-saturated")  # visible wherever the panels below are scrolled
         self.set_phase(s.phase)
         self.query_one(ProgressBar).update(total=max(s.duration, 1e-9), progress=min(s.elapsed, s.duration))
-        self.query_one("#run-time", Label).update(f"{clock(s.elapsed)} elapsed · {clock(s.remaining)} left")
+        time_text = f"{clock(s.elapsed)} elapsed · {clock(s.remaining)} left"
+        time_label = self.query_one("#run-time", Label)
+        time_label.update(time_text, layout=relayout_needed(time_label, len(time_text)))  # auto width
         if s.model == "open":
             started = s.find("http", total=False)
             rate = (s.iterations and started and started.rps) or 0.0
@@ -72,4 +75,4 @@ class RunHeader(Vertical):
                 text += f" · {per_s(rate, ' req/s')}"
         else:
             text = f"users {count(s.users)} active / {load_value('closed', s.target_load)} target"
-        self.query_one("#run-load", Label).update(text)
+        self.query_one("#run-load", Label).update(text, layout=False)  # 1fr wide, one line

@@ -85,4 +85,4 @@ class Trends(Vertical):
             series = self._series[key]
             series.extend(value_of(s) for s in snapshots)
             self.query_one(f"#spark-{key}", Sparkline).data = list(series)
-            self.query_one(f"#value-{key}", Label).update(fmt(series[-1]))
+            self.query_one(f"#value-{key}", Label).update(fmt(series[-1]), layout=False)  # fixed width

@@ -55,3 +55,13 @@ def load_value(model: str, value: float) -> str:
     if model == "open":
         return per_s(value, " it/s")
     return f"{value:,.0f} users"
+
+
+def relayout_needed(widget: object, shape: object) -> bool:
+    """True when ``shape`` (what decides a widget's size: its line count, say) differs from the last one.
+
+    Dashboard panels redraw every tick; a layout pass reflows the whole screen and cost most of the
+    app's CPU during a run, so a panel asks for one only when its size can have changed."""
+    changed = getattr(widget, "_liminal_shape", None) != shape
+    setattr(widget, "_liminal_shape", shape)
+    return changed
