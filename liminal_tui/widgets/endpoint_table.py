@@ -114,6 +114,7 @@ class EndpointTable(DataTable):
             self.add_row(*row, key=key)
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
+        self.refresh(layout=True)  # the row count changed: the panel's height follows it
 
     @staticmethod
     def _cells(s: EndpointStats) -> list:

@@ -35,6 +35,7 @@ class EventLog(Log):
     def note(self, text: str, elapsed: float | None = None) -> None:
         stamp = f"[{clock(elapsed)}] " if elapsed is not None else ""
         self.write_line(stamp + text)
+        self.refresh(layout=True)  # events are rare; the log's height grows with them up to its max
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         """Log the phase change and events of ``snapshot``; call it for every snapshot, skipped or not."""

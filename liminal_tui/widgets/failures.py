@@ -52,3 +52,4 @@ class FailureTable(DataTable):
             )
         if not snapshot.errors:
             self.add_row("", Text("none", style="dim"), "", "")
+        self.refresh(layout=True)  # rows changed: the panel's height follows them
