@@ -300,3 +300,32 @@ async def test_demo_process_async_context():
         async with aiohttp.ClientSession() as http, http.get(f"{demo.url}/health") as r:
             assert (await r.json())["status"] == "ok"
     assert demo.returncode is not None
+
+
+def test_demo_process_exits_when_its_parent_is_killed(tmp_path):
+    """A run's process killed outright (SIGKILL, a dropped terminal) must not leave the demo target behind."""
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        "from liminal_tui.demo import DemoProcess\n"
+        "demo = DemoProcess().start()\n"
+        "print(demo.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    demo_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the demo notices within about 0.5 s
+        try:
+            os.kill(demo_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(demo_pid, signal.SIGKILL)
+    raise AssertionError("the demo target outlived its parent")

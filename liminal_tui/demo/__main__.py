@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--heartbeat-interval", type=float, default=5.0)
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     args = parser.parse_args(argv)
-    serve_forever(args.host, args.port, args.heartbeat_interval)
+    serve_forever(args.host, args.port, args.heartbeat_interval, parent_pid=args.parent_pid)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class DemoProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         cmd = [sys.executable, "-m", "liminal_tui.demo", "--host", "127.0.0.1", "--port", "0",
-               "--heartbeat-interval", str(self.heartbeat_interval)]
+               "--heartbeat-interval", str(self.heartbeat_interval), "--parent-pid", str(os.getpid())]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, env=env, text=True,
                                       encoding="utf-8", errors="replace")

@@ -233,9 +233,20 @@ async def start_demo_server(host: str = "127.0.0.1", port: int = 0,
     return DemoServer(runner, host, runner.addresses[0][1])
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8000, heartbeat_interval: float = 5.0) -> None:
-    """Serve until SIGINT/SIGTERM; exits with a message if the port can't be bound."""
+def serve_forever(host: str = "127.0.0.1", port: int = 8000, heartbeat_interval: float = 5.0,
+                  parent_pid: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or, with ``parent_pid``, until that process is gone: a demo target
+    started for a run must not outlive a run whose process was killed); exits with a message if the
+    port can't be bound."""
+    import os
     import signal
+
+    async def watch_parent(stop: asyncio.Event) -> None:
+        while not stop.is_set():  # bounded by the parent's life
+            if os.getppid() != parent_pid:
+                stop.set()
+                return
+            await asyncio.sleep(0.5)
 
     async def main() -> None:
         server = await start_demo_server(host, port, heartbeat_interval)
@@ -246,9 +257,12 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8000, heartbeat_interval:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # Windows / not the main thread
                 pass
+        watcher = asyncio.ensure_future(watch_parent(stop)) if parent_pid else None
         try:
             await stop.wait()
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await server.close()
 
     try:
