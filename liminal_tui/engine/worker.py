@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import itertools
 import random
 import signal
@@ -47,9 +48,12 @@ class WorkerSpec:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, emit: Callable[[IntervalReport], None], freeze_gc: bool = False) -> None:
+    def __init__(self, spec: WorkerSpec, emit: Callable[[IntervalReport], None], freeze_gc: bool = False,
+                 parent_pid: int | None = None) -> None:
         self.spec = spec
         self.emit = emit
+        self.parent_pid = parent_pid
+        """Own process only: the main process; if it is gone (killed outright), the worker aborts."""
         self.freeze_gc = freeze_gc
         """Own process only: once the load has ramped up, move what exists to gc's permanent generation,
         so full collections stop scanning thousands of long-lived connections (measured: 0.9-1.2 s
@@ -119,6 +123,8 @@ class Worker:
                 if t >= next_tick:
                     last_iterations, last_dropped = self._report(load, t, client, last_iterations, last_dropped)
                     next_tick += spec.tick
+                    if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                        self.abort()  # nobody is left to read the results
                     if self.freeze_gc and not frozen and t >= 1.0 and load.active >= int(load.target(t)):
                         gc.freeze()  # ramped up: the objects alive now live for the run
                         frozen = True
@@ -207,7 +213,7 @@ async def _process_run(spec: WorkerSpec, control: Any, results: Any) -> None:
     if not cmd or cmd[0] != "start":
         return
     spec = dataclasses.replace(spec, t0_ns=cmd[1])
-    worker = Worker(spec, results.put, freeze_gc=True)
+    worker = Worker(spec, results.put, freeze_gc=True, parent_pid=os.getppid())
 
     def listen() -> None:
         while True:
