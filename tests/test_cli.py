@@ -249,3 +249,30 @@ def test_engine_and_reports_do_not_import_textual() -> None:
             "liminal_tui.profile, liminal_tui.demo, liminal_tui.exporter, liminal_tui.cli; "
             "assert 'textual' not in sys.modules, 'textual imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("duration,wait_for", [("60s", "phase: ramping")])
+def test_interrupt_during_ramp_up_writes_the_report(tmp_path: Path, duration: str, wait_for: str) -> None:
+    """Steady state: test_signal_stops_gracefully...; shutdown: the second signal of the double Ctrl-C test."""
+    profile = tmp_path / "phases.toml"
+    text = PROFILE.format(rules='["error_rate < 1%"]').replace('duration = "3s"', f'duration = "{duration}"')
+    profile.write_text(text.replace("spawn_rate = 50", "spawn_rate = 1"))  # 4 users over 4 s: a real ramp
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "liminal_tui", "--run", str(profile), "--report-dir", str(reports)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    seen = False
+    for line in proc.stderr:  # bounded by the run's own end and the deadline
+        if wait_for in line:
+            seen = True
+            break
+        if time.monotonic() > deadline:
+            break
+    assert seen, f"never saw {wait_for!r}"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    (report,) = reports.iterdir()
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["endpoints"] and (report / "results_stats.csv").exists()
