@@ -20,7 +20,9 @@ class Terminal:
     def __init__(self, cwd: Path, width: int = 120, height: int = 40) -> None:
         self.name = f"liminal-{uuid.uuid4().hex[:8]}"
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        "-c", str(cwd), f"{sys.executable} -m liminal_tui"], check=True)
+                        "-c", str(cwd),
+                        # COLUMNS/LINES (set under pytest) would override the pane's real size in Textual
+                        f"env -u COLUMNS -u LINES {sys.executable} -m liminal_tui"], check=True)
 
     def screen(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
@@ -48,7 +50,7 @@ def test_pick_run_watch_and_find_the_report(tmp_path: Path) -> None:
     (tmp_path / "profiles").mkdir()
     smoke = (ROOT / "profiles" / "smoke.toml").read_text()
     (tmp_path / "profiles" / "quick.toml").write_text(
-        smoke.replace('name = "smoke"', 'name = "quick"').replace('duration = "1m"', 'duration = "5s"'))
+        smoke.replace('name = "smoke"', 'name = "quick"').replace('duration = "1m"', 'duration = "10s"'))
     term = Terminal(tmp_path)
     try:
         term.wait_for("Profiles")
@@ -61,7 +63,7 @@ def test_pick_run_watch_and_find_the_report(tmp_path: Path) -> None:
         term.keys("r")
         screen = term.wait_for("elapsed", timeout=20)
         assert "quick" in screen
-        term.wait_for("GET /api/memories", timeout=20)  # the endpoint table fills with live numbers
+        term.wait_for("POST /api/memories", timeout=20)  # the endpoint table fills with live numbers
         screen = term.wait_for("Report", timeout=40)  # the run ends by itself: summary screen
         assert "PASS" in screen
         reports = list((tmp_path / "reports").iterdir())
