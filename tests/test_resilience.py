@@ -108,3 +108,41 @@ check = {{ status = 200, body_contains = "{PAYLOAD.replace('"', "'")}" }}
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the endpoint name is shown, escaped
     assert summary["endpoints"][0]["failures"] > 0  # 404s were counted under the hostile name
+
+
+def test_full_disk_is_a_clear_error_and_leaves_no_half_written_file(tmp_path: Path) -> None:
+    """A report directory on a 48 KB filesystem: the run's summary still reaches the user, the error
+    says what happened, and every file that exists is complete (atomic writes)."""
+    import pytest
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        profile = tmp_path / "p.toml"
+        profile.write_text('''
+name = "full"
+target = "builtin"
+duration = "2s"
+[load]
+users = 2
+spawn_rate = 100
+[[scenarios]]
+name = "s"
+[[scenarios.steps]]
+type = "http"
+path = "/api/memories"
+''')
+        proc = subprocess.run([sys.executable, "-m", "liminal_tui", "--run", str(profile), "--report-dir", str(disk), "-q"],
+                              capture_output=True, text=True, timeout=90)
+        assert "could not write the report" in proc.stderr and "No space left" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "GET /api/memories" in proc.stdout  # the summary is not lost
+        for file in disk.rglob("*"):
+            assert not file.name.startswith("."), f"temporary file left behind: {file}"
+            if file.suffix == ".json":
+                json.loads(file.read_text())  # complete, or not there at all
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

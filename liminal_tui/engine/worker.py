@@ -113,6 +113,7 @@ class Worker:
             load = ClosedLoad(self.shape, iteration, new_user, profile.load.think_range, first)
         duration = float(profile.duration or 0)
         hard_end = time.perf_counter() + duration + spec.grace + 30.0
+        self.health.take()  # CPU is measured from here: setting up the client is not the load
         health_task = asyncio.ensure_future(self.health.run(hard_end))
         next_tick = spec.tick
         frozen = False

@@ -114,6 +114,8 @@ class Health:
     first_saturated_at: float | None = None
 
     def add(self, snapshot: Snapshot) -> None:
+        if snapshot.final and self.ticks:
+            return  # the workers' last report covers their shutdown (closing sockets), not the load
         self.ticks += 1
         for h in snapshot.health:
             peak = self.workers.get(h.worker)
