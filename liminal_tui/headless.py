@@ -123,7 +123,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
         out.append("")
         out.append("Thresholds:")
         for v in verdicts:
-            out.append(f"  {'PASS' if v.passed else 'FAIL'}  {v.describe()}")
+            out.append(f"  {v.describe()}")
     peaks = sorted(health.workers.values(), key=lambda w: w.worker) if health is not None else final.health
     if peaks:
         out.append("")
