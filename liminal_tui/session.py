@@ -41,10 +41,6 @@ class Outcome:
     def passed(self) -> bool:
         return all(v.passed for v in self.verdicts)
 
-    @property
-    def interrupted(self) -> bool:
-        return self.final.stop_reason.startswith("interrupted")
-
 
 class Session:
     def __init__(self, profile: Profile, *, workers: int | Literal["auto"] = 1, report_base: Path | None = Path("reports"),

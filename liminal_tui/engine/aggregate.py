@@ -13,6 +13,7 @@ from hdrh.histogram import HdrHistogram
 from .recorder import clear_histogram, new_histogram
 from .snapshot import (
     BUCKETS_MS,
+    KINDS,
     PERCENTILES,
     EndpointInterval,
     EndpointStats,
@@ -277,9 +278,6 @@ class Aggregator:
         )
 
 
-_KIND_ORDER = ("http", "ws_connect", "ws_ping", "ws_message")
-
-
 class _Aggregates:
     """Per-kind ``Aggregated`` rows and the ``all`` row, kept alongside the endpoint series.
 
@@ -305,7 +303,7 @@ class _Aggregates:
                 agg.reset()
             self.everything.reset()
         out: list[EndpointStats] = []
-        kinds = sorted({k for k, _ in series}, key=lambda k: _KIND_ORDER.index(k) if k in _KIND_ORDER else 9)
+        kinds = sorted({k for k, _ in series}, key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS))
         kind_rows = []
         for kind in kinds:
             agg = self.kinds.get(kind)

@@ -34,6 +34,7 @@ from .worker import Worker, WorkerSpec, worker_process_main
 __all__ = ["Run", "PreflightError", "resolve_workers"]
 
 SLACK = 0.2  # seconds the main side waits after a tick boundary for the workers' reports
+EXIT_WAIT = 5.0  # seconds a cleanly exited worker's last messages may take to arrive
 
 
 def resolve_workers(workers: int | Literal["auto"]) -> int:
@@ -93,6 +94,8 @@ class Run:
         self._t0_ns = 0
         self._rules = profile.thresholds.parsed()
         self._ready: set[int] = set()
+        self._exited_at: dict[int, float] = {}
+        self._all_done = asyncio.Event()
         self._ready_event = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -197,6 +200,8 @@ class Run:
 
     def _worker_done(self, index: int) -> None:
         self._live.discard(index)
+        if not self._live:
+            self._all_done.set()
 
     # -- control --------------------------------------------------------------------------------------
     def set_load(self, value: float) -> None:
@@ -249,7 +254,10 @@ class Run:
         try:
             while self._live and self.elapsed < hard_end:
                 wake = k * self.tick + SLACK
-                await asyncio.sleep(max(0.0, wake - self.elapsed))
+                try:  # a tick, or the moment the last worker is done, whichever comes first
+                    await asyncio.wait_for(self._all_done.wait(), max(0.0, wake - self.elapsed))
+                except asyncio.TimeoutError:
+                    pass
                 k = max(k + 1, int((self.elapsed - SLACK) / self.tick) + 1)
                 self._check_workers()
                 if not self._live:
@@ -270,9 +278,16 @@ class Run:
     def _check_workers(self) -> None:
         for i, proc in enumerate(self._procs):
             if i in self._live and not proc.is_alive():
-                # Give its last messages a moment to arrive before declaring it lost.
+                if proc.exitcode == 0:
+                    # A clean exit: its final report and then "done" are still in the pipe, in that order;
+                    # "done" takes it off the live set. Only a pipe that never delivers is given up on.
+                    self._exited_at.setdefault(i, self.elapsed)
+                    if self.elapsed - self._exited_at[i] > EXIT_WAIT:
+                        self._events.append(f"worker {i} exited but its last report never arrived")
+                        self._live.discard(i)
+                    continue
                 self._live.discard(i)
-                if proc.exitcode not in (0, None):
+                if proc.exitcode is not None:
                     self._events.append(
                         f"worker {i} died at {self.elapsed:.0f}s (exit code {proc.exitcode}); its load is missing from here on"
                     )
@@ -322,21 +337,15 @@ class Run:
             await asyncio.get_running_loop().run_in_executor(None, proc.join, 5.0)
             if proc.is_alive():
                 proc.kill()
-        await asyncio.sleep(0)  # let the last queued results land
-        await self._drain_late()
-        if not self.stop_reason and self.elapsed >= float(self.profile.duration or 0):
+        duration = float(self.profile.duration or 0)
+        if not self.stop_reason and self.elapsed >= duration:
             # The workers can finish (at the duration) before a tick sees the duration pass.
             self.stop_reason = "completed"
         if self.stop_reason == "completed" or self._load_end is None:
-            self._load_end = min(self._load_end or duration, self.elapsed) if (duration := float(self.profile.duration or 0)) else self.elapsed
+            self._load_end = min(self._load_end or duration or self.elapsed, self.elapsed)
         final = self._snapshot(final=True)
         self.final = final
         await self._stop_demo()
         self.bus.publish(final)
         if self._done is not None and not self._done.done():
             self._done.set_result(final)
-
-    async def _drain_late(self) -> None:
-        """Wait briefly for reports already in the pipe (the reader thread hands them to this loop)."""
-        for _ in range(20):
-            await asyncio.sleep(0.01)

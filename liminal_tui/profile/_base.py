@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .templates import TemplateError, compile_template
+from .templates import ANY_ENV, TemplateError, compile_template
 
 __all__ = ["_Model", "_check_template"]
 
@@ -19,7 +19,7 @@ def _check_template(value: Any) -> Any:
     """Compile every string to catch malformed placeholders (env values are checked at load)."""
     if isinstance(value, str):
         try:
-            compile_template(value, env=_ANY_ENV)
+            compile_template(value, env=ANY_ENV)
         except TemplateError as exc:
             raise ValueError(str(exc)) from None
     elif isinstance(value, dict):
@@ -31,13 +31,3 @@ def _check_template(value: Any) -> Any:
             _check_template(v)
     return value
 
-
-class _AnyEnvMap(dict):
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __getitem__(self, key: str) -> str:
-        return ""
-
-
-_ANY_ENV = _AnyEnvMap()

@@ -124,8 +124,8 @@ def _strings(value: Any, where: str = "") -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- error messages
 
 
-def _key_path(loc: tuple[Any, ...]) -> tuple[list[str | int], list[str | int]]:
-    """Drop pydantic's union tags from ``loc``; return (user path, model walk path)."""
+def _key_path(loc: tuple[Any, ...]) -> list[str | int]:
+    """Drop pydantic's union tags from ``loc``: the key path as the user wrote it."""
     path: list[str | int] = []
     for part in loc:
         if isinstance(part, str) and ("[" in part or part in _STEP_TAGS) and path and isinstance(path[-1], int):
@@ -135,7 +135,7 @@ def _key_path(loc: tuple[Any, ...]) -> tuple[list[str | int], list[str | int]]:
         if isinstance(part, str) and part in ("float", "ThinkTime", "int", "list[int]", "str", "list[str]"):
             continue  # union member names
         path.append(part)
-    return path, path
+    return path
 
 
 _STEP_TAGS = {"http", "ws_connect", "ws_send", "ws_wait", "ws_hold", "ws_close"}
@@ -149,7 +149,7 @@ def _one_union_member(errors: list[Any]) -> list[Any]:
     or list) gets one error per member. Drop the members that were never meant for its shape ("should
     be a valid list" for a string; a duration's complaint about a table) when another member explains
     the problem at the same key."""
-    paths = [".".join(map(str, _key_path(tuple(e.get("loc", ())))[0])) for e in errors]
+    paths = [".".join(map(str, _key_path(tuple(e.get("loc", ()))))) for e in errors]
     keep = []
     for i, err in enumerate(errors):
         loc = tuple(err.get("loc", ()))
@@ -166,7 +166,7 @@ def _merge_same_key(errors: list[Any]) -> list[Any]:
     """Several union members that reject one value at one key become one line: "a valid integer or a list"."""
     merged: dict[str, dict[str, Any]] = {}
     for err in errors:
-        path = ".".join(map(str, _key_path(tuple(err.get("loc", ())))[0]))
+        path = ".".join(map(str, _key_path(tuple(err.get("loc", ())))))
         if path in merged and str(err.get("type", "")).endswith("_type") and str(merged[path].get("type", "")).endswith("_type"):
             first = merged[path]
             extra = str(err.get("msg", "")).replace("Input should be ", "")
@@ -177,7 +177,7 @@ def _merge_same_key(errors: list[Any]) -> list[Any]:
 
 
 def _describe(err: Mapping[str, Any], text: str | None) -> str:
-    path, _ = _key_path(tuple(err.get("loc", ())))
+    path = _key_path(tuple(err.get("loc", ())))
     key = ".".join(str(p) for p in path)
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid"))

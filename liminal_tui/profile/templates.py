@@ -152,7 +152,7 @@ def compile_template(source: str, env: Mapping[str, str] | None = None) -> Templ
 def template_variables(value: Any) -> set[str]:
     """Names of the user variables referenced anywhere in ``value`` (str, list or dict)."""
     if isinstance(value, str):
-        return set(compile_template(value, env=_AnyEnv()).variables)
+        return set(compile_template(value, env=ANY_ENV).variables)
     if isinstance(value, dict):
         return set().union(*(template_variables(v) for v in value.values()), *(template_variables(k) for k in value))
     if isinstance(value, list):
@@ -168,6 +168,10 @@ class _AnyEnv(dict):
 
     def __getitem__(self, key: str) -> str:
         return ""
+
+
+ANY_ENV = _AnyEnv()
+"""Compile with this to check a template's shape without reading the real environment."""
 
 
 def compile_value(value: Any, env: Mapping[str, str] | None = None) -> Any:
