@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-from rich.text import Text
-from textual.widgets import Static
+from textual.content import Content
 
 from ..engine.snapshot import EndpointStats, Snapshot
-from .units import count, ms, per_s, relayout_needed
+from .columns import ColumnsPanel
+from .units import count, ms, per_s
 
 __all__ = ["ConnectionCounters"]
 
@@ -19,7 +18,7 @@ def _latency(stats: EndpointStats | None, *percentiles: float) -> str:
     return " · ".join(f"{names[p]} {ms(stats.latency.pct(p))}" for p in percentiles)
 
 
-class ConnectionCounters(Static):
+class ConnectionCounters(ColumnsPanel):
     """Open connections and WebSocket traffic of the current snapshot."""
 
     DEFAULT_CSS = """
@@ -33,7 +32,7 @@ class ConnectionCounters(Static):
 
     def on_mount(self) -> None:
         self.border_title = "Connections"
-        self.update(Text("waiting for the first tick", style="dim"))
+        self.show_rows((), lead=Content.styled("waiting for the first tick", "dim"))
 
     def update_snapshot(self, s: Snapshot) -> None:
         tick = max(s.interval, 1e-9)
@@ -51,9 +50,4 @@ class ConnectionCounters(Static):
             ("broadcast latency", _latency(broadcast, 50.0, 95.0, 99.0)),
             ("iterations", f"{count(s.iterations)} total" + (f" · {count(s.dropped)} dropped" if s.model == "open" else "")),
         ]
-        table = Table.grid(padding=(0, 2), expand=True)
-        table.add_column(no_wrap=True, style="bold")
-        table.add_column(justify="right", no_wrap=True)
-        for label, value in rows:
-            table.add_row(label, value)
-        self.update(table, layout=relayout_needed(self, len(rows)))
+        self.show_rows(rows)

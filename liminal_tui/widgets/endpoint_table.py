@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.binding import Binding
+from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import DataTable
 
 from ..engine.snapshot import EndpointStats, Snapshot
+from .figure_table import FigureTable
 from .units import count, ms, per_s
 
 __all__ = ["EndpointTable", "SORT_KEYS"]
@@ -27,10 +27,7 @@ SORT_KEYS: dict[str, tuple[str, object]] = {
 """Sort key name -> (column label, key function)."""
 
 
-_FIGURES = ("requests", "failures", "rps", "p50", "p95", "p99", "max")
-"""Column keys of the cells that change from tick to tick."""
-
-class EndpointTable(DataTable):
+class EndpointTable(FigureTable):
     """Requests, failures, RPS and latency per endpoint; the kind's ``Aggregated`` row stays last."""
 
     DEFAULT_CSS = """
@@ -55,9 +52,7 @@ class EndpointTable(DataTable):
     """Largest first (the default) or smallest first."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._keys: list[str] = []
-        """Row keys in the order shown: unchanged means the figures can be updated in place."""
+        super().__init__(**kwargs)
         self._stats: tuple[EndpointStats, ...] = ()
 
     def on_mount(self) -> None:
@@ -65,7 +60,7 @@ class EndpointTable(DataTable):
         self.add_column("name", key="name")
         for key, label in (("requests", "requests"), ("failures", "failures"), ("rps", "RPS"),
                            ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")):
-            self.add_column(Text(label, justify="right"), key=key)
+            self.add_column(label, key=key, justify="right")
         self._title()
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
@@ -99,31 +94,15 @@ class EndpointTable(DataTable):
         key = SORT_KEYS[self.sort_key][1]
         rows.sort(key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
         rows += [s for s in self._stats if s.name == "Aggregated" and s.kind == "http"]
-        keys = [f"{s.kind}:{s.name}" for s in rows]
-        cells = [self._cells(s) for s in rows]
-        if keys == self._keys:
-            # Same rows in the same order: change the figures in place (no clear, no re-layout).
-            for key, row in zip(keys, cells):
-                for column, value in zip(_FIGURES, row[2:]):
-                    self.update_cell(key, column, value, update_width=True)
-            return
-        self._keys = keys
-        cursor = self.cursor_row
-        self.clear()
-        for key, row in zip(keys, cells):
-            self.add_row(*row, key=key)
-        if rows:
-            self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
-        self.refresh(layout=True)  # the row count changed: the panel's height follows it
+        self.set_rows([(f"{s.kind}:{s.name}", self._cells(s)) for s in rows])
 
     @staticmethod
     def _cells(s: EndpointStats) -> list:
         return [
             _KIND.get(s.kind, s.kind),
-            Text(s.name, style="bold" if s.name == "Aggregated" else ""),
-            Text(count(s.total), justify="right"),
-            Text(count(s.failures), justify="right"),
-            Text(per_s(s.rps), justify="right"),
-            *(Text(ms(v) if s.latency.count else "-", justify="right")
-              for v in (s.latency.p50, s.latency.p95, s.latency.p99, s.latency.max)),
+            Content.styled(s.name, "bold") if s.name == "Aggregated" else s.name,
+            count(s.total),
+            count(s.failures),
+            per_s(s.rps),
+            *(ms(v) if s.latency.count else "-" for v in (s.latency.p50, s.latency.p95, s.latency.p99, s.latency.max)),
         ]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.widgets import DataTable
+from textual.content import Content
 
 from ..engine.snapshot import Snapshot
+from .figure_table import FigureTable
 from .units import count
 
 __all__ = ["FailureTable"]
 
 
-class FailureTable(DataTable):
+class FailureTable(FigureTable):
     """One row per (endpoint, error) with its count and the first line of the message."""
 
     DEFAULT_CSS = """
@@ -26,12 +26,12 @@ class FailureTable(DataTable):
     """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", **kwargs)
+        super().__init__(**kwargs)
         self._shown: tuple = ()
 
     def on_mount(self) -> None:
         self.border_title = "Failures"
-        self.add_column(Text("count", justify="right"), key="count")
+        self.add_column("count", key="count", justify="right")
         self.add_column("error", key="error")
         self.add_column("endpoint", key="endpoint")
         self.add_column("message", key="message")
@@ -42,14 +42,8 @@ class FailureTable(DataTable):
         self._shown = snapshot.errors
         total = sum(e.count for e in snapshot.errors)
         self.border_title = f"Failures ({count(total)})" if total else "Failures"
-        self.clear()
-        for e in snapshot.errors[:50]:
-            self.add_row(
-                Text(count(e.count), justify="right"),
-                e.error,
-                e.name,
-                (e.message.splitlines() or [""])[0][:120],
-            )
-        if not snapshot.errors:
-            self.add_row("", Text("none", style="dim"), "", "")
-        self.refresh(layout=True)  # rows changed: the panel's height follows them
+        rows = [
+            (f"{e.name}\x00{e.error}", (count(e.count), e.error, e.name, (e.message.splitlines() or [""])[0][:120]))
+            for e in snapshot.errors[:50]
+        ]
+        self.set_rows(rows or [("none", ("", Content.styled("none", "dim"), "", ""))])

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-from textual.widgets import Static
-
 from ..engine.snapshot import EndpointStats, LatencyStats, Snapshot
-from .units import ms, relayout_needed
+from .columns import ColumnsPanel
+from .units import ms
 
 __all__ = ["PercentilePanel", "headline_stats", "PERCENTILE_ROWS"]
 
@@ -26,7 +24,7 @@ def _value(stats: LatencyStats | None, p: float) -> str:
     return ms(stats.max if p == 100.0 else stats.pct(p))
 
 
-class PercentilePanel(Static):
+class PercentilePanel(ColumnsPanel):
     """Percentile table of successful requests. Open model: ``corrected`` beside ``service`` time."""
 
     DEFAULT_CSS = """
@@ -38,41 +36,26 @@ class PercentilePanel(Static):
     }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(spread=True, **kwargs)
+
     def on_mount(self) -> None:
         self.border_title = "Latency"
-        self.update(self._table(None))
+        self.update_snapshot(None)
 
-    def update_snapshot(self, snapshot: Snapshot) -> None:
-        self.update(self._table(snapshot), layout=relayout_needed(self, snapshot.model))
-
-    def _table(self, snapshot: Snapshot | None) -> Table:
+    def update_snapshot(self, snapshot: Snapshot | None) -> None:
         open_model = snapshot is not None and snapshot.model == "open"
         interval = headline_stats(snapshot, total=False) if snapshot else None
         total = headline_stats(snapshot, total=True) if snapshot else None
-        table = Table(box=None, expand=True, padding=(0, 1), pad_edge=False, header_style="bold")
-        table.add_column("", no_wrap=True)
         span = f"last {snapshot.interval:.0f} s" if snapshot else "last tick"
         if open_model:
             self.border_title = "Latency (corrected | service)"
-            for head in (span, "service", "whole run", "service"):
-                table.add_column(head, justify="right", no_wrap=True)
+            header = ("", span, "service", "whole run", "service")
+            series = (interval.latency if interval else None, interval.service if interval else None,
+                      total.latency if total else None, total.service if total else None)
         else:
             self.border_title = "Latency"
-            table.add_column(span, justify="right", no_wrap=True)
-            table.add_column("whole run", justify="right", no_wrap=True)
-        for label, p in PERCENTILE_ROWS:
-            if open_model:
-                table.add_row(
-                    label,
-                    _value(interval.latency if interval else None, p),
-                    _value(interval.service if interval else None, p),
-                    _value(total.latency if total else None, p),
-                    _value(total.service if total else None, p),
-                )
-            else:
-                table.add_row(
-                    label,
-                    _value(interval.latency if interval else None, p),
-                    _value(total.latency if total else None, p),
-                )
-        return table
+            header = ("", span, "whole run")
+            series = (interval.latency if interval else None, total.latency if total else None)
+        rows = [(label, *(_value(stats, p) for stats in series)) for label, p in PERCENTILE_ROWS]
+        self.show_rows(rows, header=header)

@@ -1,0 +1,83 @@
+"""The dashboard's light tables: columns laid out by hand and the line-drawn FigureTable."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.content import Content
+
+from liminal_tui.widgets.columns import ColumnsPanel, columns
+from liminal_tui.widgets.figure_table import FigureTable
+
+
+def lines(content: Content) -> list[str]:
+    return content.plain.split("\n")
+
+
+def test_columns_align_and_share_the_spare_width():
+    rows = [("p50", "1.00 ms", "2.00 ms"), ("p99.9", "10.0 ms", "475 ms")]
+    out = lines(columns(rows, 30, header=("", "last", "run"), spread=True))
+    assert all(len(line) == 30 for line in out)
+    assert out[1].startswith("p50 ") and out[2].startswith("p99.9 ")
+    assert out[1].endswith("2.00 ms") and out[2].endswith(" 475 ms")  # right-aligned
+    assert out[1].index("1.00 ms") + len("1.00 ms") == out[2].index("10.0 ms") + len("10.0 ms")
+    label_first = lines(columns(rows, 30))
+    assert label_first[0].endswith("1.00 ms  2.00 ms")  # the spare width went to the labels
+    assert lines(columns(rows, 12)) == ["p50    1.00 ", "p99.9  10.0 "]  # cut, never wrapped
+
+
+class Tables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield FigureTable(id="t")
+        yield ColumnsPanel(id="c")
+
+    def on_mount(self) -> None:
+        table = self.query_one(FigureTable)
+        table.styles.max_height = 5  # header + 4 rows: the rest scrolls
+        table.add_column("name", key="name")
+        table.add_column("n", key="n", justify="right")
+
+
+def rendered(table: FigureTable) -> list[str]:
+    return ["".join(seg.text for seg in table.render_line(y)).rstrip() for y in range(table.size.height)]
+
+
+async def test_figure_table_rows_cursor_and_scroll():
+    app = Tables()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(FigureTable)
+        table.set_rows([(f"k{i}", (f"row {i}", str(i * 1000))) for i in range(8)])
+        await pilot.pause()
+        assert table.row_count == 8 and str(table.get_row_at(2)[0]) == "row 2"
+        shown = rendered(table)
+        assert shown[0].split() == ["name", "n"] and shown[1].split() == ["row", "0", "0"]
+        assert shown[4] == " row 3  3000" and len(shown) == 5
+        table.focus()
+        await pilot.press("down", "down", "down", "down", "down")
+        assert table.cursor_row == 5 and table.scroll_offset.y == 2  # the cursor stays in view
+        assert "row 5" in rendered(table)[4]
+        # Re-sorted: the cursor follows its row's key, not its index.
+        table.set_rows([(f"k{i}", (f"row {i}", str(i))) for i in reversed(range(8))])
+        await pilot.pause()
+        assert table.row_keys[table.cursor_row] == "k5"
+        # Columns only widen: a smaller figure does not shift the table.
+        assert table.columns[1].width == len("7000")
+        # Fewer rows than the cursor: it moves to the last row.
+        table.set_rows([("only", ("row x", "1"))])
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.row_count == 1
+        await pilot.click(FigureTable, offset=(3, 1))
+        assert table.cursor_row == 0
+
+
+async def test_columns_panel_height_follows_its_width():
+    app = Tables()
+    async with app.run_test(size=(40, 12)) as pilot:
+        panel = app.query_one(ColumnsPanel)
+        lead = Content("a warning long enough to wrap on a narrow panel")
+        panel.show_rows([("label", "value")], lead=lead)
+        await pilot.pause()
+        assert panel.size.height == 3  # the lead wraps to two lines at 40 columns, then one row
+        panel.styles.width = 20
+        await pilot.pause()
+        assert panel.size.height == len(lead.wrap(20)) + 1
+        assert lines(panel.content)[-1] == "label" + " " * 10 + "value"
