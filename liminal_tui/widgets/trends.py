@@ -1,4 +1,4 @@
-"""Sparklines of the last minutes: requests/s, p99 latency, errors/s and open connections."""
+"""Trend lines of the last ticks: requests/s, p99 latency, errors/s and open connections."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label
 
 from ..engine.snapshot import Snapshot
 from .percentiles import headline_stats
+from .trendline import TrendLine
 from .units import count, ms, per_s
 
 __all__ = ["Trends", "TREND_SERIES"]
@@ -45,7 +46,7 @@ TREND_SERIES: tuple[tuple[str, str, Callable[[Snapshot], float], Callable[[float
 
 
 class Trends(Vertical):
-    """One labelled sparkline per series, newest value on the right; keeps ``history`` ticks."""
+    """One labelled trend line per series, newest value on the right; keeps ``history`` ticks."""
 
     DEFAULT_CSS = """
     Trends {
@@ -55,7 +56,7 @@ class Trends(Vertical):
         padding: 0 1;
         & > Horizontal { height: 1; }
         & .trend--label { width: 7; text-style: bold; }
-        & Sparkline { width: 1fr; height: 1; }
+        & TrendLine { width: 1fr; }
         & .trend--value { width: 12; text-align: right; }
     }
     """
@@ -68,7 +69,7 @@ class Trends(Vertical):
         for key, label, _, fmt in TREND_SERIES:
             with Horizontal(id=f"trend-{key}"):
                 yield Label(label, classes="trend--label")
-                yield Sparkline([], id=f"spark-{key}")
+                yield TrendLine(id=f"spark-{key}")
                 yield Label("-", id=f"value-{key}", classes="trend--value")
 
     def on_mount(self) -> None:
@@ -84,5 +85,5 @@ class Trends(Vertical):
         for key, _, value_of, fmt in TREND_SERIES:
             series = self._series[key]
             series.extend(value_of(s) for s in snapshots)
-            self.query_one(f"#spark-{key}", Sparkline).data = list(series)
+            self.query_one(f"#spark-{key}", TrendLine).set_values(series)
             self.query_one(f"#value-{key}", Label).update(fmt(series[-1]), layout=False)  # fixed width

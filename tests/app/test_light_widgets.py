@@ -1,4 +1,4 @@
-"""The dashboard's light tables: columns laid out by hand and the line-drawn FigureTable."""
+"""The dashboard's light widgets: columns laid out by hand, the line-drawn FigureTable, trend lines."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from textual.content import Content
 
 from liminal_tui.widgets.columns import ColumnsPanel, columns
 from liminal_tui.widgets.figure_table import FigureTable
+from liminal_tui.widgets.trendline import BARS, TrendLine, bar_levels
 
 
 def lines(content: Content) -> list[str]:
@@ -29,6 +30,7 @@ class Tables(App[None]):
     def compose(self) -> ComposeResult:
         yield FigureTable(id="t")
         yield ColumnsPanel(id="c")
+        yield TrendLine(id="trend")
 
     def on_mount(self) -> None:
         table = self.query_one(FigureTable)
@@ -81,3 +83,20 @@ async def test_columns_panel_height_follows_its_width():
         await pilot.pause()
         assert panel.size.height == len(lead.wrap(20)) + 1
         assert lines(panel.content)[-1] == "label" + " " * 10 + "value"
+
+
+def test_bar_levels_scale_from_zero_and_scroll():
+    assert bar_levels([14000, 13000, 7000, 0], 6) == [-1, -1, 7, 6, 4, 0]  # a dip to 13k is a small dip
+    assert bar_levels(list(range(100)), 3) == [7, 7, 7]  # only the newest ticks, scaled among themselves
+    assert bar_levels([0, 0], 2) == [0, 0] and bar_levels([], 2) == [-1, -1]
+
+
+async def test_trend_line_draws_the_newest_ticks_on_the_right():
+    app = Tables()
+    async with app.run_test(size=(40, 12)) as pilot:
+        trend = app.query_one(TrendLine)
+        trend.set_values([1.0, 2.0, 4.0, 8.0])
+        await pilot.pause()
+        line = "".join(seg.text for seg in trend.render_line(0))
+        assert len(line) == 40 and line.endswith(BARS[1] + BARS[2] + BARS[4] + BARS[7])
+        assert line[:36].strip() == ""
