@@ -317,3 +317,35 @@ http = ["p99 < 1ms"]
     assert final.stop_reason == "threshold lost: http p99 < 1ms"  # judged from 25% of the duration on
     assert final.elapsed < 3 and time.perf_counter() - started < 3.5
     assert final.find("http").count == test_server.state.counts["/delay/20"]
+
+
+def test_interval_rate_is_over_the_time_the_reports_cover():
+    """The final report covers only up to the stop (here 0.5 s after the last tick) and arrives while
+    the main side's clock says 0.9 s: its rate is over 0.5 s. A late wake-up does not stretch a tick."""
+    from liminal_tui.engine.aggregate import Aggregator
+    from liminal_tui.engine.recorder import Recorder
+    from liminal_tui.engine.snapshot import IntervalReport, WorkerHealth
+
+    agg = Aggregator("p", "http://127.0.0.1:1", "closed", duration=2.5)
+    rec = Recorder()
+
+    def report(tick: int, t_end: float, n: int, final: bool = False) -> IntervalReport:
+        ep = rec.endpoint("http", "GET /", "GET")
+        for _ in range(n):
+            ep.success(1_000_000, nbytes=1, status=200)
+        return IntervalReport(worker=0, tick=tick, t_end=t_end, endpoints=rec.drain(), users=1, target=1.0,
+                              iterations=n, dropped=0, http_connections=1, ws_open=0, ws_connects=0,
+                              ws_reconnects=0, ws_drops=0, ws_messages_in=0, ws_messages_out=0,
+                              health=WorkerHealth(0, 10.0, 0.1, 0.0, 50.0), final=final)
+
+    rates = []
+    for tick, (t_end, n, clock) in enumerate([(1.0, 100, 1.2), (2.0, 100, 2.6), (2.5, 50, 2.9)], start=1):
+        agg.add(report(tick, t_end, n, final=tick == 3))
+        snap = agg.snapshot("steady", min(clock, 2.5), final=tick == 3, clock=clock)
+        rates.append(snap.find("http", total=False).rps)
+        assert snap.interval == pytest.approx(t_end - (0.0 if tick == 1 else [1.0, 2.0][tick - 2]))
+    assert rates == pytest.approx([100.0, 100.0, 100.0])  # by the main side's clock: 83, 71 and 167
+    assert snap.find("http").rps == pytest.approx(250 / 2.5)
+    # No report in a tick (a worker late): the clock's span, and no rate from nowhere.
+    empty = agg.snapshot("steady", 3.5, clock=3.5)
+    assert empty.interval == pytest.approx(0.6) and (empty.find("http", total=False) is None or empty.find("http", total=False).rps == 0)

@@ -165,6 +165,8 @@ class Aggregator:
         self._dropped = 0
         self._seq = 0
         self._last_elapsed = 0.0
+        self._covered = 0.0
+        """The latest ``t_end`` of the workers' reports so far."""
 
     def add(self, report: IntervalReport) -> None:
         self._pending.append(report)
@@ -182,7 +184,14 @@ class Aggregator:
         the time load ran). ``clock``: time since start now, for the interval's span (default elapsed)."""
         reports, self._pending = self._pending, []
         now = elapsed if clock is None else clock
-        span = max(now - self._last_elapsed, 1e-3)
+        # The interval is the time the reports cover (the workers' clocks, same t0), not the time since
+        # the last snapshot: the final report covers only up to the stop, often well under a tick, and
+        # a main process that wakes late must not stretch a tick. Without reports: the clock's span.
+        covered = max((r.t_end for r in reports), default=self._covered)
+        if covered > self._covered + 1e-3:
+            span, self._covered = covered - self._covered, covered
+        else:
+            span = max(now - self._last_elapsed, 1e-3)
         self._last_elapsed = now
         interval = self._interval
         for series in interval.values():
