@@ -87,6 +87,8 @@ class ColumnsPanel(Widget):
     def show_rows(self, rows: Sequence[Sequence[Cell]], header: Sequence[Cell] | None = None,
                   lead: Content | None = None) -> None:
         """Show ``rows``, with ``header`` above them and ``lead`` (wrapped to the width) above all."""
+        if (rows, header, lead) == (self._rows, self._header, self._lead):
+            return  # nothing to redraw (nor to send to the terminal)
         self._rows, self._header, self._lead = rows, header, lead
         shape = (len(rows), header is not None, lead)
         layout, self._shape = shape != self._shape, shape

@@ -113,6 +113,8 @@ class FigureTable(ScrollView, can_focus=True):
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
         """Show ``rows``, each ``(key, cells)``; the cursor stays on its row's key when it is still shown."""
+        if [key for key, _ in rows] == self._keys and [tuple(cells) for _, cells in rows] == self._rows:
+            return  # nothing to redraw (nor to send to the terminal)
         old_key = self._keys[self.cursor_row] if 0 <= self.cursor_row < len(self._keys) else None
         count_before = len(self._rows)
         self._keys = [key for key, _ in rows]
