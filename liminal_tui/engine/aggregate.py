@@ -5,7 +5,10 @@ from __future__ import annotations
 import ctypes
 import math
 import time
+from bisect import bisect_left
 from collections import Counter
+from itertools import accumulate
+from typing import Iterable
 from dataclasses import dataclass, field, replace
 
 from hdrh.histogram import HdrHistogram
@@ -25,17 +28,44 @@ from .snapshot import (
     WsCounters,
 )
 
-__all__ = ["Aggregator", "latency_stats", "AGGREGATED", "KIND_ALL"]
+__all__ = ["Aggregator", "latency_stats", "percentile_values", "AGGREGATED", "KIND_ALL"]
 
 AGGREGATED = "Aggregated"
 KIND_ALL = "all"
+
+
+def _counts(hist: HdrHistogram) -> memoryview:
+    """The histogram's counts array, read in place."""
+    return memoryview(hist.counts).cast("B").cast("Q" if ctypes.sizeof(ctypes.c_ulong) == 8 else "L")
+
+
+def percentile_values(hist: HdrHistogram, percentiles: Iterable[float]) -> dict[float, int]:
+    """What ``hist.get_percentile_to_value_dict`` returns, the same values, ~5x faster.
+
+    hdrh walks the counts one Python call per bucket (1.2 ms for a 200 ms range, more for longer
+    ones), for each of the ~25 histograms a tick; here the running total is one C-level pass up to the
+    max value's bucket and each percentile a binary search in it: the first bucket whose running total
+    reaches the target count, reported as its highest equivalent value (lowest for percentile 0).
+    """
+    counts = _counts(hist)
+    end = min(hist._counts_index_for(hist.get_max_value()) + 1, hist.counts_len)
+    running = list(accumulate(counts[:end]))
+    if not running or running[-1] < hist.total_count:  # a max value not kept up to date: walk them all
+        end = hist.counts_len
+        running = list(accumulate(counts))
+    out = {}
+    for p in sorted(set(percentiles)):
+        index = min(bisect_left(running, hist.get_target_count_at_percentile(p)), end - 1)
+        value = hist.get_value_from_index(index)
+        out[p] = hist.get_highest_equivalent_value(value) if p else hist.get_lowest_equivalent_value(value)
+    return out
 
 
 def latency_stats(hist: HdrHistogram | None, sum_us: int = 0) -> LatencyStats:
     """Milliseconds, straight from the histogram; the mean from the exact sum of samples."""
     if hist is None or hist.get_total_count() == 0:
         return LatencyStats()
-    values = hist.get_percentile_to_value_dict(list(PERCENTILES))
+    values = percentile_values(hist, PERCENTILES)
     count = hist.get_total_count()
     return LatencyStats(
         count=count,
@@ -50,7 +80,7 @@ def cumulative_buckets(hist: HdrHistogram) -> tuple[tuple[float, int], ...]:
     """(bound ms, samples <= bound) at BUCKETS_MS, in one pass over the counts (~0.3 ms)."""
     if hist.total_count == 0:
         return tuple((b, 0) for b in BUCKETS_MS)
-    counts = memoryview(hist.counts).cast("B").cast("Q" if ctypes.sizeof(ctypes.c_ulong) == 8 else "L")
+    counts = _counts(hist)
     out, running, start = [], 0, 0
     for bound in BUCKETS_MS:
         end = min(hist._counts_index_for(int(bound * 1000)) + 1, hist.counts_len)
