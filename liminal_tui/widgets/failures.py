@@ -27,7 +27,7 @@ class FailureTable(FigureTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._shown: tuple = ()
+        self._shown: tuple | None = None  # the first snapshot always fills the table ("none" when empty)
 
     def on_mount(self) -> None:
         self.border_title = "Failures"

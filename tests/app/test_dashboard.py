@@ -163,3 +163,18 @@ def test_snapshot_messages_replace_stale_ones():
 )
 def test_next_load(model, current, step, expected):
     assert next_load(model, current, step) == expected
+
+
+async def test_failures_say_none_until_the_first_failure():
+    snaps = build_snapshots(3)
+    assert not snaps[0].errors and snaps[1].errors
+    run = FakeRun(snaps)
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, run)
+        await feed(pilot, run, 1)
+        failures = screen.query_one(FailureTable)
+        assert failures.row_count == 1 and str(failures.get_row_at(0)[1]) == "none"
+        run.publish(1)
+        await pilot.pause(0.05)
+        assert str(failures.get_row_at(0)[1]) == "HTTP 503" and failures.border_title == "Failures (1)"
