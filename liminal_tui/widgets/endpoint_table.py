@@ -57,10 +57,10 @@ class EndpointTable(FigureTable):
 
     def on_mount(self) -> None:
         self.add_column("kind", key="kind")
-        self.add_column("name", key="name")
+        self.add_column("name", key="name", shrink=True)  # at 80 columns p99 and max stay in view
         for key, label in (("requests", "requests"), ("failures", "failures"), ("rps", "RPS"),
                            ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")):
-            self.add_column(label, key=key, justify="right")
+            self.add_column(label, key=key, justify="right", optional=key == "p95")
         self._title()
 
     def update_snapshot(self, snapshot: Snapshot) -> None:

@@ -29,13 +29,45 @@ Justify = Literal["left", "right"]
 
 
 class Column:
-    """A column: its key, header and alignment. Its width only grows, so figures do not jitter."""
+    """A column: its key, header and alignment. Its width only grows, so figures do not jitter.
 
-    __slots__ = ("key", "label", "justify", "width")
+    In a table too narrow for every column, ``optional`` columns are left out and the ``shrink``
+    column gives up width (its cells cut with an ellipsis) before the table scrolls sideways.
+    """
 
-    def __init__(self, key: str, label: str, justify: Justify = "left") -> None:
+    __slots__ = ("key", "label", "justify", "width", "optional", "shrink")
+
+    def __init__(self, key: str, label: str, justify: Justify = "left", optional: bool = False,
+                 shrink: bool = False) -> None:
         self.key, self.label, self.justify = key, label, justify
+        self.optional, self.shrink = optional, shrink
         self.width = cell_len(label)
+
+
+NARROW_GAP = 1
+MIN_SHRUNK = 10
+"""Fewest cells a ``shrink`` column is cut to."""
+
+
+def fit(columns: Sequence[Column], available: int, gap: int) -> tuple[list[tuple[int, int]], int]:
+    """The columns shown in ``available`` cells, as (index, width), and the gap between them.
+
+    Every column at its width when that fits. Otherwise: gaps of one, optional columns left out, the
+    shrink column cut to what remains (not below ``MIN_SHRUNK``). If even that does not fit, every
+    column again, and the table scrolls sideways.
+    """
+    natural = [(i, c.width) for i, c in enumerate(columns)]
+    if sum(w for _, w in natural) + gap * max(0, len(natural) - 1) <= available:
+        return natural, gap
+    kept = [(i, c.width) for i, c in enumerate(columns) if not c.optional]
+    fixed = sum(w for i, w in kept if not columns[i].shrink) + NARROW_GAP * max(0, len(kept) - 1)
+    shrinkable = [i for i, _ in kept if columns[i].shrink]
+    if shrinkable and available - fixed >= MIN_SHRUNK:
+        room = available - fixed
+        return [(i, min(w, room) if i in shrinkable else w) for i, w in kept], NARROW_GAP
+    if not shrinkable and fixed <= available:
+        return kept, NARROW_GAP
+    return natural, gap
 
 
 def _len(cell: Cell) -> int:
@@ -93,11 +125,15 @@ class FigureTable(ScrollView, can_focus=True):
         self._rows: list[tuple[Cell, ...]] = []
         self._lines: dict[int, Strip] = {}
         """Laid-out rows (-1: the header) since the last change, uncropped and unstyled by the cursor."""
+        self._fitted: tuple[object, list[tuple[int, int]], int] | None = None
+        """(what it was fitted for, shown columns as (index, width), gap)."""
 
     # ------------------------------------------------------------ data
 
-    def add_column(self, label: str, key: str, justify: Justify = "left") -> None:
-        self.columns.append(Column(key, label, justify))
+    def add_column(self, label: str, key: str, justify: Justify = "left", *, optional: bool = False,
+                   shrink: bool = False) -> None:
+        """A column; see :class:`Column` for ``optional`` and ``shrink``."""
+        self.columns.append(Column(key, label, justify, optional, shrink))
         self._changed(layout=True)
 
     @property
@@ -129,9 +165,21 @@ class FigureTable(ScrollView, can_focus=True):
 
     def _changed(self, layout: bool) -> None:
         self._lines.clear()
-        width = sum(c.width for c in self.columns) + self.gap * max(0, len(self.columns) - 1) + 2
+        shown, gap = self._fit()
+        width = sum(w for _, w in shown) + gap * max(0, len(shown) - 1) + 2
         self.virtual_size = Size(width, 1 + len(self._rows))
         self.refresh(layout=layout)
+
+    def _fit(self) -> tuple[list[tuple[int, int]], int]:
+        available = max(0, self.size.width - 2)  # a space either side
+        key = (available, tuple(c.width for c in self.columns))
+        if self._fitted is None or self._fitted[0] != key:
+            self._fitted = (key, *fit(self.columns, available, self.gap))
+            self._lines.clear()
+        return self._fitted[1], self._fitted[2]
+
+    def on_resize(self) -> None:
+        self._changed(layout=False)
 
     # ------------------------------------------------------------ drawing
 
@@ -142,12 +190,16 @@ class FigureTable(ScrollView, can_focus=True):
         strip = self._lines.get(index)
         if strip is None:
             cells: Sequence[Cell] = [c.label for c in self.columns] if index < 0 else self._rows[index]
+            shown, gap = self._fit()
             parts: list[Cell] = [" "]
-            for i, column in enumerate(self.columns):
+            for n, (i, width) in enumerate(shown):
+                column = self.columns[i]
                 cell = cells[i] if i < len(cells) else ""
-                pad = " " * max(0, column.width - _len(cell))
-                if i:
-                    parts.append(" " * self.gap)
+                if _len(cell) > width:  # a shrunk column: cut, with an ellipsis
+                    cell = (cell if isinstance(cell, Content) else Content(cell)).truncate(width, ellipsis=True)
+                pad = " " * max(0, width - _len(cell))
+                if n:
+                    parts.append(" " * gap)
                 parts.extend((pad, cell) if column.justify == "right" else (cell, pad))
             parts.append(" ")
             strip = Strip(Content.assemble(*parts).render_segments())

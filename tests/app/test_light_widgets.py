@@ -6,7 +6,7 @@ from textual.app import App, ComposeResult
 from textual.content import Content
 
 from liminal_tui.widgets.columns import ColumnsPanel, columns
-from liminal_tui.widgets.figure_table import FigureTable
+from liminal_tui.widgets.figure_table import MIN_SHRUNK, Column, FigureTable, fit
 from liminal_tui.widgets.trendline import BARS, TrendLine, bar_levels
 
 
@@ -100,3 +100,29 @@ async def test_trend_line_draws_the_newest_ticks_on_the_right():
         line = "".join(seg.text for seg in trend.render_line(0))
         assert len(line) == 40 and line.endswith(BARS[1] + BARS[2] + BARS[4] + BARS[7])
         assert line[:36].strip() == ""
+
+
+def test_fit_leaves_out_optional_columns_and_cuts_the_shrink_column():
+    cols = [Column("kind", "kind"), Column("name", "n", shrink=True), Column("p95", "p95", optional=True),
+            Column("p99", "p99")]
+    for c, w in zip(cols, (4, 24, 7, 7)):
+        c.width = w
+    assert fit(cols, 48, 2) == ([(0, 4), (1, 24), (2, 7), (3, 7)], 2)  # 48 = 42 + 3 gaps of 2: all shown
+    assert fit(cols, 30, 2) == ([(0, 4), (1, 17), (3, 7)], 1)  # p95 out, gaps of 1, name gets the rest
+    assert fit(cols, 4 + 7 + 2 + MIN_SHRUNK - 1, 2) == ([(0, 4), (1, 24), (2, 7), (3, 7)], 2)  # too narrow: scroll
+
+
+async def test_a_narrow_table_keeps_its_last_columns_in_view():
+    app = Tables()
+    async with app.run_test(size=(30, 12)) as pilot:
+        table = app.query_one(FigureTable)
+        table.columns.clear()
+        table.add_column("name", key="name", shrink=True)
+        table.add_column("p95", key="p95", justify="right", optional=True)
+        table.add_column("p99", key="p99", justify="right")
+        table.set_rows([("a", ("GET /api/memories/{id}", "1.00 ms", "2.00 ms"))])
+        await pilot.pause()
+        shown = rendered(table)
+        assert shown[0].split() == ["name", "p99"]
+        assert shown[1].endswith("2.00 ms") and "1.00 ms" not in shown[1] and "…" in shown[1]
+        assert len(shown[1]) <= 30 and table.virtual_size.width <= table.size.width
