@@ -34,7 +34,7 @@ class FailureTable(FigureTable):
         self.add_column("count", key="count", justify="right")
         self.add_column("error", key="error")
         self.add_column("endpoint", key="endpoint")
-        self.add_column("message", key="message")
+        self.add_column("message", key="message", shrink=True)  # cut to the panel, not scrolled sideways
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         if snapshot.errors == self._shown:
