@@ -106,12 +106,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.validate:
         return _validate(args.validate)
     if args.run:
-        return asyncio.run(_headless(args)) if not _use_uvloop() else _run_uvloop(_headless(args))
+        code = asyncio.run(_headless(args)) if not _use_uvloop() else _run_uvloop(_headless(args))
+        _ignore_late_signals()
+        return code
     from .app import create_app
 
     app = create_app()
     app.run()
     return app.return_code or 0
+
+
+def _ignore_late_signals() -> None:
+    """The report is written and the exit code decided: a signal during the interpreter's teardown
+    must not kill the process (exit -15 instead of the run's code). Python resets its own handlers to
+    the default action at finalization, but leaves an ignored signal ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _use_uvloop() -> bool:
@@ -202,9 +213,16 @@ async def _headless(args: argparse.Namespace) -> int:
     if not args.quiet:
         session.run.bus.add_callback(printer.on_snapshot)
     interrupted: list[str] = []
+    reported: list[bool] = []
     loop = asyncio.get_running_loop()
 
     def on_signal(name: str) -> None:
+        if reported:
+            return  # the report is written and the exit code decided: nothing left to interrupt
+        if session.run.stop_reason == "completed":
+            # The run ended on its own: the signal only cuts short the wait for in-flight requests.
+            session.run.abort(f"{name} during the wind-down")
+            return
         if interrupted:
             session.run.abort(f"interrupted ({name}, twice)")
             return
@@ -212,9 +230,15 @@ async def _headless(args: argparse.Namespace) -> int:
         print(f"\nliminal-tui: {name}: stopping; press Ctrl-C again to abort", file=sys.stderr)
         asyncio.ensure_future(session.run.stop(f"interrupted ({name})"))
 
+    def handler(signum: int, frame: Any) -> None:
+        # Python-level handlers rather than loop.add_signal_handler: those are removed with the loop, and
+        # a signal in the interpreter's teardown then killed the process (exit -15) after its report.
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(on_signal, signal.Signals(signum).name)
+
     for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
-            loop.add_signal_handler(sig, on_signal, sig.name)
+            signal.signal(sig, handler)
     try:
         try:
             await session.start()
@@ -230,6 +254,7 @@ async def _headless(args: argparse.Namespace) -> int:
             print(f"liminal-tui: {profile.name} -> {session.run.target_url} for {profile.duration:g}s "
                   f"({session.run.workers or 'in-process'} worker(s))", file=sys.stderr)
         outcome = await session.finish()
+        reported.append(True)
     finally:
         printer.close()
     notes = session.notes(outcome.final)

@@ -276,3 +276,33 @@ def test_interrupt_during_ramp_up_writes_the_report(tmp_path: Path, duration: st
     (report,) = reports.iterdir()
     summary = json.loads((report / "summary.json").read_text())
     assert summary["endpoints"] and (report / "results_stats.csv").exists()
+
+
+@pytest.mark.parametrize("after_phase", [1.2, 1.8, 1.95, 2.1, 2.25])
+def test_signal_as_the_run_ends_on_its_own(tmp_path: Path, after_phase: float) -> None:
+    """A SIGTERM around the natural end (the 3-s run ends ~1.8 s after its first phase line): just before,
+    while stopping, while the report is written. Whichever it hits: no traceback, exit 0 or 130, one
+    complete report whose CSV totals add up."""
+    profile = write_profile(tmp_path)
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "liminal_tui", "--run", str(profile), "--report-dir", str(reports)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    for line in proc.stderr:  # bounded by the run's own end and the deadline
+        if "phase:" in line or time.monotonic() > deadline:
+            break
+    seen = time.monotonic()
+    time.sleep(max(0.0, seen + after_phase - time.monotonic()))  # aiming at a moment, not waiting for one
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err
+    (report,) = reports.iterdir()
+    summary = json.loads((report / "summary.json").read_text())
+    assert ("interrupted" in json.dumps(summary)) == (proc.returncode == 130)
+    with open(report / "results_stats.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[-1][1] == "Aggregated" and int(rows[-1][2]) == sum(int(r[2]) for r in rows[1:-1]) > 0
+    assert sorted(p.name for p in report.iterdir()) == sorted(FILES)
