@@ -76,3 +76,59 @@ def test_pick_run_watch_and_find_the_report(tmp_path: Path) -> None:
         assert not term.alive(), term.screen()
     finally:
         term.close()
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.parametrize("how", ["terminal closed (SIGHUP)", "SIGTERM"])
+def test_a_run_ended_by_a_signal_still_writes_its_report(tmp_path: Path, how: str) -> None:
+    """Over SSH the session can drop mid-run: the terminal goes (SIGHUP) or the process is told to end
+    (SIGTERM). Either way the run stops, its report is written whole, and nothing is left running."""
+    import json
+    import os
+    import signal
+
+    import psutil
+
+    from liminal_tui.report import FILES
+
+    (tmp_path / "profiles").mkdir()
+    smoke = (ROOT / "profiles" / "smoke.toml").read_text()
+    (tmp_path / "profiles" / "long.toml").write_text(smoke.replace('name = "smoke"', 'name = "long"'))
+    term = Terminal(tmp_path)
+    try:
+        term.wait_for("Profiles")
+        for _ in range(12):
+            if "profiles/long.toml" in term.screen():
+                break
+            term.keys("Down")
+            time.sleep(0.2)
+        term.wait_for("profiles/long.toml")
+        term.keys("r")
+        term.wait_for("POST /api/memories", timeout=30)  # load is running
+        pane = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_pid}"],
+                              capture_output=True, text=True).stdout.strip()
+        app = psutil.Process(int(pane))
+        family = [app.pid, *(c.pid for c in app.children(recursive=True))]
+        assert len(family) >= 3, "the app, its worker and the demo target"
+        if how == "SIGTERM":
+            os.kill(app.pid, signal.SIGTERM)
+        else:
+            term.close()
+        assert _wait_gone(family, 30) == [], "processes left running"
+    finally:
+        term.close()
+    (report,) = (tmp_path / "reports").iterdir()
+    assert sorted(p.name for p in report.iterdir()) == sorted(FILES)
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["stop_reason"] == f"interrupted ({'SIGHUP' if 'SIGHUP' in how else 'SIGTERM'})"
+    assert sum(e["requests"] for e in summary["endpoints"] if e["kind"] == "http") > 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -15,6 +18,8 @@ from .feed import default_run_factory
 from .screens import ChoiceDialog, DashboardScreen, EditorScreen, HelpScreen, ProfilesScreen
 
 __all__ = ["LiminalApp"]
+
+_QUIT_SIGNALS = tuple(sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None)
 
 
 class LiminalApp(App[None]):
@@ -53,6 +58,47 @@ class LiminalApp(App[None]):
         """Fewest seconds between two dashboard updates (the bus ticks once a second)."""
         self.steady = False
         """No cursor blink (snapshot tests set it, so screenshots are the same every time)."""
+        self.interrupted_by: str | None = None
+        """The signal that ended the app (SIGTERM, or SIGHUP when the SSH session or terminal went away)."""
+
+    def on_mount(self) -> None:
+        # A dropped SSH session (SIGHUP) or a SIGTERM must not lose the run: stop it, write its report, exit.
+        loop = asyncio.get_running_loop()
+        for sig in _QUIT_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, self.stop_and_quit, sig.name)
+            except (NotImplementedError, RuntimeError, ValueError):  # no signals here (not the main thread)
+                pass
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in _QUIT_SIGNALS:
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def stop_and_quit(self, reason: str) -> None:
+        """Stop the active run gracefully, let the dashboard write its report, then exit (no questions)."""
+        self.interrupted_by = self.interrupted_by or reason
+        run = self.active_run
+        if run is None:
+            self.leave()
+            return
+        self.quit_requested = True  # the dashboard calls leave() after the report is written
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.phase = "stopping"
+        asyncio.ensure_future(run.stop(f"interrupted ({reason})"))
+        self.set_timer(30.0, self.leave)  # never hang on a run that does not end
+
+    def leave(self) -> None:
+        """Exit. After a hang-up there is no terminal to restore: Textual's teardown would block on
+        writing to it (its writer thread dies on the first failed write, and the queue fills), so the
+        process ends at once, its report already written, its workers and demo target already gone."""
+        if self.interrupted_by == "SIGHUP":
+            os._exit(130)
+        self.exit()
 
     def get_default_screen(self) -> Screen:
         return ProfilesScreen(self.profile_dirs, self.start_profile)
