@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ..profile import Profile, ProfileDocument
+from ..profile.document import write_atomic
 from .feed import default_run_factory
 from .screens import ChoiceDialog, DashboardScreen, EditorScreen, HelpScreen, ProfilesScreen
 
@@ -81,6 +82,7 @@ class LiminalApp(App[None]):
     def stop_and_quit(self, reason: str) -> None:
         """Stop the active run gracefully, let the dashboard write its report, then exit (no questions)."""
         self.interrupted_by = self.interrupted_by or reason
+        self.keep_unsaved_edits()
         run = self.active_run
         if run is None:
             self.leave()
@@ -91,6 +93,24 @@ class LiminalApp(App[None]):
                 screen.phase = "stopping"
         asyncio.ensure_future(run.stop(f"interrupted ({reason})"))
         self.set_timer(30.0, self.leave)  # never hang on a run that does not end
+
+    def keep_unsaved_edits(self) -> list[Path]:
+        """Unsaved editor text goes beside its profile as ``NAME.toml.unsaved`` (in the save folder for a
+        shipped or new profile): a dropped session loses no edit. Returns the files written."""
+        kept = []
+        for screen in self.screen_stack:
+            if isinstance(screen, EditorScreen) and screen.doc.dirty:
+                path = screen.doc.path
+                if path is None or screen.read_only:
+                    path = screen.save_dir / (path.name if path else "new-profile.toml")
+                target = path.with_name(path.name + ".unsaved")
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(target, screen.doc.text)
+                except OSError:
+                    continue  # nowhere to write: nothing more can be done on the way out
+                kept.append(target)
+        return kept
 
     def leave(self) -> None:
         """Exit. After a hang-up there is no terminal to restore: Textual's teardown would block on

@@ -139,3 +139,19 @@ def test_toml_highlighting_is_optional():
         assert toml_language() is None
     else:
         assert toml_language() in ("toml", None)
+
+
+async def test_a_signal_keeps_unsaved_edits_beside_the_profile(workdir):
+    """SIGTERM or a dropped session while editing: the edit is kept as NAME.toml.unsaved, the profile
+    itself is untouched, and the app exits without asking."""
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "mine")
+        await set_value(pilot, editor.query_one(ProfileForm).control("load.users"), "42")
+        assert editor.doc.dirty
+        app.stop_and_quit("SIGTERM")
+        await pilot.pause()
+    kept = workdir / "profiles" / "mine.toml.unsaved"
+    assert "users = 42\n" in kept.read_text() and "# Smoke: quick verification" in kept.read_text()
+    assert "users = 10\n" in (workdir / "profiles" / "mine.toml").read_text()
+    assert app.interrupted_by == "SIGTERM" and app.return_code in (None, 0)
