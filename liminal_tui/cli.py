@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = create_app()
     app.run()
-    return app.return_code or 0
+    return app.return_code or (EXIT_INTERRUPTED if app.interrupted_by else EXIT_OK)
 
 
 def _ignore_late_signals() -> None:
