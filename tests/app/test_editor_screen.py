@@ -155,3 +155,9 @@ async def test_a_signal_keeps_unsaved_edits_beside_the_profile(workdir):
     assert "users = 42\n" in kept.read_text() and "# Smoke: quick verification" in kept.read_text()
     assert "users = 10\n" in (workdir / "profiles" / "mine.toml").read_text()
     assert app.interrupted_by == "SIGTERM" and app.return_code in (None, 0)
+    # The next start says where the edit went.
+    again = create_app(profile_dirs=[Path("profiles")])
+    async with again.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.pause()
+        messages = [n.message for n in again._notifications]
+        assert any("profiles/mine.toml.unsaved" in m for m in messages), messages

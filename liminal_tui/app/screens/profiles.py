@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from ...profile import ProfileDocument
 from ...widgets import ProfilePreview
-from ..catalog import ProfileEntry, discover, new_profile_text
+from ..catalog import ProfileEntry, discover, display_dir, new_profile_text
 from .dialogs import ChoiceDialog, NameDialog
 
 __all__ = ["ProfilesScreen"]
@@ -56,6 +56,11 @@ class ProfilesScreen(Screen):
 
     def on_mount(self) -> None:
         self.reload(self._select)
+        kept = [display_dir(path.parent) + path.name for folder in self.dirs if folder.expanduser().is_dir()
+                for path in sorted(folder.expanduser().glob("*.toml.unsaved"))]
+        if kept:  # written when a signal ended the app during an edit (LiminalApp.keep_unsaved_edits)
+            self.notify(f"Unsaved edits were kept when the app last ended: {', '.join(kept)}. Rename one to "
+                        f"*.toml to list it here.", title="Unsaved edits", timeout=20)
 
     def on_screen_resume(self) -> None:
         if self.entries:  # back from the editor or a run: files may have changed
