@@ -121,14 +121,17 @@ def test_a_run_ended_by_a_signal_still_writes_its_report(tmp_path: Path, how: st
         family = [app.pid, *(c.pid for c in app.children(recursive=True))]
         assert len(family) >= 3, "the app, its worker and the demo target"
         if how == "SIGTERM":
-            subprocess.run(["tmux", "set-option", "-t", term.name, "remain-on-exit", "on"], check=True)
+            subprocess.run(["tmux", "set-window-option", "-t", term.name, "remain-on-exit", "on"], check=True)
             os.kill(app.pid, signal.SIGTERM)
         else:
             term.close()
         assert _wait_gone(family, 30) == [], "processes left running"
-        if how == "SIGTERM":  # the pane stays to tell how the app exited
-            status = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_dead_status}"],
-                                    capture_output=True, text=True).stdout.strip()
+        if how == "SIGTERM":  # the pane stays to tell how the app exited, once tmux has seen it end
+            deadline, status = time.monotonic() + 10, ""
+            while not status and time.monotonic() < deadline:
+                status = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_dead_status}"],
+                                        capture_output=True, text=True).stdout.strip()
+                time.sleep(0.05)
             assert status == "130"
     finally:
         term.close()
