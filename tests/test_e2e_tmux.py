@@ -17,12 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Terminal:
-    def __init__(self, cwd: Path, width: int = 120, height: int = 40) -> None:
+    def __init__(self, cwd: Path, width: int = 120, height: int = 40, exit_code_file: Path | None = None) -> None:
         self.name = f"liminal-{uuid.uuid4().hex[:8]}"
+        # COLUMNS/LINES (set under pytest) would override the pane's real size in Textual
+        command = f"env -u COLUMNS -u LINES {sys.executable} -m liminal_tui"
+        if exit_code_file is not None:  # a shell in the pane writes down how the app exited
+            command = f"sh -c '{command}; echo $? > {exit_code_file}'"
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        "-c", str(cwd),
-                        # COLUMNS/LINES (set under pytest) would override the pane's real size in Textual
-                        f"env -u COLUMNS -u LINES {sys.executable} -m liminal_tui"], check=True)
+                        "-c", str(cwd), command], check=True)
 
     def screen(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
@@ -104,7 +106,8 @@ def test_a_run_ended_by_a_signal_still_writes_its_report(tmp_path: Path, how: st
     (tmp_path / "profiles").mkdir()
     smoke = (ROOT / "profiles" / "smoke.toml").read_text()
     (tmp_path / "profiles" / "long.toml").write_text(smoke.replace('name = "smoke"', 'name = "long"'))
-    term = Terminal(tmp_path)
+    exit_code = tmp_path / "exit-code"
+    term = Terminal(tmp_path, exit_code_file=exit_code)
     try:
         term.wait_for("Profiles")
         for _ in range(12):
@@ -117,22 +120,17 @@ def test_a_run_ended_by_a_signal_still_writes_its_report(tmp_path: Path, how: st
         term.wait_for("POST /api/memories", timeout=30)  # load is running
         pane = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_pid}"],
                               capture_output=True, text=True).stdout.strip()
-        app = psutil.Process(int(pane))
-        family = [app.pid, *(c.pid for c in app.children(recursive=True))]
-        assert len(family) >= 3, "the app, its worker and the demo target"
+        shell = psutil.Process(int(pane))
+        app = next(c for c in shell.children() if "liminal_tui" in " ".join(c.cmdline()))
+        family = [shell.pid, app.pid, *(c.pid for c in app.children(recursive=True))]
+        assert len(family) >= 4, "the shell, the app, its worker and the demo target"
         if how == "SIGTERM":
-            subprocess.run(["tmux", "set-window-option", "-t", term.name, "remain-on-exit", "on"], check=True)
             os.kill(app.pid, signal.SIGTERM)
         else:
             term.close()
         assert _wait_gone(family, 30) == [], "processes left running"
-        if how == "SIGTERM":  # the pane stays to tell how the app exited, once tmux has seen it end
-            deadline, status = time.monotonic() + 10, ""
-            while not status and time.monotonic() < deadline:
-                status = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_dead_status}"],
-                                        capture_output=True, text=True).stdout.strip()
-                time.sleep(0.05)
-            assert status == "130"
+        if how == "SIGTERM":
+            assert exit_code.read_text().strip() == "130"
     finally:
         term.close()
     (report,) = (tmp_path / "reports").iterdir()
