@@ -41,6 +41,17 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
 
+    def run_profile(self, path: str) -> None:
+        """On the Profiles screen: down the list until the preview shows ``path`` (bounded), then r."""
+        self.wait_for("Profiles")
+        for _ in range(12):
+            if path in self.screen():
+                break
+            self.keys("Down")
+            time.sleep(0.2)
+        self.wait_for(path)
+        self.keys("r")
+
     def alive(self) -> bool:
         return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
 
@@ -55,14 +66,7 @@ def test_pick_run_watch_and_find_the_report(tmp_path: Path) -> None:
         smoke.replace('name = "smoke"', 'name = "quick"').replace('duration = "1m"', 'duration = "10s"'))
     term = Terminal(tmp_path)
     try:
-        term.wait_for("Profiles")
-        for _ in range(12):  # move down the list until the preview shows our profile (bounded)
-            if "profiles/quick.toml" in term.screen():
-                break
-            term.keys("Down")
-            time.sleep(0.2)
-        term.wait_for("profiles/quick.toml")
-        term.keys("r")
+        term.run_profile("profiles/quick.toml")
         screen = term.wait_for("elapsed", timeout=20)
         assert "quick" in screen
         term.wait_for("POST /api/memories", timeout=20)  # the endpoint table fills with live numbers
@@ -109,14 +113,7 @@ def test_a_run_ended_by_a_signal_still_writes_its_report(tmp_path: Path, how: st
     exit_code = tmp_path / "exit-code"
     term = Terminal(tmp_path, exit_code_file=exit_code)
     try:
-        term.wait_for("Profiles")
-        for _ in range(12):
-            if "profiles/long.toml" in term.screen():
-                break
-            term.keys("Down")
-            time.sleep(0.2)
-        term.wait_for("profiles/long.toml")
-        term.keys("r")
+        term.run_profile("profiles/long.toml")
         term.wait_for("POST /api/memories", timeout=30)  # load is running
         pane = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_pid}"],
                               capture_output=True, text=True).stdout.strip()
