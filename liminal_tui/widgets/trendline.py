@@ -13,7 +13,6 @@ from typing import Sequence
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.color import Color
 from textual.strip import Strip
 from textual.widget import Widget
 
