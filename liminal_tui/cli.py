@@ -20,6 +20,8 @@ from . import __version__
 __all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_INTERRUPTED"]
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+"""What stops a headless run gracefully (a second one aborts it)."""
 
 
 def _workers(value: str) -> int | str:
@@ -120,9 +122,8 @@ def _ignore_late_signals() -> None:
     """The report is written and the exit code decided: a signal during the interpreter's teardown
     must not kill the process (exit -15 instead of the run's code). Python resets its own handlers to
     the default action at finalization, but leaves an ignored signal ignored."""
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, signal.SIG_IGN)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _use_uvloop() -> bool:
@@ -236,9 +237,8 @@ async def _headless(args: argparse.Namespace) -> int:
         if not loop.is_closed():
             loop.call_soon_threadsafe(on_signal, signal.Signals(signum).name)
 
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, handler)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, handler)
     try:
         try:
             await session.start()

@@ -16,12 +16,14 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 
-__all__ = ["columns", "ColumnsPanel"]
+__all__ = ["columns", "ColumnsPanel", "Cell", "cell_width"]
 
 Cell = str | Content
+"""A cell of the dashboard's tables and panels: plain text, or styled ``Content``."""
 
 
-def _len(cell: Cell) -> int:
+def cell_width(cell: Cell) -> int:
+    """Terminal cells that ``cell`` takes."""
     return cell.cell_length if isinstance(cell, Content) else cell_len(cell)
 
 
@@ -39,7 +41,7 @@ def columns(rows: Sequence[Sequence[Cell]], width: int, *, header: Sequence[Cell
     widths = [0] * n
     for line in lines:
         for i, cell in enumerate(line):
-            widths[i] = max(widths[i], _len(cell))
+            widths[i] = max(widths[i], cell_width(cell))
     spare = width - sum(widths) - gap * (n - 1)
     if spare > 0:
         if spread:
@@ -52,7 +54,7 @@ def columns(rows: Sequence[Sequence[Cell]], width: int, *, header: Sequence[Cell
         is_header = header is not None and row_no == 0
         parts: list[Content | str | tuple[str, str]] = []
         for i, cell in enumerate(line):
-            pad = " " * max(0, widths[i] - _len(cell))
+            pad = " " * max(0, widths[i] - cell_width(cell))
             if i:
                 parts.append(" " * gap + pad)
             style = header_style if is_header else (label_style if i == 0 else "")

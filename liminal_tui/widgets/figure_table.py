@@ -22,9 +22,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .columns import Cell, cell_width
+
 __all__ = ["FigureTable", "Column"]
 
-Cell = str | Content
 Justify = Literal["left", "right"]
 
 
@@ -68,10 +69,6 @@ def fit(columns: Sequence[Column], available: int, gap: int) -> tuple[list[tuple
     if not shrinkable and fixed <= available:
         return kept, NARROW_GAP
     return natural, gap
-
-
-def _len(cell: Cell) -> int:
-    return cell.cell_length if isinstance(cell, Content) else cell_len(cell)
 
 
 class FigureTable(ScrollView, can_focus=True):
@@ -157,7 +154,7 @@ class FigureTable(ScrollView, can_focus=True):
         self._rows = [tuple(cells) for _, cells in rows]
         for cells in self._rows:
             for column, cell in zip(self.columns, cells):
-                column.width = max(column.width, _len(cell))
+                column.width = max(column.width, cell_width(cell))
         if old_key in self._keys:
             self.set_reactive(FigureTable.cursor_row, self._keys.index(old_key))
         self.set_reactive(FigureTable.cursor_row, max(0, min(self.cursor_row, len(self._rows) - 1)))
@@ -195,9 +192,9 @@ class FigureTable(ScrollView, can_focus=True):
             for n, (i, width) in enumerate(shown):
                 column = self.columns[i]
                 cell = cells[i] if i < len(cells) else ""
-                if _len(cell) > width:  # a shrunk column: cut, with an ellipsis
+                if cell_width(cell) > width:  # a shrunk column: cut, with an ellipsis
                     cell = (cell if isinstance(cell, Content) else Content(cell)).truncate(width, ellipsis=True)
-                pad = " " * max(0, width - _len(cell))
+                pad = " " * max(0, width - cell_width(cell))
                 if n:
                     parts.append(" " * gap)
                 parts.extend((pad, cell) if column.justify == "right" else (cell, pad))

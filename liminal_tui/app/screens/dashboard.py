@@ -158,7 +158,7 @@ class DashboardScreen(Screen[None]):
         from .summary import SummaryScreen
 
         if getattr(self.app, "quit_requested", False):
-            getattr(self.app, "leave", self.app.exit)()
+            self.app.leave()
             return
         self.app.switch_screen(SummaryScreen(self.profile, final, verdicts, report))
 
