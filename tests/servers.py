@@ -19,6 +19,7 @@ WebSocket routes (``state.ws_connects`` counts upgrades per path):
 ``/ws/silent``               never answers pings (and never reads, so no pong is sent)
 ``/ws/close/{code}``         sends "bye" and closes with ``code`` (e.g. 1011 internal error)
 ``/ws/drop/{ms}``            sends "hi", then drops the connection every ``ms`` milliseconds
+``/ws/big/{bytes}``          sends one message of ``bytes`` bytes, then waits for the client to close
 
 ``start_garbage_server()`` is a raw asyncio server answering every connection with non-HTTP bytes.
 """
@@ -177,6 +178,14 @@ async def ws_drop(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+async def ws_big(request: web.Request) -> web.WebSocketResponse:
+    ws = await _ws(request)
+    await ws.send_str("x" * int(request.match_info["bytes"]))
+    async for _ in ws:  # until the client closes
+        pass
+    return ws
+
+
 def make_app() -> web.Application:
     app = web.Application(middlewares=[_count])
     app[STATE] = ServerState()
@@ -195,6 +204,7 @@ def make_app() -> web.Application:
     r.add_get("/ws/silent", ws_silent)
     r.add_get("/ws/close/{code}", ws_close)
     r.add_get("/ws/drop/{ms}", ws_drop)
+    r.add_get("/ws/big/{bytes}", ws_big)
 
     async def wake_hanging(app: web.Application) -> None:
         for event in list(app[STATE].hanging):

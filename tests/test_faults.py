@@ -124,7 +124,7 @@ async def test_stall_switch_delays_without_failing(test_server):
     await run.start()
     async with asyncio.timeout(5):
         async for snap in sub:
-            if snap.find("http"):
+            if (ep := snap.find("http")) is not None and ep.total:
                 break
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{test_server.url}/_control/stall", params={"seconds": "0.25"}) as resp:
@@ -168,11 +168,33 @@ async def _ws_run(server, path: str, duration: str = "1.5s", **kw):  # type: ign
 async def test_ws_closed_with_an_error_code_reconnects(test_server):
     final = await _ws_run(test_server, "/ws/close/1011")
     connect = final.find("ws_connect", "ws")
-    assert connect.failures == 0 and connect.count == test_server.state.ws_connects["/ws/close/1011"]
+    assert connect.count == test_server.state.ws_connects["/ws/close/1011"]
+    # each close with 1011 is a failure of the connect's endpoint, named for its code, reason as message
+    assert connect.failures == final.ws.drops >= 4
+    assert [(e.kind, e.error, e.message) for e in final.errors] == [("ws_connect", "ws close 1011", "test server error")]
     assert final.ws.connects == connect.count
     assert final.ws.drops >= 4 and final.ws.reconnects >= 2  # each close is a drop, then a reconnect
     assert final.ws.reconnects == final.ws.connects - 2  # two users: everything after their first
     assert final.ws.messages_in == connect.count  # one "bye" per connection
+
+
+async def test_ws_closed_normally_is_no_failure(test_server):
+    final = await _ws_run(test_server, "/ws/close/1000")
+    connect = final.find("ws_connect", "ws")
+    assert connect.failures == 0 and final.ws.drops >= 4 and not final.errors
+
+
+async def test_ws_message_over_the_size_limit_is_a_failure(test_server):
+    """websockets drops a message over its max_size by closing with 1009: counted, never silent."""
+    more = '[[scenarios.steps]]\ntype = "ws_hold"\nduration = "30s"'
+    body = _ws("/ws/big/2000", heartbeat="0s", more=more).replace('connect_timeout = "1s"', 'connect_timeout = "1s"\nmax_message_size = 1000')
+    _, final = await run_to_end(make_profile(test_server.url, body, duration="1s"), tick=0.1)
+    connect = final.find("ws_connect", "ws")
+    assert connect.failures >= 2 and final.ws.messages_in == 0
+    assert {e.error for e in final.errors} == {"message too big"}
+    # the same message under a limit that allows it arrives
+    _, final = await run_to_end(make_profile(test_server.url, body.replace("= 1000", "= 2000"), duration="0.5s"), tick=0.1)
+    assert final.ws.messages_in >= 2 and not final.errors
 
 
 async def test_ws_dropped_every_300ms_reconnects(test_server):

@@ -107,6 +107,10 @@ class _Series:
     service_hist: HdrHistogram | None = None
     statuses: Counter = field(default_factory=Counter)
     sums: list[int] = field(default_factory=lambda: [0, 0, 0])
+    skipped: int = 0
+    redirects: int = 0
+    both_hist: HdrHistogram | None = None
+    """Scratch: successes and failures together, made only for a series that has both."""
 
     def __post_init__(self) -> None:
         if self.open_model and self.kind == "http":
@@ -114,7 +118,7 @@ class _Series:
 
     def reset(self) -> None:
         """Empty for reuse: zeroing counters in place leaves no garbage (a fresh histogram is 190 KB)."""
-        self.count = self.failures = self.bytes = 0
+        self.count = self.failures = self.bytes = self.skipped = self.redirects = 0
         self.sums = [0, 0, 0]
         self.statuses.clear()
         for hist in (self.hist, self.failed_hist, self.service_hist):
@@ -131,6 +135,8 @@ class _Series:
             self.failed_hist.decode_and_add(item.failed_hist)
         if item.service_hist and self.service_hist is not None:
             self.service_hist.decode_and_add(item.service_hist)
+        self.skipped += item.skipped
+        self.redirects += item.redirects
         self.statuses.update(dict(item.statuses))
         for i, v in enumerate(item.sums_us):
             self.sums[i] += v
@@ -146,12 +152,34 @@ class _Series:
             self.failed_hist.add(other.failed_hist)
         if self.service_hist is not None and other.service_hist is not None and other.service_hist.get_total_count():
             self.service_hist.add(other.service_hist)
+        self.skipped += other.skipped
+        self.redirects += other.redirects
         self.statuses.update(other.statuses)
         for i, v in enumerate(other.sums):
             self.sums[i] += v
 
+    @property
+    def active(self) -> bool:
+        return bool(self.count or self.failures or self.skipped)
+
+    def _all_latency(self, ok: LatencyStats, failed: LatencyStats) -> LatencyStats:
+        """Successes and failures together; a merge only when there are both."""
+        if not self.failures:
+            return ok
+        if not self.count:
+            return failed
+        both = self.both_hist
+        if both is None:
+            both = self.both_hist = new_histogram()
+        elif both.total_count:
+            clear_histogram(both)
+        both.add(self.hist)
+        both.add(self.failed_hist)
+        return latency_stats(both, self.sums[0] + self.sums[1])
+
     def stats(self, seconds: float, buckets: bool = False) -> EndpointStats:
         seconds = max(seconds, 1e-9)
+        ok, failed = latency_stats(self.hist, self.sums[0]), latency_stats(self.failed_hist, self.sums[1])
         return EndpointStats(
             buckets=cumulative_buckets(self.hist) if buckets else (),
             kind=self.kind,
@@ -162,17 +190,23 @@ class _Series:
             rps=(self.count + self.failures) / seconds,
             fps=self.failures / seconds,
             bytes_total=self.bytes,
-            latency=latency_stats(self.hist, self.sums[0]),
-            failed_latency=latency_stats(self.failed_hist, self.sums[1]),
+            latency=ok,
+            failed_latency=failed,
             service=latency_stats(self.service_hist, self.sums[2]) if self.service_hist is not None else None,
             statuses=tuple(sorted(self.statuses.items())),
+            skipped=self.skipped,
+            redirects=self.redirects,
+            all_latency=self._all_latency(ok, failed),
         )
 
 
 class Aggregator:
     """Holds the run's cumulative state; turns each tick's reports into one :class:`Snapshot`."""
 
-    def __init__(self, profile: str, target: str, model: str, duration: float, tick: float = 1.0) -> None:
+    def __init__(self, profile: str, target: str, model: str, duration: float, tick: float = 1.0,
+                 endpoints: Iterable[tuple[str, str, str]] = ()) -> None:
+        """``endpoints``: (kind, name, method) of every endpoint the profile can produce: each has its row
+        from the first snapshot, even one that never runs (all its steps skipped, say)."""
         self.profile = profile
         self.target = target
         self.model = model
@@ -197,6 +231,9 @@ class Aggregator:
         self._last_elapsed = 0.0
         self._covered = 0.0
         """The latest ``t_end`` of the workers' reports so far."""
+        for kind, name, method in endpoints:
+            self._interval[(kind, name)] = _Series(kind, name, method, self._open)
+            self._total[(kind, name)] = _Series(kind, name, method, self._open)
 
     def add(self, report: IntervalReport) -> None:
         self._pending.append(report)
@@ -246,7 +283,7 @@ class Aggregator:
                 for error, message, n in item.errors:
                     self._errors[(item.kind, item.name, item.method, error, message)] += n
         for key, series in interval.items():
-            if series.count or series.failures:
+            if series.active:
                 self._total[key].add_series(series)
         live = list(self._workers.values())
         open_now = sum(r.ws_open for r in live)
@@ -352,7 +389,7 @@ class _Aggregates:
             rows = [s.stats(seconds, buckets) for _, s in members]
             source = series if reset else (fresh or {})
             for (k, name), s in source.items():
-                if k == kind and (s.count or s.failures):
+                if k == kind and s.active:
                     agg.add_series(s)
                     self.everything.add_series(s)
             out.extend(rows)

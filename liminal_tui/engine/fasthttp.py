@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httptools
 
 from ..profile.models import HttpSettings
-from .http import AiohttpClient, HttpError, _os_error_name
+from .http import MAX_HEADER_BYTES, AiohttpClient, HttpError, _os_error_name
 
 __all__ = ["FastHttpClient"]
 
@@ -42,11 +42,13 @@ def _decompress(encoding: bytes, data: bytes) -> bytes:
 class Headers:
     """Response headers, decoded on first use; ``get``/``[]``/``in`` are case-insensitive."""
 
-    __slots__ = ("_map", "_raw")
+    __slots__ = ("_map", "_raw", "set_cookie")
 
-    def __init__(self, raw: list) -> None:
+    def __init__(self, raw: list, set_cookie: list[str] | tuple[()] = ()) -> None:
         self._raw = raw
         self._map: dict[str, str] | None = None
+        self.set_cookie = set_cookie
+        """Every ``Set-Cookie`` value (collected while the headers are scanned anyway)."""
 
     def _dict(self) -> dict[str, str]:
         if self._map is None:  # the first of repeated headers wins, as with aiohttp's .get
@@ -121,6 +123,9 @@ class _Conn(asyncio.Protocol):
         self.reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if len(value) > MAX_HEADER_BYTES or len(name) > MAX_HEADER_BYTES:
+            self.fail("header too large", f"a response header over {MAX_HEADER_BYTES} bytes")
+            return
         self.raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -156,14 +161,18 @@ class _Conn(asyncio.Protocol):
         body = self.body
         status = self.head_status if self.head else self.parser.get_status_code()
         data = body[0] if len(body) == 1 else b"".join(body)
+        cookies: list[str] | tuple[()] = ()
         for name, value in self.raw_headers:  # no Accept-Encoding is sent, but a profile may send one
-            if len(name) == 16 and name.lower() == b"content-encoding" and data:
+            n = len(name)
+            if n == 16 and name.lower() == b"content-encoding" and data:
                 try:
                     data = _decompress(value.strip().lower(), data)
                 except zlib.error as exc:
                     waiter.set_exception(HttpError("bad response", f"cannot decode {value.decode('latin-1')} body: {exc}"))
                     return
-        waiter.set_result((status, self.reason.decode("latin-1"), data, Headers(self.raw_headers)))
+            elif n == 10 and name.lower() == b"set-cookie":
+                cookies = [*cookies, value.decode("latin-1")]
+        waiter.set_result((status, self.reason.decode("latin-1"), data, Headers(self.raw_headers, cookies)))
 
     def start(self, payload: bytes, head: bool, deadline: float, read: float | None) -> asyncio.Future:
         self.waiter = fut = self.loop.create_future()

@@ -6,7 +6,10 @@ request, ``http.client = "aiohttp"``); httpx 500-3,000 us, only where HTTP/2 is 
 
 Failures are turned into short stable error names that group well in reports:
 ``connect refused``, ``connect timeout``, ``timeout``, ``connection reset``, ``server disconnected``,
-``incomplete body``, ``bad response``, ``dns failure``, ``tls error``, ``connection error``.
+``incomplete body``, ``bad response``, ``header too large``, ``dns failure``, ``tls error``,
+``connection error`` (and, from :mod:`.follow`, ``too many redirects``).
+
+No client follows redirects or keeps cookies itself: :mod:`.follow` does both for every client alike.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from typing import Any, Protocol
 
 from ..profile.models import HttpSettings
 
-__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "make_client"]
+__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "make_client", "MAX_HEADER_BYTES"]
+
+MAX_HEADER_BYTES = 65536
+"""Longest response header name or value the HTTP/1.1 clients accept (64 KiB); a longer one is the
+failure ``header too large`` in the fast client and in aiohttp alike."""
 
 
 class HttpError(Exception):
@@ -71,6 +78,7 @@ class AiohttpClient:
         self._session = aiohttp.ClientSession(
             connector=self._connector, timeout=self._timeout, auto_decompress=True,
             cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "liminal-tui"},
+            max_field_size=MAX_HEADER_BYTES, max_line_size=MAX_HEADER_BYTES,
         )
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
@@ -95,7 +103,10 @@ class AiohttpClient:
         except aiohttp.ClientPayloadError as exc:
             raise HttpError(_os_error_name(exc) or "incomplete body", str(exc)) from None
         except aiohttp.ClientResponseError as exc:
-            raise HttpError("bad response", str(exc.message) or str(exc)) from None
+            message = str(exc.message) or str(exc)
+            if message.startswith(f"Got more than {MAX_HEADER_BYTES} bytes"):  # aiohttp's LineTooLong
+                raise HttpError("header too large", f"a response header over {MAX_HEADER_BYTES} bytes") from None
+            raise HttpError("bad response", message) from None
         except aiohttp.ClientOSError as exc:
             raise HttpError(_os_error_name(exc) or "connection error", str(exc)) from None
         except aiohttp.ClientError as exc:
@@ -116,6 +127,8 @@ class HttpxClient:
     """httpx with HTTP/2 (one client multiplexes streams over few connections)."""
 
     def __init__(self, settings: HttpSettings, connections: int = 0) -> None:
+        from http.cookiejar import CookieJar, DefaultCookiePolicy
+
         import httpx
 
         self._httpx = httpx
@@ -128,6 +141,8 @@ class HttpxClient:
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             headers={"User-Agent": "liminal-tui"},
             follow_redirects=False,
+            # A client-wide jar would share one user's cookies with all: a jar that accepts none
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from collections import Counter
 
 from hdrh.histogram import HdrHistogram
 
+from .clean import Cleaner
 from .snapshot import EndpointInterval
 
 __all__ = ["EndpointRecorder", "Recorder", "new_histogram", "HIGHEST_US"]
@@ -43,10 +44,12 @@ class EndpointRecorder:
 
     __slots__ = (
         "kind", "name", "method", "count", "failures", "bytes", "hist", "failed_hist",
-        "service_hist", "errors", "statuses", "sum_us", "failed_sum_us", "service_sum_us",
+        "service_hist", "errors", "statuses", "sum_us", "failed_sum_us", "service_sum_us", "skipped",
+        "redirects", "clean",
     )
 
-    def __init__(self, kind: str, name: str, method: str = "", open_model: bool = False) -> None:
+    def __init__(self, kind: str, name: str, method: str = "", open_model: bool = False,
+                 clean: Cleaner | None = None) -> None:
         self.kind = kind
         self.name = name
         self.method = method
@@ -59,6 +62,12 @@ class EndpointRecorder:
         self.errors: Counter[tuple[str, str]] = Counter()
         self.statuses: Counter[int] = Counter()
         self.sum_us = self.failed_sum_us = self.service_sum_us = 0
+        self.skipped = 0
+        """Steps of this endpoint not run because an earlier step of the iteration failed."""
+        self.redirects = 0
+        """Redirects followed on the way to this endpoint's final responses."""
+        self.clean = clean or Cleaner()
+        """Sanitizes and redacts every failure name and message (see :mod:`.clean`)."""
 
     def success(self, latency_ns: int, nbytes: int = 0, status: int = 0, service_ns: int = -1) -> None:
         """Record a success. ``service_ns``: open model's uncorrected time (from the actual send)."""
@@ -75,7 +84,12 @@ class EndpointRecorder:
             self.statuses[status] += 1
 
     def failure(self, latency_ns: int, error: str, message: str = "", nbytes: int = 0, status: int = 0) -> None:
-        """Record a failure under a short error name (``"HTTP 503"``, ``"timeout"``, ``"connect refused"``)."""
+        """Record a failure under a short error name (``"HTTP 503"``, ``"timeout"``, ``"connect refused"``).
+
+        Name and message may hold the target's strings or a secret: both are cleaned here, where every
+        failure enters, and only then cut to 300 characters (a cut could leave half a secret)."""
+        clean = self.clean
+        error, message = clean(error), clean(message)
         self.failures += 1
         self.bytes += nbytes
         us = _clamp(latency_ns // 1000)
@@ -87,7 +101,7 @@ class EndpointRecorder:
 
     def drain(self) -> EndpointInterval | None:
         """The tick's figures (None when nothing happened), and reset for the next tick."""
-        if not self.count and not self.failures:
+        if not self.count and not self.failures and not self.skipped:
             return None
         out = EndpointInterval(
             kind=self.kind,
@@ -102,11 +116,13 @@ class EndpointRecorder:
             errors=tuple((e, m, n) for (e, m), n in self.errors.items()),
             statuses=tuple(self.statuses.items()),
             sums_us=(self.sum_us, self.failed_sum_us, self.service_sum_us),
+            skipped=self.skipped,
+            redirects=self.redirects,
         )
         for hist in (self.hist, self.failed_hist, self.service_hist):
             if hist is not None and hist.total_count:
                 clear_histogram(hist)
-        self.count = self.failures = self.bytes = 0
+        self.count = self.failures = self.bytes = self.skipped = self.redirects = 0
         self.sum_us = self.failed_sum_us = self.service_sum_us = 0
         self.errors.clear()
         self.statuses.clear()
@@ -120,15 +136,16 @@ def _encode(hist: HdrHistogram) -> bytes | None:
 class Recorder:
     """All endpoint recorders of one worker."""
 
-    def __init__(self, open_model: bool = False) -> None:
+    def __init__(self, open_model: bool = False, clean: Cleaner | None = None) -> None:
         self.open_model = open_model
+        self.clean = clean or Cleaner()
         self._endpoints: dict[tuple[str, str], EndpointRecorder] = {}
 
     def endpoint(self, kind: str, name: str, method: str = "") -> EndpointRecorder:
         key = (kind, name)
         rec = self._endpoints.get(key)
         if rec is None:
-            rec = self._endpoints[key] = EndpointRecorder(kind, name, method, self.open_model)
+            rec = self._endpoints[key] = EndpointRecorder(kind, name, method, self.open_model, self.clean)
         return rec
 
     def drain(self) -> tuple[EndpointInterval, ...]:

@@ -89,7 +89,8 @@ class Run:
         """Seconds into the run when load stopped: the window that rates are computed over."""
         self._events: list[str] = []
         self._phase = "starting"
-        self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick)
+        self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick,
+                               endpoints=profile.endpoints())
         self._agg.buckets = buckets  # latency buckets for a metrics exporter
         self._t0_ns = 0
         self._rules = profile.thresholds.parsed()

@@ -69,6 +69,10 @@ class EndpointInterval:
     statuses: tuple[tuple[int, int], ...] = ()
     sums_us: tuple[int, int, int] = (0, 0, 0)
     """Sum of latencies (us) of successes, failures, service times: exact means without a histogram scan."""
+    skipped: int = 0
+    """Steps not run because an earlier step of their iteration failed (``on_failure = "end_iteration"``)."""
+    redirects: int = 0
+    """Redirects followed (each hop; the step itself is one sample)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +179,12 @@ class EndpointStats:
     buckets: tuple[tuple[float, int], ...] = ()
     """Whole-run stats with a metrics exporter attached: (upper bound ms, cumulative count) of successes
     at :data:`BUCKETS_MS`, for a Prometheus histogram."""
+    skipped: int = 0
+    """Steps not run: an earlier step of the iteration failed. Not part of ``total``."""
+    redirects: int = 0
+    """Redirects followed on the way to the final responses."""
+    all_latency: LatencyStats = field(default_factory=LatencyStats)
+    """Every sample, successes and failures together, as Locust's ``results_stats.csv`` times them."""
 
     @property
     def total(self) -> int:

@@ -1,7 +1,8 @@
 """Profile steps compiled for the hot path: templates pre-parsed, recorders bound, checks prepared.
 
-Each compiled step has ``async run(user) -> bool``; False ends the iteration (later steps usually need
-what this one should have extracted).
+Each compiled step has ``async run(user) -> bool`` (False: it failed, or was skipped for a template
+variable with no value), ``skip()`` (count it as not run) and ``ends_iteration`` (its ``on_failure``):
+see ``Worker.run``'s iteration.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import re
 import time
 from typing import Any, Mapping
 
-from ..profile.models import HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
+from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
+from .follow import Follower
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .http import HttpError
 from .recorder import Recorder
@@ -42,7 +44,8 @@ def json_path(doc: Any, path: str) -> Any:
 class User:
     """What one virtual user (or one open-model iteration) carries between steps."""
 
-    __slots__ = ("vars", "ws", "step_start_ns", "prev_start_ns", "schedule_lag_ns", "stopping", "holding")
+    __slots__ = ("vars", "ws", "step_start_ns", "prev_start_ns", "schedule_lag_ns", "stopping", "holding",
+                 "cookies")
 
     def __init__(self, number: int, base_vars: Mapping[str, Any]) -> None:
         self.vars: dict[str, Any] = dict(base_vars)
@@ -56,6 +59,8 @@ class User:
         self.stopping = False
         self.holding = False
         """In a ws_hold: stopping this user cancels the hold rather than waiting it out."""
+        self.cookies: Any = None
+        """This user's cookie jar, made at the first ``Set-Cookie`` (see :mod:`.follow`)."""
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -67,8 +72,9 @@ class Engine:
     """What steps need from their worker: the client, the recorder, the base URL, WS counters."""
 
     def __init__(self, client: Any, recorder: Recorder, base_url: str, ws_stats: Any, verify_tls: bool,
-                 default_headers: dict[str, str]) -> None:
+                 default_headers: dict[str, str], http: HttpSettings | None = None) -> None:
         self.client = client
+        self.follower = Follower(client, http or HttpSettings())
         self.recorder = recorder
         self.base_url = base_url.rstrip("/")
         self.ws_base = "ws" + self.base_url[4:] if self.base_url.startswith("http") else self.base_url
@@ -83,15 +89,30 @@ def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[
     return {k: t.render(ctx) for k, t in templates.items()}
 
 
-class HttpCall:
+class _Step:
+    """What every compiled step shares: its ``on_failure`` and how it counts as not run."""
+
+    ends_iteration = True
+    """A failure ends the iteration (``on_failure = "end_iteration"``)."""
+    skip_rec: Any = None
+    """The endpoint that counts this step as skipped (None: a step without an endpoint of its own)."""
+
+    def skip(self) -> None:
+        if self.skip_rec is not None:
+            self.skip_rec.skipped += 1
+
+
+class HttpCall(_Step):
     def __init__(self, step: HttpStep, eng: Engine) -> None:
         self.eng = eng
+        self.follower = eng.follower
         self.method = step.method
         self.url_static = None
-        path = step.path if step.path.startswith(("http://", "https://")) else eng.base_url + step.path
-        self.url = compile_template(path)
+        self.url = compile_template(step.path, url=True)  # values percent-encoded
+        if not step.path.startswith(("http://", "https://")):
+            self.url = self.url.prefixed(eng.base_url)
         if self.url.is_static:
-            self.url_static = path
+            self.url_static = self.url.render({})
         self.query = {k: compile_template(v) for k, v in step.query.items()}
         merged = {**eng.default_headers, **step.headers}
         self.headers = {k: compile_template(v) for k, v in merged.items()}
@@ -108,20 +129,24 @@ class HttpCall:
         self.extract = [(var, *src.split(":", 1)) if ":" in src else (var, src, "") for var, src in step.extract.items()]
         self.regexes = {arg: re.compile(arg.encode()) for var, src, arg in self.extract if src == "regex"}
         self.needs_json = bool(self.json_has or self.json_equals or any(s == "json" for _, s, _ in self.extract))
-        self.rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
+        self.rec = self.skip_rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
 
     async def run(self, user: User) -> bool:
         ctx = user.vars
-        url = self.url_static or self.url.render(ctx)
-        headers = self.static_headers if self.headers_static else _render_map(self.headers, ctx)
-        params = _render_map(self.query, ctx)
-        data = self.body.render(ctx) if self.body is not None else None
-        body_json = render_value(self.json, ctx) if self.json is not None else None
+        try:
+            url = self.url_static or self.url.render(ctx)
+            headers = self.static_headers if self.headers_static else _render_map(self.headers, ctx)
+            params = _render_map(self.query, ctx)
+            data = self.body.render(ctx) if self.body is not None else None
+            body_json = render_value(self.json, ctx) if self.json is not None else None
+        except KeyError:  # a variable an earlier, failed step was to extract (on_failure = "continue")
+            self.rec.skipped += 1
+            return False
         start = time.perf_counter_ns()
         user.prev_start_ns, user.step_start_ns = user.step_start_ns, start
         try:
-            status, reason, body, resp_headers = await self.eng.client.request(
-                self.method, url, headers, params, data, body_json
+            status, reason, body, resp_headers = await self.follower.send(
+                user, self.rec, self.method, url, headers, params, data, body_json
             )
         except HttpError as exc:
             self._fail(user, time.perf_counter_ns() - start, exc.name, exc.message, 0, 0)
@@ -161,7 +186,10 @@ class HttpCall:
             if json_path(doc, path) is _MISSING:
                 return f"JSON field '{path}' missing"
         for path, expected in self.json_equals.items():
-            want = render_value(expected, user.vars)
+            try:
+                want = render_value(expected, user.vars)
+            except KeyError as exc:
+                return f"JSON field '{path}': {exc.args[0]}"
             got = json_path(doc, path)
             if got is _MISSING or (got != want and str(got) != str(want)):
                 return f"JSON field '{path}' is {got if got is not _MISSING else 'missing'!r}, expected {want!r}"
@@ -185,14 +213,16 @@ class HttpCall:
         return None
 
 
-class WsOpen:
+class WsOpen(_Step):
     def __init__(self, step: WsConnect, eng: Engine) -> None:
         self.eng = eng
         self.step = step
         path = step.path
-        self.url = compile_template(path if path.startswith(("ws://", "wss://")) else eng.ws_base + path)
+        self.url = compile_template(path, url=True)
+        if not path.startswith(("ws://", "wss://")):
+            self.url = self.url.prefixed(eng.ws_base)
         self.headers = {k: compile_template(v) for k, v in step.headers.items()}
-        self.connect_rec = eng.recorder.endpoint(KIND_WS_CONNECT, step.stats_name, "WS")
+        self.connect_rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_CONNECT, step.stats_name, "WS")
         self.ping_rec = eng.recorder.endpoint(KIND_WS_PING, step.stats_name, "WSPING") if step.heartbeat else None
 
     async def run(self, user: User) -> bool:
@@ -200,16 +230,20 @@ class WsOpen:
         if user.ws is not None:
             return True
         s = self.step
+        try:
+            url, headers = self.url.render(user.vars), _render_map(self.headers, user.vars) or {}
+        except KeyError:
+            self.connect_rec.skipped += 1
+            return False
         conn = WsConnection(
-            self.url.render(user.vars), _render_map(self.headers, user.vars) or {}, self.eng.ws_stats,
-            self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect, s.backoff_max, s.connect_timeout,
-            self.eng.verify_tls,
+            url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
+            s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size,
         )
         user.ws = conn
         return await conn.open()
 
 
-class WsSendStep:
+class WsSendStep(_Step):
     def __init__(self, step: WsSend, eng: Engine) -> None:
         self.text = compile_template(step.text) if step.text is not None else None
         self.json = compile_value(step.json_body) if step.json_body is not None else None
@@ -218,17 +252,20 @@ class WsSendStep:
         user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
         if user.ws is None:
             return False
-        text = self.text.render(user.vars) if self.text is not None else jsonlib.dumps(render_value(self.json, user.vars))
+        try:
+            text = self.text.render(user.vars) if self.text is not None else jsonlib.dumps(render_value(self.json, user.vars))
+        except KeyError:
+            return False
         return await user.ws.send(text)
 
 
-class WsWaitStep:
+class WsWaitStep(_Step):
     def __init__(self, step: WsWait, eng: Engine) -> None:
         self.match = {k: compile_value(v) for k, v in step.match.items()}
         self.contains = compile_template(step.contains) if step.contains else None
         self.timeout_ns = int(step.timeout * 1e9)
         self.since_previous = step.since == "previous"
-        self.rec = eng.recorder.endpoint(KIND_WS_MESSAGE, step.name, "WSMSG")
+        self.rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_MESSAGE, step.name, "WSMSG")
 
     async def run(self, user: User) -> bool:
         now = time.perf_counter_ns()
@@ -238,8 +275,12 @@ class WsWaitStep:
         if conn is None:
             self.rec.failure(0, "ws closed", "no open WebSocket")
             return False
-        want = {k: render_value(v, user.vars) for k, v in self.match.items()}
-        needle = self.contains.render(user.vars) if self.contains is not None else None
+        try:
+            want = {k: render_value(v, user.vars) for k, v in self.match.items()}
+            needle = self.contains.render(user.vars) if self.contains is not None else None
+        except KeyError:
+            self.rec.skipped += 1
+            return False
         deadline = now + self.timeout_ns
         while True:
             for msg in list(conn.buffer):  # bounded (ws.BUFFER), newest last
@@ -269,7 +310,7 @@ class WsWaitStep:
         return True
 
 
-class WsHoldStep:
+class WsHoldStep(_Step):
     def __init__(self, step: WsHold, eng: Engine) -> None:
         self.seconds = step.duration
 
@@ -290,7 +331,7 @@ class WsHoldStep:
         return True
 
 
-class WsCloseStep:
+class WsCloseStep(_Step):
     def __init__(self, step: WsClose, eng: Engine) -> None:
         pass
 
@@ -305,5 +346,11 @@ _COMPILERS = {
 }
 
 
-def compile_steps(steps: list[Any], eng: Engine) -> list[Any]:
-    return [_COMPILERS[type(step)](step, eng) for step in steps]
+def compile_steps(steps: list[Any], eng: Engine, on_failure: str = "end_iteration") -> list[Any]:
+    """Compile a scenario's steps; ``on_failure`` is the scenario's (a step's own wins)."""
+    out = []
+    for step in steps:
+        compiled = _COMPILERS[type(step)](step, eng)
+        compiled.ends_iteration = (getattr(step, "on_failure", None) or on_failure) == "end_iteration"
+        out.append(compiled)
+    return out

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from ..profile.models import Profile
 from ..profile.templates import compile_value, render_value
+from .clean import Cleaner, secret_values
 from .health import HealthMonitor
 from .http import make_client
 from .load import TICK, ClosedLoad, LoadShape, OpenLoad
@@ -60,7 +61,9 @@ class Worker:
         event-loop stalls with 10,000 WebSockets)."""
         profile = spec.profile
         self.open_model = profile.load.model == "open"
-        self.recorder = Recorder(open_model=self.open_model)
+        self.clean = Cleaner(secret_values(profile))
+        """Failure messages and worker errors pass through it: no control characters, no secrets."""
+        self.recorder = Recorder(open_model=self.open_model, clean=self.clean)
         self.ws_stats = WsStats()
         self.health = HealthMonitor(spec.index)
         self.shape = LoadShape(profile.load, spec.share)
@@ -92,15 +95,17 @@ class Worker:
         client = make_client(profile.http, connections=0)
         base_vars = {k: render_value(compile_value(v), {}) for k, v in profile.vars.items()}
         headers = {k: render_value(compile_value(v), {}) for k, v in profile.http.headers.items()}
-        eng = Engine(client, self.recorder, spec.base_url, self.ws_stats, profile.http.verify_tls, headers)
-        scenarios = [(s, compile_steps(s.steps, eng)) for s in profile.scenarios if s.weight > 0]
+        eng = Engine(client, self.recorder, spec.base_url, self.ws_stats, profile.http.verify_tls, headers, profile.http)
+        scenarios = [(s, compile_steps(s.steps, eng, s.on_failure)) for s in profile.scenarios if s.weight > 0]
         cum_weights = list(itertools.accumulate(s.weight for s, _ in scenarios))
         steps_only = [steps for _, steps in scenarios]
 
         async def iteration(user: User) -> None:
             steps = steps_only[0] if len(steps_only) == 1 else random.choices(steps_only, cum_weights=cum_weights)[0]
-            for step in steps:
-                if not await step.run(user):
+            for i, step in enumerate(steps):
+                if not await step.run(user) and step.ends_iteration:
+                    for later in steps[i + 1:]:  # not run: counted, so they are seen
+                        later.skip()
                     return
 
         def new_user(number: int) -> User:
@@ -236,7 +241,7 @@ async def _process_run(spec: WorkerSpec, control: Any, results: Any) -> None:
     try:
         await worker.run()
     except BaseException as exc:  # report, then let the main process see the worker end
-        results.put(("error", spec.index, f"{type(exc).__name__}: {exc}"))
+        results.put(("error", spec.index, worker.clean(f"{type(exc).__name__}: {exc}")))
         raise
     finally:
         results.put(("done", spec.index))

@@ -3,6 +3,11 @@
 Messages are buffered with their arrival time (``perf_counter_ns``) so that a ``ws_wait`` placed after an
 HTTP update still sees an event that arrived before the wait began: broadcast latency is measured from
 the update's start to the event's arrival, not to when the user got round to looking.
+
+A close by the server with an error code (anything but 1000 normal and 1001 going away) is a failure
+``ws close CODE`` on the connect's endpoint, its reason (sanitized where every failure is) as the message,
+timed as the connection's life; a message over ``max_message_size`` is the failure ``message too big``
+(the connection closes with 1009). Both are also counted as drops, and reconnected like any drop.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from .recorder import EndpointRecorder
 __all__ = ["WsConnection", "WsStats", "WsMessage"]
 
 BUFFER = 512
+CLEAN_CLOSES = frozenset((1000, 1001))
+"""Close codes that are not failures: normal closure, going away (a server shutting down or restarting)."""
+TOO_BIG = 1009
 
 
 @dataclass(slots=True)
@@ -66,7 +74,7 @@ class WsConnection:
     def __init__(
         self, url: str, headers: dict[str, str], stats: WsStats, connect_rec: EndpointRecorder,
         ping_rec: EndpointRecorder | None, heartbeat: float, reconnect: bool, backoff_max: float,
-        connect_timeout: float, verify_tls: bool = True,
+        connect_timeout: float, verify_tls: bool = True, max_size: int = 16 * 1024 * 1024,
     ) -> None:
         self.url = url
         self.headers = headers
@@ -78,6 +86,8 @@ class WsConnection:
         self.backoff_max = backoff_max
         self.connect_timeout = connect_timeout
         self.verify_tls = verify_tls
+        self.max_size = max_size
+        self._opened_ns = 0
         self.buffer: deque[WsMessage] = deque(maxlen=BUFFER)
         self.arrived = asyncio.Event()
         self._ws: Any = None
@@ -114,7 +124,8 @@ class WsConnection:
             self._ws = await asyncio.wait_for(
                 connect(
                     self.url, additional_headers=self.headers or None, ping_interval=None,
-                    open_timeout=None, close_timeout=1, max_queue=None, compression=None, **kwargs,
+                    open_timeout=None, close_timeout=1, max_queue=None, compression=None, max_size=self.max_size,
+                    **kwargs,
                 ),
                 self.connect_timeout,
             )
@@ -132,7 +143,8 @@ class WsConnection:
             name = "connection reset" if isinstance(exc, ConnectionResetError) else "ws connect error"
             self.connect_rec.failure(time.perf_counter_ns() - start, name, f"{type(exc).__name__}: {exc}")
             return False
-        self.connect_rec.success(time.perf_counter_ns() - start, 0, 101)
+        self._opened_ns = time.perf_counter_ns()
+        self.connect_rec.success(self._opened_ns - start, 0, 101)
         self.stats.open += 1
         self.stats.connects += 1
         return True
@@ -151,10 +163,13 @@ class WsConnection:
                         self.stats.messages_in += 1
                         self.arrived.set()
                     attempt = 0
-                except ConnectionClosed:
-                    pass
-                except Exception:
-                    pass
+                except ConnectionClosed as exc:
+                    if not self._closing:
+                        self._closed_by_peer(exc)
+                except Exception as exc:  # a broken frame, a decoding error: the connection is gone
+                    if not self._closing:
+                        self.connect_rec.failure(time.perf_counter_ns() - self._opened_ns, "ws error",
+                                                 f"{type(exc).__name__}: {exc}")
                 if self._ws is ws:
                     self._ws = None
                     self.stats.open -= 1
@@ -170,6 +185,15 @@ class WsConnection:
                 return
             if await self._connect():
                 self.stats.reconnects += 1
+
+    def _closed_by_peer(self, exc: Any) -> None:
+        """Count a close with an error code, or a message over the size limit, as a failure."""
+        lived = time.perf_counter_ns() - self._opened_ns
+        sent, rcvd = exc.sent, exc.rcvd
+        if sent is not None and sent.code == TOO_BIG and not exc.rcvd_then_sent:
+            self.connect_rec.failure(lived, "message too big", f"a message over {self.max_size} bytes (max_message_size)")
+        elif rcvd is not None and rcvd.code not in CLEAN_CLOSES:
+            self.connect_rec.failure(lived, f"ws close {rcvd.code}", rcvd.reason)
 
     async def _heartbeat_loop(self) -> None:
         assert self.ping_rec is not None

@@ -82,6 +82,15 @@ class HttpSettings(_Model):
     """Connect, read and total time limits."""
     max_connections: int = Field(default=0, ge=0)
     """Cap on open HTTP connections per worker; 0 means one per virtual user (no cap)."""
+    cookies: bool = True
+    """Each virtual user keeps a cookie jar, as a browser (or a Locust user) does: a login's session cookie
+    is sent with the requests that follow. A user starts with an empty jar. Off: no cookie is kept."""
+    follow_redirects: bool = True
+    """Follow 301/302/303/307/308 as requests and Locust do (301-303 turn a POST into a GET, 307/308 keep
+    method and body; ``Authorization`` is dropped when the host changes). The step is one sample, timed to
+    the final response, which its checks see; each hop is counted as a redirect of the endpoint."""
+    max_redirects: int = Field(default=10, ge=0, le=100)
+    """Most redirects one step follows; one more is the failure ``too many redirects``."""
     client: Literal["auto", "aiohttp", "fast"] = "auto"
     """Which HTTP/1.1 client: "auto" = the built-in fast client (httptools) for http:// targets and aiohttp
     for https://; "aiohttp" = aiohttp for everything; "fast" = same as auto. HTTP/2 always uses httpx."""
@@ -227,6 +236,21 @@ class Profile(_Model):
                 elif isinstance(step, WsWait):
                     out["ws_message"].add(step.name)
         return out
+
+    def endpoints(self) -> list[tuple[str, str, str]]:
+        """(kind, stats name, method) of every endpoint this profile can produce, in step order."""
+        out: dict[tuple[str, str], str] = {}
+        for scenario in self.scenarios:
+            for step in scenario.steps:
+                if isinstance(step, HttpStep):
+                    out.setdefault(("http", step.stats_name), step.method)
+                elif isinstance(step, WsConnect):
+                    out.setdefault(("ws_connect", step.stats_name), "WS")
+                    if step.heartbeat:
+                        out.setdefault(("ws_ping", step.stats_name), "WSPING")
+                elif isinstance(step, WsWait):
+                    out.setdefault(("ws_message", step.name), "WSMSG")
+        return [(kind, name, method) for (kind, name), method in out.items()]
 
     @property
     def ramp_seconds(self) -> float:

@@ -15,6 +15,8 @@ __all__ = [
 ]
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+OnFailure = Literal["end_iteration", "continue"]
+"""What a failed step does to the rest of its iteration (see :attr:`Scenario.on_failure`)."""
 
 
 # ---------------------------------------------------------------- steps
@@ -57,6 +59,8 @@ class HttpStep(_Model):
     extract: dict[str, str] = Field(default_factory=dict)
     """Variables to take from the response: ``name = "json:items.0.id"``, ``"header:Location"``,
     ``"status"`` or ``"regex:id=(\\w+)"``."""
+    on_failure: OnFailure | None = None
+    """This step's own ``on_failure``; unset: the scenario's."""
 
     @field_validator("method")
     @classmethod
@@ -111,6 +115,11 @@ class WsConnect(_Model):
     """Reconnect when the connection drops, with exponential backoff; reconnects are counted."""
     backoff_max: Duration = 10.0
     connect_timeout: Duration = 10.0
+    max_message_size: int = Field(default=16 * 1024 * 1024, ge=1, le=2**31)
+    """Largest message accepted, in bytes (default 16 MiB). A bigger one is the failure
+    ``message too big`` on this endpoint, and the connection closes (code 1009)."""
+    on_failure: OnFailure | None = None
+    """This step's own ``on_failure``; unset: the scenario's."""
 
     _v = field_validator("path", "headers")(classmethod(lambda cls, v: _check_template(v)))
 
@@ -128,6 +137,8 @@ class WsSend(_Model):
     type: Literal["ws_send"]
     text: str | None = None
     json_body: Any = Field(default=None, alias="json")
+    on_failure: OnFailure | None = None
+    """This step's own ``on_failure``; unset: the scenario's."""
 
     _v = field_validator("text", "json_body")(classmethod(lambda cls, v: _check_template(v)))
 
@@ -156,6 +167,8 @@ class WsWait(_Model):
     """Text the message must contain."""
     timeout: Duration = 5.0
     since: Literal["wait", "previous"] = "wait"
+    on_failure: OnFailure | None = None
+    """This step's own ``on_failure``; unset: the scenario's."""
 
     _v = field_validator("match", "contains")(classmethod(lambda cls, v: _check_template(v)))
 
@@ -191,6 +204,10 @@ class Scenario(_Model):
     name: str
     weight: int = Field(default=1, ge=0)
     """Relative share of iterations (like Locust task weights); 0 turns the scenario off."""
+    on_failure: OnFailure = "end_iteration"
+    """When a step fails: ``"end_iteration"`` (later steps often need what the failed one was to extract)
+    or ``"continue"`` with the next step. Steps not run are counted as ``skipped`` on their endpoint, and
+    in ``continue`` a step whose template variable was never set is skipped too. A step may override it."""
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")

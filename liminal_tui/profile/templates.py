@@ -10,6 +10,11 @@
 ``${name}``            a variable extracted by an earlier step or set in ``[vars]``
 
 Templates are compiled once into a list of parts; rendering a string without any ``${`` costs nothing.
+
+In a URL (an HTTP step's ``path``, a ``ws_connect`` path) every value is percent-encoded (all but letters,
+digits, ``-._~`` and ``/``), so a ``#``, ``?``, ``&`` or space in a value cannot cut or reshape the URL;
+only a value the path *starts* with (``path = "${next_page}"``, a link taken from a response) is used
+as it is.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+from urllib.parse import quote
 
 __all__ = [
     "TemplateError",
@@ -30,9 +36,12 @@ __all__ = [
     "render_value",
     "BUILTIN_NAMES",
     "REDACTED",
+    "URL_SAFE",
 ]
 
 REDACTED = "***"
+URL_SAFE = "/"
+"""Characters left as they are when a value is percent-encoded into a URL (besides letters, digits, -._~)."""
 BUILTIN_NAMES = ("seq", "user", "iteration", "uuid")
 _FUNCTIONS = ("randint", "choice", "env")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -60,6 +69,15 @@ class Template:
     @property
     def is_static(self) -> bool:
         return not self.parts or (len(self.parts) == 1 and isinstance(self.parts[0], str))
+
+    def prefixed(self, prefix: str) -> "Template":
+        """This template with literal text before it (a base URL before a step's path)."""
+        parts = self.parts
+        if parts and isinstance(parts[0], str):
+            parts = (prefix + parts[0], *parts[1:])
+        else:
+            parts = (prefix, *parts) if prefix else parts
+        return Template(prefix + self.source, parts, self.variables, self.uses_env)
 
     def render(self, ctx: Context) -> str:
         parts = self.parts
@@ -118,8 +136,14 @@ def _placeholder(expr: str, env: Mapping[str, str]) -> tuple[str | Callable[[Con
     return _variable(expr), expr, False
 
 
-def compile_template(source: str, env: Mapping[str, str] | None = None) -> Template:
-    """Compile ``source``; raise :class:`TemplateError` on a malformed placeholder."""
+def _encoded(part: Callable[[Context], str]) -> Callable[[Context], str]:
+    return lambda ctx: quote(part(ctx), safe=URL_SAFE)
+
+
+def compile_template(source: str, env: Mapping[str, str] | None = None, url: bool = False) -> Template:
+    """Compile ``source``; raise :class:`TemplateError` on a malformed placeholder.
+
+    ``url``: ``source`` is a URL; percent-encode every value but one the URL starts with."""
     if "${" not in source:
         return Template(source, (source,) if source else (), frozenset(), False)
     env = os.environ if env is None else env
@@ -131,6 +155,8 @@ def compile_template(source: str, env: Mapping[str, str] | None = None) -> Templ
         if match.start() > pos:
             parts.append(source[pos : match.start()])
         part, var, from_env = _placeholder(match.group(1), env)
+        if url and match.start() > 0:
+            part = quote(part, safe=URL_SAFE) if isinstance(part, str) else _encoded(part)
         uses_env |= from_env
         if var:
             variables.add(var)
