@@ -10,6 +10,13 @@ HTTP routes (all counted per path in ``state.counts``; ``/_stats`` and ``/_contr
 ``/reset``                   headers of a 1000-byte body, then the connection is reset
 ``/hang``                    never answers (the client's timeout must fire)
 ``/trickle/{chunks}/{ms}``   a body of ``chunks`` bytes, one byte every ``ms`` milliseconds
+``/echo`` (any method)       JSON of what came: method, path, query, body, Authorization and Cookie headers
+``POST /login``              sets a session cookie ``sid`` (a new one each time; ``state.sessions``)
+``/whoami``                  200 with the session's id when the ``sid`` cookie is a known session, else 401
+``/redirect/{code}?to=URL``  status ``code`` with ``Location: URL`` (relative or absolute, as given)
+``/redirect-loop``           302 to itself, for ever
+``/reason/{code}?text=T``    status ``code`` with the reason phrase T (control characters and all)
+``/big-header/{bytes}``      200 with a header ``X-Big`` of ``bytes`` bytes
 ``/_stats``                  {"total": N, "counts": {path: N}}
 ``POST /_control/stall?seconds=S``   turn the stall switch on for S seconds (0: off)
 
@@ -41,6 +48,8 @@ class ServerState:
     stall_until: float = 0.0
     """``time.monotonic()`` until which ``/stall`` requests wait."""
     hanging: set = field(default_factory=set)
+    sessions: set = field(default_factory=set)
+    """Session ids handed out by ``/login``."""
 
     @property
     def total(self) -> int:
@@ -125,6 +134,47 @@ async def trickle(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def echo(request: web.Request) -> web.Response:
+    return web.json_response({
+        "method": request.method, "path": request.path, "query": dict(request.query),
+        "body": (await request.read()).decode("utf-8", "replace"),
+        "authorization": request.headers.get("Authorization"), "cookie": request.headers.get("Cookie"),
+    })
+
+
+async def login(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    sid = f"s{len(state.sessions) + 1}"
+    state.sessions.add(sid)
+    resp = web.json_response({"sid": sid})
+    resp.set_cookie("sid", sid, path="/", httponly=True)
+    return resp
+
+
+async def whoami(request: web.Request) -> web.Response:
+    sid = request.cookies.get("sid")
+    if sid in request.app[STATE].sessions:
+        return web.json_response({"sid": sid})
+    return web.Response(status=401, text="who are you?")
+
+
+async def redirect(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.match_info["code"]), headers={"Location": request.query["to"]})
+
+
+async def redirect_loop(request: web.Request) -> web.Response:
+    return web.Response(status=302, headers={"Location": "/redirect-loop"})
+
+
+async def reason(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.match_info["code"]), reason=request.query.get("text", ""),
+                        text=request.query.get("text", ""))
+
+
+async def big_header(request: web.Request) -> web.Response:
+    return web.Response(text="ok", headers={"X-Big": "b" * int(request.match_info["bytes"])})
+
+
 async def stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response({"total": state.total, "counts": dict(state.counts)})
@@ -198,6 +248,13 @@ def make_app() -> web.Application:
     r.add_get("/reset", reset)
     r.add_get("/hang", hang)
     r.add_get("/trickle/{chunks}/{ms}", trickle)
+    r.add_route("*", "/echo", echo)
+    r.add_post("/login", login)
+    r.add_get("/whoami", whoami)
+    r.add_route("*", "/redirect/{code}", redirect)
+    r.add_get("/redirect-loop", redirect_loop)
+    r.add_get("/reason/{code}", reason)
+    r.add_get("/big-header/{bytes}", big_header)
     r.add_get("/_stats", stats)
     r.add_post("/_control/stall", control_stall)
     r.add_get("/ws/echo", ws_echo)
