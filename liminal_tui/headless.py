@@ -91,12 +91,15 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
         if s.kind == "all":
             continue
         name = s.name if s.name != AGGREGATED else f"{AGGREGATED} ({s.kind})"
-        lat = s.latency
+        lat = s.latency  # successes; "-" for an endpoint without one (never a 0.0 that was not measured)
+        times = [f"{v:.1f}" if lat.count else "-" for v in (lat.p50, lat.p90, lat.p95, lat.p99, lat.max)]
         rows.append([
-            s.method or s.kind, name, str(s.total), str(s.failures), f"{s.total / secs:.1f}",
-            f"{lat.p50:.1f}", f"{lat.p90:.1f}", f"{lat.p95:.1f}", f"{lat.p99:.1f}", f"{lat.max:.1f}", f"{s.avg_bytes:.0f}",
+            s.method or s.kind, name, str(s.total), str(s.failures), str(s.skipped), f"{s.total / secs:.1f}",
+            *times, f"{s.avg_bytes:.0f}",
         ])
-    out += _table(["Type", "Name", "Requests", "Fails", "RPS", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "avg B"], rows)
+    out += _table(["Type", "Name", "Requests", "Fails", "Skipped", "RPS", "p50 ms", "p90 ms", "p95 ms", "p99 ms",
+                   "max ms", "avg B"], rows)
+    out.append("(latency of successful requests; every sample, failures included, in results_stats.csv)")
     http = final.find(KIND_HTTP)
     if http is not None and http.service is not None and http.service.count:
         out.append(f"open model: corrected p99 {http.latency.p99:.1f} ms, uncorrected (service time) p99 {http.service.p99:.1f} ms")

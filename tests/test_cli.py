@@ -74,7 +74,7 @@ def test_passing_run_writes_consistent_report(tmp_path: Path) -> None:
     assert rows[0] == (
         "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,"
         "Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,"
-        "99.99%,100%"
+        "99.99%,100%,Skipped Count"
     ).split(",")
     assert rows[-1][1] == "Aggregated"
     by_name = {r[1]: r for r in rows[1:]}

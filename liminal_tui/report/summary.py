@@ -36,6 +36,11 @@ def load_settings(profile: Profile) -> dict[str, Any]:
     return out
 
 
+def _peak(final: Snapshot) -> float:
+    """Most users (closed) or highest rate asked for (open) at any tick, live changes included."""
+    return float(final.peak_users) if final.model == "closed" else round(final.peak_target, 3)
+
+
 def _unit(stat: str) -> str:
     if stat in LATENCY_STATS:
         return "ms"
@@ -87,6 +92,9 @@ def build_summary(
         "passed": passed,
         "load": {
             **load_settings(profile),
+            # what the run reached, live changes included (the summary screen's figure); the plan beside it
+            "peak": _peak(final) or profile.load.peak,
+            "planned_peak": profile.load.peak,
             "users_at_end": final.users,
             "iterations": final.iterations,
             "dropped": final.dropped,

@@ -44,7 +44,7 @@ PERCENTILE_KEYS = tuple(f"p{p:g}" for p in PERCENTILES)
 STATS_HEADER = [
     "Type", "Name", "Request Count", "Failure Count", "Median Response Time", "Average Response Time",
     "Min Response Time", "Max Response Time", "Average Content Size", "Requests/s", "Failures/s",
-    *_PCT_COLUMNS,
+    *_PCT_COLUMNS, "Skipped Count",
 ]
 FAILURES_HEADER = ["Method", "Name", "Error", "Occurrences"]
 HISTORY_HEADER = [
@@ -108,16 +108,23 @@ def _percentiles(lat: LatencyStats) -> list[str]:
 
 
 def _totals(s: EndpointStats) -> list[str | int]:
-    lat = s.latency
-    return [s.total, s.failures, _ms(lat.p50), _ms(lat.mean), _ms(lat.min), _ms(lat.max), _ms(s.avg_bytes)]
+    """Counts and times of every sample, failures included (as Locust's CSVs); N/A without a sample."""
+    lat = s.all_latency
+    times = [_ms(lat.p50), _ms(lat.mean), _ms(lat.min), _ms(lat.max)] if lat.count else [NA] * 4
+    return [s.total, s.failures, *times, _ms(s.avg_bytes)]
 
 
 def stats_rows(final: Snapshot) -> list[list[str | int]]:
-    """``results_stats.csv``: one row per endpoint (cumulative), then the run's Aggregated row."""
+    """``results_stats.csv``: one row per endpoint (cumulative), then the run's Aggregated row.
+
+    Times are of every sample, failures included, as Locust writes them; the successes-only figures are
+    in summary.json (``latency_ms``) and report.html. ``Skipped Count`` (after Locust's columns): steps
+    not run because an earlier step of their iteration failed."""
     endpoints, aggregates = split(final.total_stats)
     rows = []
     for s in [*endpoints, aggregates.get("all", EMPTY)]:
-        rows.append([type_of(s), s.name, *_totals(s), _rate(s.rps), _rate(s.fps), *_percentiles(s.latency)])
+        rows.append([type_of(s), s.name, *_totals(s), _rate(s.rps), _rate(s.fps), *_percentiles(s.all_latency),
+                     s.skipped])
     return rows
 
 
@@ -146,7 +153,7 @@ def history_rows(snapshot: Snapshot) -> list[list[str | int]]:
         else:
             cur = by_key.get((total.kind, total.name))
         cur_rps, cur_fps = (cur.rps, cur.fps) if cur else (0.0, 0.0)
-        pct = _percentiles(cur.latency) if cur else [NA] * len(PERCENTILES)
+        pct = _percentiles(cur.all_latency) if cur else [NA] * len(PERCENTILES)
         rows.append([ts, users, type_of(total), total.name, _rate(cur_rps), _rate(cur_fps), *pct, *_totals(total)])
     return rows
 
@@ -179,6 +186,9 @@ def stats_record(s: EndpointStats) -> dict:
         "fps": rate(s.fps),
         "latency_ms": latency_record(s.latency),
         "failed_latency_ms": latency_record(s.failed_latency),
+        "all_latency_ms": latency_record(s.all_latency),
+        "skipped": s.skipped,
+        "redirects": s.redirects,
         "avg_bytes": ms(s.avg_bytes),
         "bytes_total": s.bytes_total,
         "statuses": {str(code): n for code, n in s.statuses},

@@ -18,6 +18,7 @@ SORT_KEYS: dict[str, tuple[str, object]] = {
     "name": ("name", lambda s: (s.kind, s.name)),
     "requests": ("requests", lambda s: s.total),
     "failures": ("failures", lambda s: s.failures),
+    "skipped": ("skipped", lambda s: s.skipped),
     "rps": ("RPS", lambda s: s.rps),
     "p50": ("p50", lambda s: s.latency.p50),
     "p95": ("p95", lambda s: s.latency.p95),
@@ -58,9 +59,9 @@ class EndpointTable(FigureTable):
     def on_mount(self) -> None:
         self.add_column("kind", key="kind")
         self.add_column("name", key="name", shrink=True)  # at 80 columns p99 and max stay in view
-        for key, label in (("requests", "requests"), ("failures", "failures"), ("rps", "RPS"),
+        for key, label in (("requests", "requests"), ("failures", "failures"), ("skipped", "skipped"), ("rps", "RPS"),
                            ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")):
-            self.add_column(label, key=key, justify="right", optional=key == "p95")
+            self.add_column(label, key=key, justify="right", optional=key in ("p95", "skipped"))
         self._title()
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
@@ -103,6 +104,7 @@ class EndpointTable(FigureTable):
             Content.styled(s.name, "bold") if s.name == "Aggregated" else s.name,
             count(s.total),
             count(s.failures),
+            count(s.skipped),
             per_s(s.rps),
             *(ms(v) if s.latency.count else "-" for v in (s.latency.p50, s.latency.p95, s.latency.p99, s.latency.max)),
         ]

@@ -21,11 +21,11 @@ __all__ = ["TrendLine", "BARS", "bar_levels"]
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def bar_levels(values: Sequence[float], width: int) -> list[int]:
-    """The last ``width`` values as bar levels (0-7, or -1 for a cell with no tick yet), newest last."""
+def bar_levels(values: Sequence[float | None], width: int) -> list[int]:
+    """The last ``width`` values as bar levels (0-7, or -1 for a cell with no tick yet or no value), newest last."""
     shown = list(values)[-width:] if width > 0 else []
-    top = max(shown, default=0.0)
-    levels = [round(max(0.0, v) / top * (len(BARS) - 1)) if top > 0 else 0 for v in shown]
+    top = max((v for v in shown if v is not None), default=0.0)
+    levels = [-1 if v is None else round(max(0.0, v) / top * (len(BARS) - 1)) if top > 0 else 0 for v in shown]
     return [-1] * (max(0, width) - len(levels)) + levels
 
 
@@ -44,13 +44,14 @@ class TrendLine(Widget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._values: tuple[float, ...] = ()
+        self._values: tuple[float | None, ...] = ()
 
     @property
-    def values(self) -> tuple[float, ...]:
+    def values(self) -> tuple[float | None, ...]:
+        """The series; None is a tick without a value (drawn as a gap)."""
         return self._values
 
-    def set_values(self, values: Sequence[float]) -> None:
+    def set_values(self, values: Sequence[float | None]) -> None:
         self._values = tuple(values)
         self.refresh()
 

@@ -22,9 +22,10 @@ def _rps(s: Snapshot) -> float:
     return stats.rps if stats else 0.0
 
 
-def _p99(s: Snapshot) -> float:
+def _p99(s: Snapshot) -> float | None:
+    """None for a second without a success: a gap, not a "0.00 ms" that nothing measured."""
     stats = headline_stats(s, total=False)
-    return stats.latency.p99 if stats else 0.0
+    return stats.latency.p99 if stats and stats.latency.count else None
 
 
 def _eps(s: Snapshot) -> float:
@@ -36,7 +37,7 @@ def _conns(s: Snapshot) -> float:
     return float(s.http_connections + s.ws.open)
 
 
-TREND_SERIES: tuple[tuple[str, str, Callable[[Snapshot], float], Callable[[float], str]], ...] = (
+TREND_SERIES: tuple[tuple[str, str, Callable[[Snapshot], float | None], Callable[[float], str]], ...] = (
     ("rps", "RPS", _rps, per_s),
     ("p99", "p99", _p99, ms),
     ("errors", "errors", _eps, per_s),
@@ -86,4 +87,5 @@ class Trends(Vertical):
             series = self._series[key]
             series.extend(value_of(s) for s in snapshots)
             self.query_one(f"#spark-{key}", TrendLine).set_values(series)
-            self.query_one(f"#value-{key}", Label).update(fmt(series[-1]), layout=False)  # fixed width
+            last = series[-1]
+            self.query_one(f"#value-{key}", Label).update("-" if last is None else fmt(last), layout=False)  # fixed width

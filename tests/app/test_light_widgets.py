@@ -126,3 +126,35 @@ async def test_a_narrow_table_keeps_its_last_columns_in_view():
         assert shown[0].split() == ["name", "p99"]
         assert shown[1].endswith("2.00 ms") and "1.00 ms" not in shown[1] and "…" in shown[1]
         assert len(shown[1]) <= 30 and table.virtual_size.width <= table.size.width
+
+
+def test_bar_levels_leave_a_gap_for_a_tick_without_a_value():
+    assert bar_levels([10.0, None, 5.0], 4) == [-1, 7, -1, 4]
+
+
+async def test_p99_trend_shows_nothing_for_a_second_without_a_success():
+    """A second with only failures has no p99: the trend leaves a gap and says "-", never "0.00 ms"."""
+    from dataclasses import replace
+
+    from textual.widgets import Label
+
+    from fakes import build_snapshots
+    from liminal_tui.engine.snapshot import LatencyStats
+    from liminal_tui.widgets.trends import Trends
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Trends()
+
+    snaps = build_snapshots(3)
+    failed_only = tuple(replace(s, count=0, failures=s.total, latency=LatencyStats())
+                        for s in snaps[2].interval_stats)
+    last = replace(snaps[2], interval_stats=failed_only)
+    app = Host()
+    async with app.run_test(size=(80, 10)) as pilot:
+        trends = app.query_one(Trends)
+        trends.update_snapshots([snaps[1], last])
+        await pilot.pause()
+        assert str(app.query_one("#value-p99", Label).content) == "-"
+        assert app.query_one("#spark-p99", TrendLine).values[-1] is None
+        assert app.query_one("#spark-p99", TrendLine).values[-2] > 0
