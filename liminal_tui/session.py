@@ -74,11 +74,11 @@ class Session:
         if self.report_base is not None:
             from .report import ReportError, ReportWriter
 
-            self.writer = ReportWriter(
-                self.report_base, self.profile, target_url=self.profile.target, started_at=time.time(),
-                tool_version=__version__, settings={"workers": self.run.workers, **self.settings},
-            )
             try:
+                self.writer = ReportWriter(
+                    self.report_base, self.profile, target_url=self.profile.target, started_at=time.time(),
+                    tool_version=__version__, settings={"workers": self.run.workers, **self.settings},
+                )
                 self.writer.check_writable()
             except ReportError as exc:
                 raise SessionError(str(exc)) from None

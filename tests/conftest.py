@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from liminal_tui.demo import start_demo_server
-from servers import start_garbage_server, start_test_server
+from servers import start_garbage_server, start_reason_server, start_test_server
 
 
 @pytest.fixture
@@ -21,6 +21,14 @@ async def test_server():
 @pytest.fixture
 async def garbage_server():
     server = await start_garbage_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def reason_server():
+    """Any status with any reason phrase, control characters included (tests/servers.py)."""
+    server = await start_reason_server()
     yield server
     await server.close()
 

@@ -15,7 +15,6 @@ HTTP routes (all counted per path in ``state.counts``; ``/_stats`` and ``/_contr
 ``/whoami``                  200 with the session's id when the ``sid`` cookie is a known session, else 401
 ``/redirect/{code}?to=URL``  status ``code`` with ``Location: URL`` (relative or absolute, as given)
 ``/redirect-loop``           302 to itself, for ever
-``/reason/{code}?text=T``    status ``code`` with the reason phrase T (control characters and all)
 ``/big-header/{bytes}``      200 with a header ``X-Big`` of ``bytes`` bytes
 ``/_stats``                  {"total": N, "counts": {path: N}}
 ``POST /_control/stall?seconds=S``   turn the stall switch on for S seconds (0: off)
@@ -24,11 +23,13 @@ WebSocket routes (``state.ws_connects`` counts upgrades per path):
 
 ``/ws/echo``                 echoes text frames, answers pings
 ``/ws/silent``               never answers pings (and never reads, so no pong is sent)
-``/ws/close/{code}``         sends "bye" and closes with ``code`` (e.g. 1011 internal error)
+``/ws/close/{code}?reason=R`` sends "bye" and closes with ``code`` (e.g. 1011 internal error) and reason R
 ``/ws/drop/{ms}``            sends "hi", then drops the connection every ``ms`` milliseconds
 ``/ws/big/{bytes}``          sends one message of ``bytes`` bytes, then waits for the client to close
 
-``start_garbage_server()`` is a raw asyncio server answering every connection with non-HTTP bytes.
+``start_garbage_server()`` is a raw asyncio server answering every connection with non-HTTP bytes;
+``start_reason_server()`` answers ``GET /{code}?text=T`` with status ``code`` and the reason phrase T,
+control characters and all (aiohttp refuses to send those), the body echoing T.
 """
 
 from __future__ import annotations
@@ -166,11 +167,6 @@ async def redirect_loop(request: web.Request) -> web.Response:
     return web.Response(status=302, headers={"Location": "/redirect-loop"})
 
 
-async def reason(request: web.Request) -> web.Response:
-    return web.Response(status=int(request.match_info["code"]), reason=request.query.get("text", ""),
-                        text=request.query.get("text", ""))
-
-
 async def big_header(request: web.Request) -> web.Response:
     return web.Response(text="ok", headers={"X-Big": "b" * int(request.match_info["bytes"])})
 
@@ -212,7 +208,8 @@ async def ws_silent(request: web.Request) -> web.WebSocketResponse:
 async def ws_close(request: web.Request) -> web.WebSocketResponse:
     ws = await _ws(request)
     await ws.send_str("bye")
-    await ws.close(code=int(request.match_info["code"]), message=b"test server error")
+    reason = request.query.get("reason", "test server error")
+    await ws.close(code=int(request.match_info["code"]), message=reason.encode())
     return ws
 
 
@@ -253,7 +250,6 @@ def make_app() -> web.Application:
     r.add_get("/whoami", whoami)
     r.add_route("*", "/redirect/{code}", redirect)
     r.add_get("/redirect-loop", redirect_loop)
-    r.add_get("/reason/{code}", reason)
     r.add_get("/big-header/{bytes}", big_header)
     r.add_get("/_stats", stats)
     r.add_post("/_control/stall", control_stall)
@@ -327,6 +323,44 @@ async def start_garbage_server() -> GarbageServer:
     garbage.server = await asyncio.start_server(garbage._handle, "127.0.0.1", 0)
     garbage.url = f"http://127.0.0.1:{garbage.server.sockets[0].getsockname()[1]}"
     return garbage
+
+
+class ReasonServer:
+    """Answers ``/{code}?text=T`` with ``HTTP/1.1 {code} T``, T percent-decoded and sent raw."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from urllib.parse import parse_qs, urlsplit
+
+        try:
+            while True:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+                self.requests += 1
+                target = urlsplit(head.split(b" ", 2)[1].decode("latin-1"))
+                text = parse_qs(target.query).get("text", [""])[0].encode("utf-8")
+                writer.write(b"HTTP/1.1 " + target.path.strip("/").encode() + b" " + text
+                             + b"\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def start_reason_server() -> ReasonServer:
+    reason = ReasonServer()
+    reason.server = await asyncio.start_server(reason._handle, "127.0.0.1", 0)
+    reason.url = f"http://127.0.0.1:{reason.server.sockets[0].getsockname()[1]}"
+    return reason
 
 
 # ---------------------------------------------------------------- driving runs in tests

@@ -125,7 +125,8 @@ class HttpCall(_Step):
         self.statuses = check.statuses()
         self.json_has = list(check.json_has)
         self.json_equals = {k: compile_value(v) for k, v in check.json_equals.items()}
-        self.body_contains = check.body_contains.encode() if check.body_contains else None
+        self.body_contains = compile_template(check.body_contains) if check.body_contains else None
+        self.body_needle = self.body_contains.render({}).encode() if self.body_contains and self.body_contains.is_static else None
         self.extract = [(var, *src.split(":", 1)) if ":" in src else (var, src, "") for var, src in step.extract.items()]
         self.regexes = {arg: re.compile(arg.encode()) for var, src, arg in self.extract if src == "regex"}
         self.needs_json = bool(self.json_has or self.json_equals or any(s == "json" for _, s, _ in self.extract))
@@ -174,8 +175,16 @@ class HttpCall(_Step):
 
     def _check(self, user: User, status: int, body: bytes, headers: Any) -> str | None:
         """None when the response passes every check (and extraction worked), else what failed."""
-        if self.body_contains is not None and self.body_contains not in body:
-            return f"body does not contain {self.body_contains.decode()!r}"
+        if self.body_needle is not None:
+            if self.body_needle not in body:
+                return f"body does not contain {self.body_needle.decode()!r}"
+        elif self.body_contains is not None:
+            try:
+                needle = self.body_contains.render(user.vars)
+            except KeyError as exc:
+                return f"body_contains: {exc.args[0]}"
+            if needle.encode() not in body:
+                return f"body does not contain {needle!r}"
         doc: Any = None
         if self.needs_json:
             try:

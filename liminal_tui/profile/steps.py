@@ -32,7 +32,9 @@ class Check(_Model):
     json_equals: dict[str, Any] = Field(default_factory=dict)
     """JSON fields that must equal a value (values may use templates)."""
     body_contains: str | None = None
-    """Text the body must contain."""
+    """Text the body must contain (templates allowed)."""
+
+    _v = field_validator("json_equals", "body_contains")(classmethod(lambda cls, v: _check_template(v)))
 
     def statuses(self) -> frozenset[int] | None:
         if self.status is None:
@@ -97,7 +99,8 @@ class HttpStep(_Model):
         return self.name or f"{self.method} {self.path}"
 
     def used_variables(self) -> set[str]:
-        fields = [self.path, self.body, self.query, self.headers, self.json_body, self.check.json_equals]
+        fields = [self.path, self.body, self.query, self.headers, self.json_body, self.check.json_equals,
+                  self.check.body_contains]
         return set().union(*(template_variables(f) for f in fields))
 
 

@@ -43,6 +43,8 @@ FILES = (
 HISTORY = "results_stats_history.csv"
 _PART = f".{HISTORY}.part"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+NAME_MAX = 80
+"""Characters of the profile name kept in a report folder's name (a file name may have 255 bytes at most)."""
 
 
 def _umask() -> int:
@@ -87,7 +89,8 @@ class ReportWriter:
         self.tool_version = tool_version
         self.settings = dict(settings)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
-        self._stem = f"{_UNSAFE.sub('_', profile.name).strip('._') or 'profile'}_{stamp}"
+        name = _UNSAFE.sub("_", profile.name).strip("._")[:NAME_MAX].rstrip("._")
+        self._stem = f"{name or 'profile'}_{stamp}"
         self.report_dir = self._free_dir()
         self.timeline = Timeline()
         self.health = Health()
@@ -104,8 +107,11 @@ class ReportWriter:
 
     def _free_dir(self) -> Path:
         n = 1
-        while self._candidate(n).exists():
-            n += 1
+        try:
+            while self._candidate(n).exists():
+                n += 1
+        except OSError as exc:  # an unreadable base folder, say: said when the folder is made
+            raise ReportError(f"cannot use the report folder {self._candidate(n)}: {exc.strerror or exc}") from None
         return self._candidate(n)
 
     def _ensure_dir(self) -> Path:
