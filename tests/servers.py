@@ -10,7 +10,7 @@ HTTP routes (all counted per path in ``state.counts``; ``/_stats`` and ``/_contr
 ``/reset``                   headers of a 1000-byte body, then the connection is reset
 ``/hang``                    never answers (the client's timeout must fire)
 ``/trickle/{chunks}/{ms}``   a body of ``chunks`` bytes, one byte every ``ms`` milliseconds
-``/echo`` (any method)       JSON of what came: method, path, query, body, Authorization and Cookie headers
+``/echo``, ``/echo/...``     (any method) JSON of what came: method, path, query, body, Authorization and Cookie headers
 ``POST /login``              sets a session cookie ``sid`` (a new one each time; ``state.sessions``)
 ``/whoami``                  200 with the session's id when the ``sid`` cookie is a known session, else 401
 ``/redirect/{code}?to=URL``  status ``code`` with ``Location: URL`` (relative or absolute, as given)
@@ -246,6 +246,7 @@ def make_app() -> web.Application:
     r.add_get("/hang", hang)
     r.add_get("/trickle/{chunks}/{ms}", trickle)
     r.add_route("*", "/echo", echo)
+    r.add_route("*", "/echo/{tail:.*}", echo)
     r.add_post("/login", login)
     r.add_get("/whoami", whoami)
     r.add_route("*", "/redirect/{code}", redirect)

@@ -287,6 +287,13 @@ async def test_set_load_changes_active_users(test_server):
         await run.stop()
     final = await asyncio.wait_for(run.wait(), 5)
     assert final.final and final.find("http").failures == 0
+    # summary.json's peak is what the run reached, live changes included; the plan beside it
+    from liminal_tui.report.summary import build_summary
+    from liminal_tui.report.timeline import Health
+
+    load = build_summary(profile=run.profile, target_url=test_server.url, started_at=0.0, tool_version="t",
+                         settings={}, final=final, verdicts=[], notes=[], health=Health())["load"]
+    assert (load["peak"], load["planned_peak"], load["users"]) == (6, 2, 2)
 
 
 async def test_a_real_worker_process_counts_what_the_server_served(test_server):

@@ -260,3 +260,21 @@ async def test_cancelled_request_closes_its_connection(test_server):
     await asyncio.sleep(0)
     assert client.open_connections() == 0
     await client.close()
+
+
+# ---------------------------------------------------------------- one header limit for both HTTP/1.1 clients
+
+@pytest.mark.parametrize("client_name", ["fast", "aiohttp"])
+async def test_a_header_over_64_kib_is_the_same_failure_in_both_clients(test_server, client_name):
+    from liminal_tui.engine.http import MAX_HEADER_BYTES
+
+    client = make_client(HttpSettings(client="fast" if client_name == "fast" else "aiohttp",
+                                      timeouts={"connect": 0.5, "total": 3.0}))
+    try:
+        status, _, _, headers = await _get(client, f"{test_server.url}/big-header/{MAX_HEADER_BYTES - 1000}")
+        assert status == 200 and len(headers["X-Big"]) == MAX_HEADER_BYTES - 1000
+        assert await _error(client, f"{test_server.url}/big-header/{MAX_HEADER_BYTES + 5000}") == "header too large"
+        status, _, body, _ = await _get(client, f"{test_server.url}/ok")  # the client goes on
+        assert (status, body) == (200, b"ok")
+    finally:
+        await client.close()

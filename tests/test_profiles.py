@@ -138,6 +138,17 @@ BROKEN = {
                                   ["scenarios.0.steps.1: template variable(s) memory are not set by an earlier step's extract or by [vars]"]),
     "template unknown function": (_edit("${memory_id}", "${rand:1:5}"), ["unknown template function 'rand'"]),
     "template unclosed": (_edit("${memory_id}", "${memory_id"), ["unclosed '${'"]),
+    # sessions, failures, WebSocket limits
+    "on_failure unknown": (_edit('name = "s"', 'name = "s"\non_failure = "retry"'),
+                           ["scenarios.0.on_failure: ", "'end_iteration' or 'continue'"]),
+    "step on_failure unknown": (_edit('name = "GET one"', 'name = "GET one"\non_failure = "stop"'),
+                                ["scenarios.0.steps.1.on_failure: ", "'end_iteration' or 'continue'"]),
+    "max_redirects negative": (_add("[http]\nmax_redirects = -1"), ["http.max_redirects: ", "greater than or equal to 0"]),
+    "cookies not a boolean": (_add('[http]\ncookies = "yes"'), ["http.cookies: ", "valid boolean"]),
+    "follow_redirects misspelt": (_add("[http]\nfollow_redirect = true"),
+                                  ["http.follow_redirect: unknown key 'follow_redirect'; did you mean 'follow_redirects'?"]),
+    "max_message_size zero": (_add('[[scenarios.steps]]\ntype = "ws_connect"\nmax_message_size = 0'),
+                              ["max_message_size: ", "greater than or equal to 1"]),
     # syntax
     "TOML syntax error": (_edit("[load]", "[load"), ["TOML syntax error", "line 5"]),
     "TOML duplicate key": (_edit("users = 5", "users = 5\nusers = 6"), ["TOML syntax error", "line 7"]),
@@ -158,6 +169,18 @@ def test_broken_profile_gets_one_clear_line(name: str, tmp_path: Path):
     assert len(info.value.problems) == 1, message
     for part in expected:
         assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_session_and_failure_keys_validate():
+    text = _add('[http]\ncookies = false\nfollow_redirects = true\nmax_redirects = 3\n'
+                '[[scenarios.steps]]\ntype = "ws_connect"\nmax_message_size = 1048576\non_failure = "continue"')
+    text = text.replace('name = "s"', 'name = "s"\non_failure = "continue"')
+    profile = parse_profile(text, source="ok.toml")
+    assert (profile.http.cookies, profile.http.follow_redirects, profile.http.max_redirects) == (False, True, 3)
+    assert profile.scenarios[0].on_failure == "continue" and profile.scenarios[0].steps[2].max_message_size == 1 << 20
+    defaults = parse_profile(BASE, source="defaults.toml")
+    assert (defaults.http.cookies, defaults.http.follow_redirects, defaults.http.max_redirects) == (True, True, 10)
+    assert defaults.scenarios[0].on_failure == "end_iteration" and defaults.scenarios[0].steps[0].on_failure is None
 
 
 def test_several_problems_get_one_line_each():

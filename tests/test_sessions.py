@@ -194,3 +194,41 @@ on_failure = "end_iteration"
     assert create.failures > 0 and use.total == 0 and use.skipped == create.failures
     assert last.count == create.failures  # "continue": the iteration went on past the skipped step
     assert test_server.state.counts["/echo"] == 0
+
+
+# ---------------------------------------------------------------- values in URLs
+
+ENCODED = """
+[http]
+{client}
+
+[vars]
+v = "a#b&c=d e?f/g%h"
+next = "/echo/raw?x=1"
+
+[load]
+users = 1
+spawn_rate = 1000
+
+[[scenarios]]
+name = "u"
+[[scenarios.steps]]
+type = "http"
+path = "/echo/${{v}}?x=${{v}}"
+name = "encoded"
+check = {{ json_equals = {{ "query.x" = "${{v}}", path = "/echo/${{v}}" }} }}
+[[scenarios.steps]]
+type = "http"
+path = "${{next}}"
+name = "a link as it is"
+check = {{ json_equals = {{ "query.x" = "1", path = "/echo/raw" }} }}
+"""
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+async def test_template_values_are_percent_encoded_into_urls(test_server, client):
+    """A '#' in a value used to cut the URL there; every reserved character now arrives as written."""
+    body = ENCODED.format(client=CLIENT_TOML[client])
+    _, final = await run_to_end(make_profile(test_server.url, body, duration="0.3s"), tick=0.1)
+    encoded, link = final.find("http", "encoded"), final.find("http", "a link as it is")
+    assert not final.errors and encoded.count > 0 and link.count == encoded.count
