@@ -157,6 +157,32 @@ async def test_a_redirected_step_is_one_sample_and_its_checks_see_the_final_resp
     assert after.total == 0 and after.skipped == ep.failures and counts["/ok"] == 0
 
 
+async def test_skipped_steps_and_redirects_are_in_every_report(test_server, tmp_path):
+    import csv
+    import time
+
+    from liminal_tui.headless import format_summary
+    from liminal_tui.report import ReportWriter
+
+    run, final = await run_to_end(make_profile(test_server.url, REDIRECT_RUN, duration="0.3s"), tick=0.1)
+    skipped = final.find("http", "after").skipped
+    writer = ReportWriter(tmp_path, run.profile, target_url=test_server.url, started_at=time.time(),
+                          tool_version="t", settings={})
+    out = writer.write(final, [])
+    rows = {r["Name"]: r for r in csv.DictReader((out / "results_stats.csv").open())}
+    assert int(rows["after"]["Skipped Count"]) == skipped > 0 and rows["after"]["Request Count"] == "0"
+    assert rows["after"]["Median Response Time"] == "N/A"  # never ran: no time, not 0.00
+    summary = json.loads((out / "summary.json").read_text())
+    by_name = {e["name"]: e for e in summary["endpoints"]}
+    assert by_name["after"]["skipped"] == skipped and by_name["to a missing page"]["redirects"] == 2 * skipped
+    html = (out / "report.html").read_text()
+    assert ">Skipped</th>" in html and f"<td>{skipped:,}</td>" in html
+    text = format_summary(final, [], None, [])
+    after_line = next(line for line in text.splitlines() if " after " in line)
+    assert after_line.split()[2:5] == ["0", "0", str(skipped)]  # requests, fails, skipped
+    assert " - " in after_line  # no latency without a sample
+
+
 async def test_on_failure_continue_runs_the_next_steps(test_server):
     body = REDIRECT_RUN.replace('name = "r"', 'name = "r"\non_failure = "continue"')
     _, final = await run_to_end(make_profile(test_server.url, body, duration="0.5s"), tick=0.1)

@@ -14,7 +14,7 @@ import time
 from typing import Any, Mapping
 
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
-from .follow import Follower
+from .follow import REDIRECT_STATUSES, Follower
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .http import HttpError
 from .recorder import Recorder
@@ -145,10 +145,20 @@ class HttpCall(_Step):
             return False
         start = time.perf_counter_ns()
         user.prev_start_ns, user.step_start_ns = user.step_start_ns, start
+        follower = self.follower  # cookies and redirects (follow.py), its send() inlined
+        if user.cookies is not None:
+            headers = follower.with_cookies(user.cookies, url, headers)
         try:
-            status, reason, body, resp_headers = await self.follower.send(
-                user, self.rec, self.method, url, headers, params, data, body_json
+            status, reason, body, resp_headers = await self.eng.client.request(
+                self.method, url, headers, params, data, body_json
             )
+            if follower.cookies:
+                follower.keep(user, url, resp_headers)
+            if status in REDIRECT_STATUSES and follower.follow:
+                location = resp_headers.get("Location")
+                if location is not None:
+                    status, reason, body, resp_headers = await follower.redirect(
+                        user, self.rec, self.method, url, headers, data, body_json, status, location)
         except HttpError as exc:
             self._fail(user, time.perf_counter_ns() - start, exc.name, exc.message, 0, 0)
             return False
