@@ -11,7 +11,8 @@ HTTP routes (all counted per path in ``state.counts``; ``/_stats`` and ``/_contr
 ``/hang``                    never answers (the client's timeout must fire)
 ``/trickle/{chunks}/{ms}``   a body of ``chunks`` bytes, one byte every ``ms`` milliseconds
 ``/echo``, ``/echo/...``     (any method) JSON of what came: method, path, query, body, Authorization and Cookie headers
-``POST /login``              sets a session cookie ``sid`` (a new one each time; ``state.sessions``)
+``POST /login[?to=URL]``     sets a session cookie ``sid`` (a new one each time; ``state.sessions``); with
+                             ``to``, a 302 there
 ``/whoami``                  200 with the session's id when the ``sid`` cookie is a known session, else 401
 ``/redirect/{code}?to=URL``  status ``code`` with ``Location: URL`` (relative or absolute, as given)
 ``/redirect-loop``           302 to itself, for ever
@@ -147,7 +148,8 @@ async def login(request: web.Request) -> web.Response:
     state = request.app[STATE]
     sid = f"s{len(state.sessions) + 1}"
     state.sessions.add(sid)
-    resp = web.json_response({"sid": sid})
+    to = request.query.get("to")
+    resp = web.json_response({"sid": sid}) if to is None else web.Response(status=302, headers={"Location": to})
     resp.set_cookie("sid", sid, path="/", httponly=True)
     return resp
 

@@ -119,6 +119,20 @@ async def test_a_redirect_loop_is_too_many_redirects(test_server, client):
     assert test_server.state.counts["/redirect-loop"] == 4  # the request and 3 redirects, no more
 
 
+@pytest.mark.parametrize("client", list(CLIENTS))
+async def test_a_cookie_set_by_a_redirect_is_sent_on_the_next_hop(test_server, client):
+    http = HttpSettings(**CLIENTS[client])
+    http_client, user = make_client(http), User(1, {})
+    follower, rec = Follower(http_client, http), EndpointRecorder("http", "x", "POST")
+    try:
+        await follower.send(user, rec, "POST", f"{test_server.url}/login", None, None, None, None)  # sid s1
+        status, _, body, _ = await follower.send(user, rec, "POST", f"{test_server.url}/login?to=/whoami",
+                                                 None, None, None, None)  # sets s2, then 302 to /whoami
+    finally:
+        await http_client.close()
+    assert (status, json.loads(body)["sid"], rec.redirects) == (200, "s2", 1)
+
+
 @pytest.mark.parametrize("client", ["fast", "aiohttp"])
 async def test_redirects_can_be_left_alone(test_server, client):
     status, _, hops = await _send(client, test_server.url, "GET", "/redirect/302?to=/echo", follow_redirects=False)

@@ -64,9 +64,8 @@ class Follower:
         """(status, reason, body, headers) of the final response; raises :class:`HttpError`.
 
         ``HttpCall.run`` does the same inline (one coroutine less a request on the hot path)."""
-        if user.cookies is not None:
-            headers = self.with_cookies(user.cookies, url, headers)
-        status, reason, body, resp_headers = await self.client.request(method, url, headers, params, data, json)
+        sent = self.with_cookies(user.cookies, url, headers) if user.cookies is not None else headers
+        status, reason, body, resp_headers = await self.client.request(method, url, sent, params, data, json)
         if self.cookies:
             self.keep(user, url, resp_headers)
         if status in REDIRECT_STATUSES and self.follow:
@@ -83,7 +82,9 @@ class Follower:
 
     async def redirect(self, user: Any, rec: Any, method: str, url: str, headers: dict[str, str] | None,
                         data: Any, json: Any, status: int, location: str) -> tuple[int, str, bytes, Any]:
-        """Follow ``location`` (the first response's) and on, up to ``max_redirects`` hops."""
+        """Follow ``location`` (the first response's) and on, up to ``max_redirects`` hops.
+
+        ``headers``: the step's own, without the jar's cookies (each hop asks the jar afresh)."""
         hops = 0
         while True:
             if hops >= self.max_redirects:

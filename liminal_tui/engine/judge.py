@@ -12,7 +12,7 @@ __all__ = ["judge", "lookup_stat"]
 def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> float | None:
     """The observed value of ``stat`` for an endpoint (or a kind's aggregate), or None with no data."""
     stats = snapshot.find(kind, name or AGGREGATED)
-    if stats is None:
+    if stats is None or stats.total == 0:  # an endpoint with a row but no sample yet has no data either
         return 0.0 if stat in ("count", "failures", "error_rate") and name is None else None
     if stat == "count":
         return float(stats.total)

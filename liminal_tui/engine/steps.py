@@ -146,11 +146,10 @@ class HttpCall(_Step):
         start = time.perf_counter_ns()
         user.prev_start_ns, user.step_start_ns = user.step_start_ns, start
         follower = self.follower  # cookies and redirects (follow.py), its send() inlined
-        if user.cookies is not None:
-            headers = follower.with_cookies(user.cookies, url, headers)
+        sent = follower.with_cookies(user.cookies, url, headers) if user.cookies is not None else headers
         try:
             status, reason, body, resp_headers = await self.eng.client.request(
-                self.method, url, headers, params, data, body_json
+                self.method, url, sent, params, data, body_json
             )
             if follower.cookies:
                 follower.keep(user, url, resp_headers)
