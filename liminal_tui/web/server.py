@@ -25,7 +25,7 @@ from aiohttp.abc import AbstractAccessLogger
 from .security import TOKEN_PARAM, access_middleware, forwarded_host, is_loopback, new_token, origin_allowed, secure_request
 from .session import AppSession
 
-__all__ = ["DEFAULT_PORT", "WebConfig", "WebServer", "serve"]
+__all__ = ["DEFAULT_PORT", "WebConfig", "WebServer", "browser_url", "make_config", "run", "serve"]
 
 log = logging.getLogger("liminal_tui.web")
 
@@ -256,10 +256,14 @@ async def serve(config: WebConfig, ready: Callable[[str], None] | None = None) -
     return 0
 
 
+def make_config(host: str, port: int, *, token: bool, max_sessions: int) -> WebConfig:
+    """The command line's choice: a fresh token whenever ``host`` is not loopback, or when asked for."""
+    return WebConfig(host=host, port=port, max_sessions=max_sessions,
+                     token=new_token() if token or not is_loopback(host) else None)
+
+
 def run(host: str, port: int, *, token: bool, max_sessions: int) -> int:
-    """``liminal-tui --web``: a token whenever ``host`` is not loopback (or when asked for)."""
+    """``liminal-tui --web``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         stream=sys.stderr)
-    config = WebConfig(host=host, port=port, max_sessions=max_sessions,
-                       token=new_token() if token or not is_loopback(host) else None)
-    return asyncio.run(serve(config))
+    return asyncio.run(serve(make_config(host, port, token=token, max_sessions=max_sessions)))
