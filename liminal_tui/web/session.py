@@ -124,11 +124,12 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 
 def _kill_leftovers(family: list[psutil.Process]) -> int:
-    """SIGKILL to each child seen before the SIGTERM that is still running (psutil checks that a pid
-    was not reused); returns how many. Blocking (it waits for them): run in a thread."""
-    alive = [p for p in family if _running(p)]
+    """SIGKILL to each child seen before the SIGTERM that has not ended within a moment of the app (psutil
+    checks that a pid was not reused); returns how many. Blocking (it waits for them): run in a thread."""
+    _, alive = psutil.wait_procs([p for p in family if _running(p)], timeout=2)
     for proc in alive:
         try:
+            log.warning("killing %s (pid %d), left behind by the app", proc.name(), proc.pid)
             proc.kill()
         except psutil.NoSuchProcess:
             continue
