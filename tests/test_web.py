@@ -151,6 +151,20 @@ async def test_sessions_are_capped_and_a_closed_one_leaves_no_process(loopback: 
         assert not app.is_running() or app.status() == psutil.STATUS_ZOMBIE
 
 
+async def test_a_tab_closed_at_once_ends_its_app_cleanly(loopback: Served) -> None:
+    """The SIGTERM lands while the app is still building its first screen: exit 130, not a traceback."""
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(loopback.base + "/ws", headers={"Origin": loopback.base})
+        assert (await asyncio.wait_for(ws.receive(), 30)).type == aiohttp.WSMsgType.BINARY
+        (session,) = loopback.server.sessions
+        await ws.close()
+        for _ in range(400):
+            if not loopback.server.sessions:
+                break
+            await asyncio.sleep(0.05)
+    assert session.exit_code == 130
+
+
 async def _read_until(ws: aiohttp.ClientWebSocketResponse, text: bytes) -> None:
     seen = b""
     while text not in seen:
