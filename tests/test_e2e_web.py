@@ -44,7 +44,7 @@ ANSI = re.compile(r"\x1b(?:\[[0-9;?<>=$]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za
 
 class Server:
     """``liminal-tui --web --token --port 0`` in ``folder``; its output goes to files the tests read.
-    HOME is ``folder`` too, so the profile list is the shipped ones then ``profiles/`` (long, quick)."""
+    HOME is ``folder`` too, so the profile list is the shipped ones then ``profiles/`` (held, long, quick)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -52,7 +52,8 @@ class Server:
         with self.out.open("w") as stdout, self.err.open("w") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "liminal_tui", "--web", "--token", "--port", "0", "--max-sessions", "2"],
-                cwd=folder, stdout=stdout, stderr=stderr, env={**os.environ, "HOME": str(folder)})
+                cwd=folder, stdout=stdout, stderr=stderr, env={**os.environ, "HOME": str(folder)},
+                start_new_session=True)  # its own process group, as a shell gives it: Ctrl-C goes to that group
         deadline = time.monotonic() + 30
         while not (match := re.search(r"(http://127\.0\.0\.1:\d+/)\?token=(\S+)", self.out.read_text())):
             assert self.process.poll() is None and time.monotonic() < deadline, self.err.read_text()
@@ -64,7 +65,9 @@ class Server:
         return psutil.Process(self.process.pid).children()
 
     def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
+        """Ctrl-C, as a terminal sends it: to the server's whole process group."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=60)
 
 
@@ -114,7 +117,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("web")
     (folder / "profiles").mkdir()
     smoke = (ROOT / "profiles" / "smoke.toml").read_text()
-    for name, duration in (("quick", "5s"), ("long", "1m")):
+    for name, duration in (("quick", "5s"), ("long", "1m"), ("held", "1m")):
         (folder / "profiles" / f"{name}.toml").write_text(
             smoke.replace('name = "smoke"', f'name = "{name}"').replace('duration = "1m"', f'duration = "{duration}"')
             .replace("users = 10", "users = 4").replace("spawn_rate = 1", "spawn_rate = 4"))
@@ -135,7 +138,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def context(browser: object) -> Iterator[tuple[object, list[str]]]:
-    """A fresh browser profile; any request to an address other than loopback is refused and recorded."""
+    """A fresh browser context; any request to an address other than loopback is refused and recorded."""
     outside: list[str] = []
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
 
@@ -250,3 +253,23 @@ def test_closing_the_tab_mid_run_stops_it_and_writes_the_report(server: Server,
     assert summary["stop_reason"] == "interrupted (SIGTERM)"
     assert sum(e["requests"] for e in summary["endpoints"] if e["kind"] == "http") > 0
     assert re.search(r"session \w+ ended: app exit code 130", server.err.read_text())
+
+
+def test_ctrl_c_on_the_server_stops_open_runs_with_their_reports(server: Server,
+                                                                 context: tuple[object, list[str]]) -> None:
+    """Last in the module: it stops the server. The apps are in process groups of their own, so the
+    terminal's SIGINT reaches only the server, which gives each app the SIGTERM that writes its report."""
+    ctx, _ = context
+    before = {p.pid for p in server.apps()}
+    page = ctx.new_page()
+    tab = Tab(page)
+    page.goto(server.url)
+    start = tab.run_profile("profiles/held.toml", "End", "ArrowUp", "ArrowUp")
+    tab.wait_for("POST /api/memories", since=start)
+    (app,) = [p for p in server.apps() if p.pid not in before]
+    family = [app, *app.children(recursive=True)]
+    assert server.stop() == 0
+    assert psutil.wait_procs(family, timeout=5)[1] == [], "processes of the session left running"
+    (report,) = (server.folder / "reports").glob("held_*")
+    assert sorted(p.name for p in report.iterdir()) == sorted(FILES)
+    assert json.loads((report / "summary.json").read_text())["stop_reason"] == "interrupted (SIGTERM)"
