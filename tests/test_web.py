@@ -203,3 +203,21 @@ def test_the_token_is_printed_once_and_never_logged(tmp_path: Path) -> None:
     printed, logged = out.read_text(), err.read_text()
     assert printed.count(token) == 1
     assert token not in logged and "GET / 303" in logged and "GET / 403" in logged
+
+
+def test_a_taken_port_or_a_missing_extra_is_a_clear_error(closed_port: int) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run([sys.executable, "-m", "liminal_tui", "--web", "--port", str(port)],
+                              capture_output=True, text=True, timeout=30)
+    assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    without = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['textual_serve'] = None\n"
+         "from liminal_tui.cli import main; sys.exit(main(['--web', '--port', '%d']))" % closed_port],
+        capture_output=True, text=True, timeout=30)
+    assert without.returncode == 2 and "pip install 'liminal-tui[web]'" in without.stderr, without.stderr

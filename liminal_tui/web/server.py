@@ -132,22 +132,17 @@ class WebServer:
                      session.pid, len(self.sessions), self.config.max_sessions)
             await _relay(ws, session)
         finally:
-            # Shielded: a server shutdown cancels this handler, but the app must still write its report.
-            await asyncio.shield(self._end(session))
+            # A server shutdown may cancel this handler: stop() carries on (shielded) and stop_all waits for it.
+            try:
+                await session.stop()
+            finally:
+                self.sessions.discard(session)
         return ws
 
-    async def _end(self, session: AppSession) -> None:
-        try:
-            await session.stop()
-        finally:
-            self.sessions.discard(session)
-
     async def stop_all(self, app: web.Application | None = None) -> None:
-        """Every tab's app gets its SIGTERM now, and its grace period, in parallel."""
-        sessions = list(self.sessions)
-        for session in sessions:
-            await session.websocket.close(message=b"server shutting down")
-        await asyncio.gather(*(session.stop() for session in sessions))
+        """Every tab's app gets its SIGTERM now, and its grace period, in parallel; their pages then
+        show "Session ended" (the app's exit closes each WebSocket)."""
+        await asyncio.gather(*(session.stop() for session in list(self.sessions)))
 
 
 async def _relay(ws: web.WebSocketResponse, session: AppSession) -> None:

@@ -48,6 +48,7 @@ class AppSession(AppService):
         """The app's exit code once :meth:`stop` has returned (130: a run was stopped by the SIGTERM)."""
         self.killed = 0
         """Processes of the session still alive after the grace period, killed with SIGKILL."""
+        self._stopping: asyncio.Future[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -85,7 +86,14 @@ class AppSession(AppService):
         await self.websocket.close()
 
     async def stop(self) -> None:
-        """SIGTERM to the app, a bounded wait for its report, then nothing of the session is left."""
+        """SIGTERM to the app, a bounded wait for its report, then nothing of the session is left.
+        Every caller (the tab's handler, a server shutdown) waits for the same stop, which a
+        cancelled caller does not interrupt."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
         task, self._task = self._task, None
         process = self._process
         if task is None or process is None:
