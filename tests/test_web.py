@@ -165,6 +165,38 @@ async def test_a_tab_closed_at_once_ends_its_app_cleanly(loopback: Served) -> No
     assert session.exit_code == 130
 
 
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited by the child
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+pid = str(child.pid).encode()
+sys.stdout.buffer.write(b"__GANGLION__\\n" + b"D" + len(pid).to_bytes(4, "big") + pid)
+sys.stdout.flush()
+time.sleep(60)
+"""
+"""An app that ignores SIGTERM, with a child that does too: what the kill after the grace period is for."""
+
+
+async def test_an_app_that_ignores_sigterm_is_killed_with_its_children_after_the_grace() -> None:
+    served = await _serve(WebConfig(port=0, stop_grace=1.0, command=(sys.executable, "-c", STUBBORN)))
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(served.base + "/ws", headers={"Origin": served.base})
+            message = await asyncio.wait_for(ws.receive(), 30)
+            child = psutil.Process(int(message.data))
+            (session,) = served.server.sessions
+            await ws.close()
+            for _ in range(200):
+                if not served.server.sessions:
+                    break
+                await asyncio.sleep(0.05)
+        assert not served.server.sessions
+        assert session.exit_code == -signal.SIGKILL
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    finally:
+        await served.runner.cleanup()
+
+
 async def _read_until(ws: aiohttp.ClientWebSocketResponse, text: bytes) -> None:
     seen = b""
     while text not in seen:
