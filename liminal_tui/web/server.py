@@ -3,6 +3,14 @@
 Routes: ``/`` the page (its WebSocket URL built from the request's Host), ``/ws`` a session,
 ``/static/…`` xterm.js, textual.js and the Roboto Mono font from textual-serve's wheel (no listings).
 :mod:`.security` decides who may ask; :mod:`.session` runs and stops each tab's app.
+
+Why not a subclass of textual-serve's ``Server``: what it would keep is little (its ``serve()`` and
+logging), and nearly everything else had to change: its page (Google Fonts, URLs fixed at start), its
+routes (``show_index=True`` on /static; ``_make_app`` is private), its index and WebSocket handlers (no
+Origin check, no cap, its AppService) and its start-up banner. Its download route is left out: the app
+delivers no files. What is reused is what does the real work: ``AppService`` (the framing protocol to the
+app's WebDriver) and the static files, so the pin on textual-serve (1.1.x) guards two private methods of
+``AppService`` rather than a whole server.
 """
 
 from __future__ import annotations
