@@ -165,6 +165,22 @@ async def test_a_tab_closed_at_once_ends_its_app_cleanly(loopback: Served) -> No
     assert session.exit_code == 130
 
 
+async def test_quitting_the_app_ends_the_session_and_closes_the_page_connection(loopback: Served) -> None:
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(loopback.base + "/ws", headers={"Origin": loopback.base})
+        await asyncio.wait_for(_read_until(ws, b"Profiles"), 30)
+        (session,) = loopback.server.sessions
+        await ws.send_json(["stdin", "q"])
+        while (message := await asyncio.wait_for(ws.receive(), 30)).type == aiohttp.WSMsgType.BINARY:
+            continue
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), message
+        for _ in range(200):
+            if not loopback.server.sessions:
+                break
+            await asyncio.sleep(0.05)
+    assert not loopback.server.sessions and session.exit_code == 0
+
+
 STUBBORN = """
 import signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited by the child

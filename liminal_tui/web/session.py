@@ -48,6 +48,8 @@ class AppSession(AppService):
         """The app's exit code once :meth:`stop` has returned (130: a run was stopped by the SIGTERM)."""
         self.killed = 0
         """Processes of the session still alive after the grace period, killed with SIGKILL."""
+        self.quitting = False
+        """The app said it is exiting (the user quit): it gets no SIGTERM, only the wait."""
         self._stopping: asyncio.Future[None] | None = None
 
     @property
@@ -82,7 +84,8 @@ class AppSession(AppService):
             self.dropped_bytes += len(data)
 
     async def _close(self) -> None:
-        """The app exited by itself (the user quit): close the tab's connection."""
+        """The app is exiting by itself (the user quit): close the tab's connection."""
+        self.quitting = True
         await self.websocket.close()
 
     async def stop(self) -> None:
@@ -100,7 +103,7 @@ class AppSession(AppService):
             return
         await self._download_manager.cancel_app_downloads(app_service_id=self.app_service_id)
         family = _descendants(process.pid)
-        if process.returncode is None:
+        if process.returncode is None and not self.quitting:
             try:
                 process.send_signal(signal.SIGTERM)
             except ProcessLookupError:
