@@ -1,4 +1,5 @@
-"""Command line: the app (no arguments), ``--run`` for scripts and CI, ``--validate``, ``--serve-demo``.
+"""Command line: the app (no arguments), ``--run`` for scripts and CI, ``--validate``, ``--serve-demo``,
+``--web`` (the app in a browser).
 
 Exit codes: 0 all thresholds passed; 1 a threshold failed; 2 bad profile or usage;
 3 target unreachable at preflight; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--run", metavar="PROFILE", help="run a profile headless (a path or a shipped name: smoke, load, stress, soak)")
     mode.add_argument("--validate", metavar="PROFILE", help="check a profile and exit")
     mode.add_argument("--serve-demo", action="store_true", help="serve the built-in demo target (memories API + WebSocket)")
+    mode.add_argument("--web", action="store_true", help="serve the app to a browser, one app per tab (needs liminal-tui[web])")
     p.add_argument("-u", "--users", type=_positive(int), help="virtual users (closed model)")
     p.add_argument("-r", "--spawn-rate", type=_positive(float), help="users started per second")
     p.add_argument("-d", "--duration", type=_duration, help="run time: 30s, 10m, 1h")
@@ -93,8 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.add_argument("--prometheus", type=_hostport, metavar="[HOST:]PORT", help="serve live metrics for Prometheus")
-    p.add_argument("--host", default="127.0.0.1", help="--serve-demo: address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="--serve-demo: port (default 8000)")
+    p.add_argument("--host", default="127.0.0.1", help="--serve-demo, --web: address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="--serve-demo: port (default 8000); --web: port (default 8089)")
+    p.add_argument("--token", action="store_true", help="--web: require a token on loopback too (always required elsewhere)")
+    p.add_argument("--max-sessions", type=_positive(int), default=4, metavar="N", help="--web: tabs open at once (default 4)")
     return p
 
 
@@ -103,8 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve_demo:
         from .demo.server import serve_forever
 
-        serve_forever(host=args.host, port=args.port)
+        serve_forever(host=args.host, port=8000 if args.port is None else args.port)
         return EXIT_OK
+    if args.web:
+        from .web import main as serve_web
+
+        return serve_web(args.host, 8089 if args.port is None else args.port, token=args.token,
+                         max_sessions=args.max_sessions)
     if args.validate:
         return _validate(args.validate)
     if args.run:

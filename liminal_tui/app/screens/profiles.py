@@ -55,6 +55,8 @@ class ProfilesScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if not self.query(OptionList):  # a SIGTERM at start (a browser tab closed at once): the app is ending
+            return
         self.reload(self._select)
         kept = [display_dir(path.parent) + path.name for folder in self.dirs if folder.expanduser().is_dir()
                 for path in sorted(folder.expanduser().glob("*.toml.unsaved"))]
