@@ -123,6 +123,29 @@ uid=$(sed -n 's/^uid=\([0-9]*\).*/\1/p' "$WORK/run.out")
 [ -n "$uid" ] && [ "$uid" != 0 ] && rc=0 || rc=1
 check "non-root" $rc "the process ran as uid ${uid:-?}"
 
+step "the app in a terminal (tmux), as docker run -it"
+if command -v tmux >/dev/null; then
+  sock="liminal-image-$$"
+  tmux -L "$sock" new-session -d -x 100 -y 30 "buildah run --isolation chroot -t $CTR -- liminal-tui; echo exited \$?; sleep 60"
+  seen=1
+  for _ in $(seq 60); do
+    if tmux -L "$sock" capture-pane -p | grep -q "shipped (read-only)"; then seen=0; break; fi
+    sleep 0.5
+  done
+  tmux -L "$sock" capture-pane -p | head -n 8
+  tmux -L "$sock" send-keys q
+  quit=1
+  for _ in $(seq 40); do
+    if tmux -L "$sock" capture-pane -p | grep -q "^exited 0"; then quit=0; break; fi
+    sleep 0.5
+  done
+  tmux -L "$sock" kill-server 2>/dev/null || true
+  check app $seen "the Profiles screen lists the shipped profiles"
+  check "app quit" $quit "q leaves the app with exit code 0"
+else
+  echo "skipped: no tmux (apt-get install tmux)"
+fi
+
 step "a profile in a folder mounted on /profiles is found by name"
 mkdir "$WORK/profiles"
 sed '0,/^name = .*/s//name = "mine"/' profiles/smoke.toml >"$WORK/profiles/mine.toml"
