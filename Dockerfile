@@ -3,8 +3,9 @@
 #   docker build -t liminal-tui .
 #   mkdir -p reports && docker run --rm --network=host -v "$PWD/reports:/reports" liminal-tui --run smoke -u 10
 #
-# BASE is any image with python3 (3.11 or newer) and its venv module, /usr/local (official python images)
-# or /usr (Debian's python3 + python3-venv) alike. bench/image.sh builds with a Debian base made offline.
+# BASE is any Debian-based image with python3 (3.11 or newer) and its venv module, in /usr/local (the
+# official python images) or /usr (Debian's python3 + python3-venv) alike. bench/image.sh builds and
+# checks the image with buildah on a Debian base made offline.
 ARG BASE=python:3.13-slim
 
 # ---- build: the wheel, and the app with every dependency installed into the venv /opt/venv ----
