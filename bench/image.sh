@@ -5,17 +5,19 @@
 #   SUITE=trixie bench/image.sh   # the base from Debian trixie (Python 3.13) instead of bookworm (3.11)
 #   REUSE_BASE=1 bench/image.sh   # keep the base image made by an earlier run, if there is one
 #
-# 1. A base made offline from Debian's packages (mmdebstrap: Debian's minimal system with apt, python3,
-#    python3-venv, ca-certificates; merged /usr) stands in for the official python slim image, through the BASE build argument.
-#    The host's extra CA certificates (/usr/local/share/ca-certificates) go into it, so that pip in the
-#    build trusts what the host trusts (an intercepting proxy here).
-# 2. buildah builds the Dockerfile (chroot isolation, the host's network: pip needs PyPI).
-# 3. buildah runs liminal-tui in the image: --version, then --run smoke -d 5s against the built-in
-#    demo target (127.0.0.1 inside) with a fresh host folder mounted on /reports.
-# Checks: the image's entrypoint, user and volume; the version; the run's exit code (0 passed, 1 a
-# threshold failed on a busy machine: the image still works); the report folder in the mounted folder
-# with a summary.json that counts requests; the process's uid is not 0 and the files are its own; the
-# image size (target < 200 MB). Ends with PASS or FAIL (exit 0 or 1).
+# 1. A base made from Debian's packages without Docker Hub (mmdebstrap: Debian's minimal system with apt,
+#    python3, python3-venv, ca-certificates; merged /usr) stands in for the official python slim image,
+#    through the BASE build argument. The host's extra CA certificates (/usr/local/share/ca-certificates)
+#    go into it, so that pip in the build trusts what the host trusts (an intercepting proxy here).
+# 2. buildah builds the Dockerfile (chroot isolation, the host's network: PyPI and a Debian mirror).
+# 3. buildah runs the image: liminal-tui --version; --run smoke -d 5s against the built-in demo target
+#    (127.0.0.1 inside) with a fresh host folder mounted on /reports; the app in a terminal (tmux);
+#    --validate of a profile by name from a folder mounted on /profiles.
+# Checks: the image's entrypoint, user, working directory, volume, TERM and no healthcheck; the version;
+# the run's exit code (0, or 1 when a threshold failed, e.g. no broadcast in 5 s: the image still
+# works); the report folder in the mounted folder, its summary.json counting requests; the process's
+# uid is not 0 and the report is its own; the app shows its profiles and quits; the profile is found;
+# the image size (target < 200 MB). Ends with a PASS or FAIL line (exit 0 or 1). About 4 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,7 +114,8 @@ step "liminal-tui --run smoke -d 5s, $WORK/reports mounted on /reports"
 mkdir "$WORK/reports"
 chown 1000:1000 "$WORK/reports"   # as `mkdir reports` does for a host user 1000 (README: --user otherwise)
 start=$SECONDS
-run -v "$WORK/reports:/reports" "$CTR" -- sh -c 'echo "uid=$(id -u) gid=$(id -g) cwd=$(pwd)"; exec liminal-tui --run smoke -d 5s' \
+run -v "$WORK/reports:/reports" "$CTR" -- \
+  sh -c 'echo "uid=$(id -u) gid=$(id -g) cwd=$(pwd)"; exec liminal-tui --run smoke -d 5s' \
   >"$WORK/run.out" 2>"$WORK/run.err" && rc=0 || rc=$?
 tail -n 5 "$WORK/run.err"
 cat "$WORK/run.out"
@@ -126,7 +129,8 @@ check "non-root" $rc "the process ran as uid ${uid:-?}"
 step "the app in a terminal (tmux), as docker run -it"
 if command -v tmux >/dev/null; then
   sock="liminal-image-$$"
-  tmux -L "$sock" new-session -d -x 100 -y 30 "buildah run --isolation chroot -t $CTR -- liminal-tui; echo exited \$?; sleep 60"
+  tmux -L "$sock" new-session -d -x 100 -y 30 \
+    "buildah run --isolation chroot -t $CTR -- liminal-tui; echo exited \$?; sleep 60"
   seen=1
   for _ in $(seq 60); do
     if tmux -L "$sock" capture-pane -p | grep -q "shipped (read-only)"; then seen=0; break; fi
@@ -158,7 +162,8 @@ step "the report in the mounted folder"
 ls -ln "$WORK/reports" "$WORK"/reports/* || true
 summary=$(compgen -G "$WORK/reports/smoke_*/summary.json" | head -n 1 || true)
 if [ -n "$summary" ]; then
-  requests=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["aggregates"]["all"]["requests"])' "$summary" 2>/dev/null || true)
+  requests=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["aggregates"]["all"]["requests"])' \
+    "$summary" 2>/dev/null || true)
   owner=$(stat -c %u "$summary")
   [ -f "$(dirname "$summary")/report.html" ] && [ "$owner" != 0 ] && rc=0 || rc=1
   check report $rc "$(basename "$(dirname "$summary")")/ with report.html and summary.json, owned by uid $owner"
@@ -177,7 +182,8 @@ print(round(float(number) * {"B": 1e-6, "kB": 1e-3, "MB": 1, "GB": 1e3}[unit]))'
 }
 base_mb=$(size_mb "$BASE_IMAGE")
 image_mb=$(size_mb "$IMAGE")
-echo "base $BASE_IMAGE: $base_mb MB; image $IMAGE: $image_mb MB (the app and its dependencies: $((image_mb - base_mb)) MB)"
+echo "base $BASE_IMAGE: $base_mb MB; image $IMAGE: $image_mb MB" \
+  "(the app and its dependencies: $((image_mb - base_mb)) MB)"
 [ "$image_mb" -lt "$LIMIT_MB" ] && rc=0 || rc=1
 check size $rc "$image_mb MB < $LIMIT_MB MB"
 
