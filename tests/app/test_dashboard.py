@@ -61,7 +61,9 @@ async def test_numbers_reach_the_widgets():
         table = screen.query_one(EndpointTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert str(rows[0][1]) == "GET /api/memories/{id}"  # most requests first
-        assert str(rows[-1][1]) == "Aggregated" and str(rows[-1][2]) == f"{http.total:,}"
+        # The dashboard's one aggregate row adds up HTTP only, and says so (the CSV's adds up every kind).
+        assert str(rows[-1][1]) == "Aggregated (HTTP)" and str(rows[-1][2]) == f"{http.total:,}"
+        assert sum(1 for r in rows if str(r[1]).startswith("Aggregated")) == 1
         await pilot.press("o")  # sort by failures
         assert str(table.get_row_at(0)[1]) == "PATCH /api/memories/{id}"
         failures = screen.query_one(FailureTable)
@@ -91,6 +93,17 @@ async def test_live_keys_then_summary(tmp_path):
         assert str(tmp_path / "report") in plain(summary.query_one("#summary-report").content)
         verdicts = plain(summary.query_one("#summary-verdicts").content)
         assert "http p99 < 500ms" in verdicts and ("PASS" in verdicts or "FAIL" in verdicts)
+        title = str(summary.query_one("#summary-title").content)
+        assert "STOPPED (thresholds judged over what ran" in title and "PASSED" not in title
+        assert summary.query_one("#summary-title").has_class("-stopped")
+        # What the headless summary has: every endpoint with each kind's (labelled) aggregate, every failure.
+        table = summary.query_one("#summary-endpoints", EndpointTable)
+        names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert "PATCH /api/memories/{id}" in names and "broadcast memory.updated" in names
+        assert names[-4:] == ["Aggregated (HTTP)", "Aggregated (WS connect)", "Aggregated (heartbeat)",
+                              "Aggregated (WS message)"]
+        failures = summary.query_one("#summary-failures", FailureTable)
+        assert {str(failures.get_row_at(i)[1]) for i in range(failures.row_count)} == {"HTTP 503", "timeout"}
         assert app.active_run is None
         await pilot.press("escape")
         await pilot.pause()
@@ -114,6 +127,8 @@ async def test_abort_asks_first():
         await pilot.press("y")
         await pilot.pause(0.1)
         assert run.aborted and isinstance(app.screen, SummaryScreen)
+        title = str(app.screen.query_one("#summary-title").content)
+        assert title.endswith(": ABORTED (thresholds judged over what ran: 3 of 3 passed)")
 
 
 async def test_quit_during_a_run_asks_and_ends_the_run():
