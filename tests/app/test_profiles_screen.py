@@ -110,12 +110,26 @@ async def test_help_and_command_palette_list_actions(workdir):
         await pilot.pause()
         await pilot.press("f1")
         await pilot.pause()
-        table = app.screen.query_one("#help-table")
-        ids = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
-        assert {"profiles.run", "profiles.edit", "profiles.delete", "app.help"} <= ids
+        actions = {action for _, action, _ in app.screen.rows}
+        assert {"Run", "Edit", "Delete", "Help"} <= actions
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ProfilesScreen)
         app.set_keymap({"profiles.run": "g"})  # named bindings can be remapped
         await pilot.pause()
         assert any(b.binding.key == "g" and b.binding.id == "profiles.run" for b in app.screen.active_bindings.values())
+
+
+async def test_help_is_readable_at_80_columns(workdir):
+    """Whole descriptions (wrapped, not cut), no internal ids, and no hint about App.set_keymap."""
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        help_screen = app.screen
+        text = " ".join(" ".join(str(line.text) for line in help_screen.query_one("#help-table").render_lines(
+            help_screen.query_one("#help-table").region.reset_offset)).split())
+        hint = "Delete the highlighted profile file (asks first)"
+        assert hint in text, text
+        assert "profiles.delete" not in text and "set_keymap" not in " ".join(
+            str(label.render()) for label in help_screen.query("Label"))
