@@ -60,6 +60,9 @@ async def test_duplicate_keeps_comments(workdir):
         text = copy.read_text()
         assert 'name = "fast"' in text and "# Smoke: quick verification" in text
         assert app.screen.current.path.name == "fast.toml"
+        # The copy does not pass for the original: its description says where it came from.
+        description = app.screen.current.profile.description
+        assert description.startswith("Copy of smoke (Quick verification") and "describe what changed" in description
 
 
 async def test_new_opens_editor(workdir):
@@ -96,6 +99,20 @@ async def test_delete_asks_first(workdir):
         await pilot.press("x")  # shipped: refused without a question
         await pilot.pause()
         assert app.screen is screen
+
+
+async def test_duplicating_a_broken_profile_copies_it_as_it_is(workdir):
+    (workdir / "profiles" / "syntax.toml").write_text("name = 'syntax'\n[load\n")
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await highlight(pilot, app.screen, "syntax")
+        await pilot.press("d")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "syntax2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert (workdir / "profiles" / "syntax2.toml").read_text() == "name = 'syntax'\n[load\n"
+        assert any("as it is" in n.message for n in app._notifications)
 
 
 async def test_help_and_command_palette_list_actions(workdir):
