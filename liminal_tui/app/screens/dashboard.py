@@ -204,7 +204,8 @@ class DashboardScreen(Screen[None]):
             log.update_snapshot(tick)
 
     def watch_phase(self, phase: str) -> None:
-        self.query_one(RunHeader).set_phase(phase)
+        for header in self.query(RunHeader):  # none yet when read before the screen is composed
+            header.set_phase(phase)
         self.refresh_bindings()
 
     # ------------------------------------------------------------ keys
@@ -214,6 +215,8 @@ class DashboardScreen(Screen[None]):
         return self.app.active_run is self.engine_run and self.phase not in ("stopping", "finished", "failed")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in ("load", "stop", "abort", "sort", "back", "again"):
+            return True  # (asked before mount too: phase is read only for the run's own keys)
         if self.phase == "failed" and action in ("load", "stop", "abort"):
             return False  # gone: nothing runs any more
         if action == "sort":

@@ -133,14 +133,23 @@ class ProfilesScreen(Screen):
 
     # ------------------------------------------------------------ actions
 
-    def action_run(self) -> None:
+    @work(group="start")
+    async def action_run(self) -> None:
+        """Ask for this run's target, load and duration (prefilled from the profile), then run."""
+        from .start import StartDialog
+
         entry = self.current
         if entry is None:
             return
         if entry.profile is None:
             self.notify("Fix this profile before running it (e: edit).", title="Invalid profile", severity="error")
             return
-        self.app.start_run(entry.profile)
+        choice = await self.app.push_screen_wait(StartDialog(entry.path, read_only=entry.read_only))
+        if choice is None:
+            return
+        if choice.saved_to is not None:
+            self.notify(f"Saved to {choice.saved_to}", title="Profile updated")
+        self.app.start_run(choice.profile)
 
     def action_edit(self) -> None:
         entry = self.current
