@@ -362,6 +362,7 @@ def test_on_snapshot_never_raises(tmp_path, profile):
     ("interrupted (SIGTERM)", "stopped", "STOPPED"),
     ("aborted", "aborted", "ABORTED"),
     ("interrupted (SIGINT, twice)", "aborted", "ABORTED"),
+    ("threshold lost: http p99 < 1ms", "stopped", "STOPPED"),  # ended early, and the rest passed
 ])
 def test_a_stopped_or_aborted_run_is_never_passed(tmp_path, profile, stop_reason, outcome, badge):
     writer = _writer(tmp_path, profile)

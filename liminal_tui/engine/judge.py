@@ -48,8 +48,11 @@ def outcome_of(stop_reason: str, verdicts: list[Verdict]) -> str:
     reason = stop_reason or "completed"
     if reason == "aborted" or reason.endswith(", twice)"):
         return "aborted"
-    if reason == "completed" or reason.startswith("threshold lost"):
-        return "passed" if all(v.passed for v in verdicts) else "failed"
+    failed = not all(v.passed for v in verdicts)
+    if reason == "completed":
+        return "failed" if failed else "passed"
+    if reason.startswith("threshold lost") and failed:  # abort_on_fail: the threshold is why it ended
+        return "failed"
     return "stopped"
 
 
