@@ -89,6 +89,8 @@ class Session:
             try:
                 self.exporter = PrometheusExporter(*self.prometheus)
             except OSError as exc:
+                if self.writer is not None:
+                    self.writer.discard()  # nothing will run: no empty report folder
                 raise SessionError(f"cannot serve Prometheus metrics on {self.prometheus[0]}:{self.prometheus[1]}: {exc.strerror or exc}") from None
             self.run.bus.add_callback(self.exporter.on_snapshot)
 

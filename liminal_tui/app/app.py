@@ -64,12 +64,14 @@ class LiminalApp(App[None]):
         """The signal that ended the app (SIGTERM, or SIGHUP when the SSH session or terminal went away)."""
         self.settings, self._settings_problem = load_settings()
         """What the user picked in the app before (the theme), from ``settings.toml``."""
+        self._remember_theme = False
+        """Set once mounted: a theme set from then on is the user's choice, written to ``settings.toml``."""
         if self.settings.theme and self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
 
     def watch_theme(self, theme: str) -> None:
         """Remember a theme picked in the command palette for the next start."""
-        if not getattr(self, "_remember_theme", False) or theme == self.settings.theme:
+        if not getattr(self, "_remember_theme", False) or theme == self.settings.theme:  # (set in __init__ after super())
             return  # the start-up theme is not a choice
         self.settings = AppSettings(**{**self.settings.model_dump(), "theme": theme})
         problem = save_settings(self.settings)
