@@ -395,3 +395,13 @@ def test_charts_read_well(tmp_path, profile):
     assert re.search(r"<title>&lt;= [0-9.,]+ ms: [0-9,]+ requests</title>", histogram)
     tops = [float(y) for y in re.findall(r'<rect x="[^"]*" y="([^"]*)"[^>]*class="rect reactive', histogram)]
     assert tops and min(tops) > 10  # the tallest bar starts below the plot's top edge
+
+
+def test_the_html_says_what_aggregated_adds_up(written):
+    """The CSV's Aggregated row adds up every kind; the page's header cards and last rows say so."""
+    out, final = written
+    html = (out / "report.html").read_text()
+    assert "requests, all kinds" in html and "p99 ms, successes, all kinds" in html
+    assert html.count("Aggregated (all kinds)") == 2  # the endpoint table and the percentile table
+    _, rows = _csv(out / "results_stats.csv")
+    assert rows[-1]["Name"] == "Aggregated"  # the CSV keeps Locust's name

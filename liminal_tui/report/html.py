@@ -104,7 +104,7 @@ def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: 
         "broadcasts": [e for e in endpoints if e["kind"] == KIND_WS_MESSAGE],
         "has_ws": any(e["kind"].startswith("ws") for e in endpoints) or summary["websocket"]["connects"] > 0,
         # "Aggregated" here is the CSV's: every kind of sample together; the page says so where it shows it.
-        "agg_label": "all kinds" if any(k not in ("all", KIND_HTTP) for k in summary["aggregates"]) else "all HTTP",
+        "agg_label": "all HTTP" if set(summary["aggregates"]) - {"all"} == {KIND_HTTP} else "all kinds",
         # The saturation warning is shown once, at the top; the notes do not repeat it.
         "notes": [n for n in summary["notes"] if n != summary["generator"]["warning"]],
     }
