@@ -7,6 +7,7 @@ import time
 from typing import Any, TextIO
 
 from .engine.aggregate import AGGREGATED
+from .engine.judge import outcome_text
 from .engine.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING, Snapshot
 from .profile.thresholds import Verdict
 
@@ -85,6 +86,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
     out: list[str] = []
     secs = max(final.elapsed, 1e-9)
     out.append(f"liminal-tui: {final.profile} against {final.target} - {_clock(final.elapsed)} ({final.stop_reason or 'completed'})")
+    out.append(f"Outcome: {outcome_text(final.stop_reason, verdicts)}")
     out.append("")
     rows = []
     for s in final.total_stats:

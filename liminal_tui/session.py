@@ -89,11 +89,20 @@ class Session:
             try:
                 self.exporter = PrometheusExporter(*self.prometheus)
             except OSError as exc:
+                if self.writer is not None:
+                    self.writer.discard()  # nothing will run: no empty report folder
                 raise SessionError(f"cannot serve Prometheus metrics on {self.prometheus[0]}:{self.prometheus[1]}: {exc.strerror or exc}") from None
             self.run.bus.add_callback(self.exporter.on_snapshot)
 
     async def start(self) -> None:
-        await self.run.start()
+        """Start the run; if it cannot start (PreflightError, the demo target or workers failing), the
+        report folder that :meth:`prepare` made is removed again: nothing ran, so there is no report."""
+        try:
+            await self.run.start()
+        except BaseException:
+            if self.writer is not None:
+                self.writer.discard()
+            raise
         if self.writer is not None:
             self.writer.target_url = self.run.target_url
             if self.run.started_at:
@@ -133,11 +142,8 @@ class Session:
         notes = []
         if not self.profile.http.verify_tls:
             notes.append("TLS certificate verification was off for this run.")
-        if self.health.saturated_ticks:
-            notes.append(
-                f"The load generator was saturated for {self.health.saturated_ticks} tick(s) (CPU >= 90% or event-loop lag >= 50 ms): "
-                "latencies then include the generator's own delay."
-            )
+        if self.health.warning:  # the report's own warning, word for word: report.html shows it once
+            notes.append(self.health.warning)
         notes.extend(self.incidents)
         if final.dropped:
             notes.append(f"{final.dropped} arrivals were dropped: max_in_flight and its backlog were full.")

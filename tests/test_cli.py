@@ -141,6 +141,7 @@ def test_unreachable_target_exits_3_before_load(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "unreachable" in proc.stderr and "refused" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not any((tmp_path / "r").glob("*")), "nothing ran: no (empty) report folder is left"
 
 
 def test_unwritable_report_dir_is_an_error_before_the_run(tmp_path: Path) -> None:
@@ -170,6 +171,8 @@ def test_signal_stops_gracefully_and_writes_report(tmp_path: Path, sig: signal.S
     assert len(dirs) == 1
     summary = json.loads((dirs[0] / "summary.json").read_text())
     assert "interrupted" in json.dumps(summary)
+    assert summary["outcome"] == "stopped" and summary["passed"] is False
+    assert "Outcome: STOPPED (thresholds judged over what ran" in out and "PASSED" not in out
     assert (dirs[0] / "report.html").exists()
 
 
@@ -198,6 +201,8 @@ def test_second_ctrl_c_aborts_and_still_leaves_consistent_csvs(tmp_path: Path) -
         rows = list(csv.reader(fh))
     assert rows[-1][1] == "Aggregated"
     assert int(rows[-1][2]) == sum(int(r[2]) for r in rows[1:-1])
+    # Two signals sent at once may reach the handler as one: stopped or aborted, never passed.
+    assert json.loads((report / "summary.json").read_text())["outcome"] in ("stopped", "aborted")
 
 
 def test_worker_that_dies_is_reported_and_the_run_carries_on(tmp_path: Path) -> None:

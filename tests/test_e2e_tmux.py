@@ -42,7 +42,7 @@ class Terminal:
         raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
 
     def run_profile(self, path: str) -> None:
-        """On the Profiles screen: down the list until the preview shows ``path`` (bounded), then r."""
+        """On the Profiles screen: down the list until the preview shows ``path`` (bounded), then r and enter."""
         self.wait_for("Profiles")
         for _ in range(12):
             if path in self.screen():
@@ -51,6 +51,8 @@ class Terminal:
             time.sleep(0.2)
         self.wait_for(path)
         self.keys("r")
+        self.wait_for("Start a run of")  # the start dialog, prefilled from the profile
+        self.keys("Enter")
 
     def alive(self) -> bool:
         return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0

@@ -356,3 +356,16 @@ def test_interval_rate_is_over_the_time_the_reports_cover():
     # No report in a tick (a worker late): the clock's span, and no rate from nowhere.
     empty = agg.snapshot("steady", 3.5, clock=3.5)
     assert empty.interval == pytest.approx(0.6) and (empty.find("http", total=False) is None or empty.find("http", total=False).rps == 0)
+
+
+async def test_an_abort_during_a_graceful_stop_is_an_abort(test_server):
+    """The second Ctrl-C (or ctrl+x while stopping) drops in-flight requests: the run says aborted."""
+    path = "/delay/300"
+    run = Run(make_profile(test_server.url, _get(path, users=5), duration="30s"), workers=0, tick=0.25, grace=5.0)
+    sub = run.bus.subscribe("every")
+    await run.start()
+    await _first(sub, lambda s: bool(s.find("http")))
+    await run.stop("interrupted (SIGINT)")
+    run.abort("interrupted (SIGINT, twice)")
+    final = await _first(sub, lambda s: s.final)
+    assert final.stop_reason == "interrupted (SIGINT, twice)"

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from ..profile import Profile, ProfileDocument
 from ..profile.document import write_atomic
 from .feed import default_run_factory
+from .settings import AppSettings, load_settings, save_settings
 from .screens import ChoiceDialog, DashboardScreen, EditorScreen, HelpScreen, ProfilesScreen
 
 __all__ = ["LiminalApp"]
@@ -61,8 +62,26 @@ class LiminalApp(App[None]):
         """No cursor blink (snapshot tests set it, so screenshots are the same every time)."""
         self.interrupted_by: str | None = None
         """The signal that ended the app (SIGTERM, or SIGHUP when the SSH session or terminal went away)."""
+        self.settings, self._settings_problem = load_settings()
+        """What the user picked in the app before (the theme), from ``settings.toml``."""
+        self._remember_theme = False
+        """Set once mounted: a theme set from then on is the user's choice, written to ``settings.toml``."""
+        if self.settings.theme and self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember a theme picked in the command palette for the next start."""
+        if not getattr(self, "_remember_theme", False) or theme == self.settings.theme:  # (set in __init__ after super())
+            return  # the start-up theme is not a choice
+        self.settings = AppSettings(**{**self.settings.model_dump(), "theme": theme})
+        problem = save_settings(self.settings)
+        if problem:
+            self.notify(problem, title="Settings", severity="warning")
 
     def on_mount(self) -> None:
+        self._remember_theme = True
+        if self._settings_problem:
+            self.notify(self._settings_problem, title="Settings", severity="warning", timeout=10)
         # A dropped SSH session (SIGHUP) or a SIGTERM must not lose the run: stop it, write its report, exit.
         loop = asyncio.get_running_loop()
         for sig in _QUIT_SIGNALS:

@@ -6,7 +6,7 @@ from ..profile.thresholds import PERCENTILES as PCT_NAMES, Rule, Verdict, evalua
 from .aggregate import AGGREGATED
 from .snapshot import PERCENTILES, Snapshot
 
-__all__ = ["judge", "lookup_stat"]
+__all__ = ["judge", "lookup_stat", "outcome_of", "outcome_text"]
 
 
 def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> float | None:
@@ -35,6 +35,40 @@ def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> f
 
 def judge(rules: list[Rule], snapshot: Snapshot) -> list[Verdict]:
     return evaluate(rules, lambda kind, name, stat: lookup_stat(snapshot, kind, name, stat))
+
+
+def outcome_of(stop_reason: str, verdicts: list[Verdict]) -> str:
+    """How a run ended, in one word: ``passed`` or ``failed`` (it ran to its end, or a threshold stopped it),
+    ``stopped`` (stopped early: by the user, a signal or a lost worker) or ``aborted`` (in-flight dropped).
+
+    A stopped or aborted run is never ``passed``: its thresholds were judged over what ran, shown beside.
+    Reads today's ``Run.stop_reason`` strings: ``aborted`` (``Run.abort``), ``interrupted (SIGINT, twice)``
+    (the CLI aborts on a second signal), ``threshold lost: ...`` (``abort_on_fail``).
+    """
+    reason = stop_reason or "completed"
+    if reason == "aborted" or reason.endswith(", twice)"):
+        return "aborted"
+    failed = not all(v.passed for v in verdicts)
+    if reason == "completed":
+        return "failed" if failed else "passed"
+    if reason.startswith("threshold lost") and failed:  # abort_on_fail: the threshold is why it ended
+        return "failed"
+    return "stopped"
+
+
+def outcome_text(stop_reason: str, verdicts: list[Verdict]) -> str:
+    """The outcome as the summaries headline it: ``PASSED``, ``FAILED (1 of 3 thresholds)``,
+    ``STOPPED (thresholds judged over what ran: 2 of 2 passed)``, ``ABORTED (...)``."""
+    word = outcome_of(stop_reason, verdicts).upper()
+    failed = sum(not v.passed for v in verdicts)
+    if word == "PASSED":
+        return word
+    if word == "FAILED":
+        return f"FAILED ({failed} of {len(verdicts)} thresholds)"
+    if not verdicts:
+        return word
+    judged = f"{len(verdicts) - failed} of {len(verdicts)} passed" if not failed else f"{failed} of {len(verdicts)} failed"
+    return f"{word} (thresholds judged over what ran: {judged})"
 
 
 assert len(PCT_NAMES) == len(PERCENTILES) - 1

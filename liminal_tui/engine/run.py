@@ -226,7 +226,8 @@ class Run:
         """Stop at once; what completed is still reported."""
         self._stopping = True
         self._load_end = self._load_end or self.elapsed
-        self.stop_reason = self.stop_reason or reason
+        if self.stop_reason != "completed":  # an abort during a graceful stop is an abort
+            self.stop_reason = reason
         self._events.append(f"abort: {reason}")
         self._send(("abort",), lambda w: w.abort())
 

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..engine.snapshot import KIND_WS_MESSAGE, KIND_WS_PING
+from ..engine.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING
 from .charts import Chart
 from .tables import PERCENTILE_KEYS
 
@@ -103,5 +103,9 @@ def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: 
         "heartbeats": [e for e in endpoints if e["kind"] == KIND_WS_PING],
         "broadcasts": [e for e in endpoints if e["kind"] == KIND_WS_MESSAGE],
         "has_ws": any(e["kind"].startswith("ws") for e in endpoints) or summary["websocket"]["connects"] > 0,
+        # "Aggregated" here is the CSV's: every kind of sample together; the page says so where it shows it.
+        "agg_label": "all HTTP" if set(summary["aggregates"]) - {"all"} == {KIND_HTTP} else "all kinds",
+        # The saturation warning is shown once, at the top; the notes do not repeat it.
+        "notes": [n for n in summary["notes"] if n != summary["generator"]["warning"]],
     }
     return _environment().get_template("report.html.j2").render(context)

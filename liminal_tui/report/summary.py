@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..engine.judge import outcome_of
 from ..engine.snapshot import Snapshot
 from ..profile.models import Profile
 from ..profile.thresholds import LATENCY_STATS, Verdict
@@ -79,6 +80,7 @@ def build_summary(
     endpoints, aggregates = split(final.total_stats)
     planned = final.duration or profile.duration  # the run's own plan (a CLI override included)
     passed = all(v.passed for v in verdicts)
+    outcome = outcome_of(final.stop_reason, verdicts)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "liminal-tui", "version": tool_version},
@@ -89,7 +91,8 @@ def build_summary(
         "ended_at": iso(final.wall_time) if final.wall_time else None,
         "duration": {"actual_s": round(final.elapsed, 3), "planned_s": planned},
         "stop_reason": final.stop_reason or "completed",
-        "passed": passed,
+        "outcome": outcome,
+        "passed": outcome == "passed",
         "load": {
             **load_settings(profile),
             # what the run reached, live changes included (the summary screen's figure); the plan beside it

@@ -141,6 +141,17 @@ class ReportWriter:
             raise ReportError(f"cannot write reports to {path}: {exc.strerror or exc}") from None
         return path
 
+    def discard(self) -> None:
+        """Remove the report folder made by :meth:`check_writable` while it is still empty (the run never
+        started). A folder that holds anything is left alone."""
+        if not self._created or self._history is not None:
+            return
+        try:
+            self.report_dir.rmdir()
+        except OSError:
+            return  # not empty, or already gone: nothing of ours to remove
+        self._created = False
+
     # ------------------------------------------------------------ during the run
 
     def on_snapshot(self, snapshot: Snapshot) -> None:

@@ -13,6 +13,9 @@ from .units import count, ms, per_s
 __all__ = ["EndpointTable", "SORT_KEYS"]
 
 _KIND = {"http": "http", "ws_connect": "ws", "ws_ping": "ping", "ws_message": "msg"}
+AGGREGATE_LABEL = {"http": "Aggregated (HTTP)", "ws_connect": "Aggregated (WS connect)",
+                   "ws_ping": "Aggregated (heartbeat)", "ws_message": "Aggregated (WS message)"}
+"""An ``Aggregated`` row's name on screen says which kind it adds up (the CSV's one row adds up all kinds)."""
 
 SORT_KEYS: dict[str, tuple[str, object]] = {
     "name": ("name", lambda s: (s.kind, s.name)),
@@ -29,7 +32,10 @@ SORT_KEYS: dict[str, tuple[str, object]] = {
 
 
 class EndpointTable(FigureTable):
-    """Requests, failures, RPS and latency per endpoint; the kind's ``Aggregated`` row stays last."""
+    """Requests, failures, RPS and latency per endpoint; ``Aggregated`` rows stay last, named for their kind.
+
+    ``aggregates="http"`` (the dashboard) ends with HTTP's aggregate; ``"every"`` (the summary) with each kind's.
+    """
 
     DEFAULT_CSS = """
     EndpointTable {
@@ -52,13 +58,16 @@ class EndpointTable(FigureTable):
     sort_reverse: reactive[bool] = reactive(True)
     """Largest first (the default) or smallest first."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, aggregates: str = "http", **kwargs) -> None:
         super().__init__(**kwargs)
         self._stats: tuple[EndpointStats, ...] = ()
+        self.aggregates = aggregates
+        """Which ``Aggregated`` rows end the table: ``"http"`` or ``"every"`` kind's."""
 
     def on_mount(self) -> None:
         self.add_column("kind", key="kind")
-        self.add_column("name", key="name", shrink=True)  # at 80 columns p99 and max stay in view
+        # At 80 columns p99 and max stay in view; a long name loses its middle, not its distinguishing tail.
+        self.add_column("name", key="name", shrink=True, cut="middle")
         for key, label in (("requests", "requests"), ("failures", "failures"), ("skipped", "skipped"), ("rps", "RPS"),
                            ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")):
             self.add_column(label, key=key, justify="right", optional=key in ("p95", "skipped"))
@@ -94,14 +103,15 @@ class EndpointTable(FigureTable):
         rows = [s for s in self._stats if s.name != "Aggregated"]
         key = SORT_KEYS[self.sort_key][1]
         rows.sort(key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
-        rows += [s for s in self._stats if s.name == "Aggregated" and s.kind == "http"]
+        rows += [s for s in self._stats if s.name == "Aggregated" and s.kind != "all"
+                 and (self.aggregates == "every" or s.kind == "http")]
         self.set_rows([(f"{s.kind}:{s.name}", self._cells(s)) for s in rows])
 
     @staticmethod
     def _cells(s: EndpointStats) -> list:
         return [
             _KIND.get(s.kind, s.kind),
-            Content.styled(s.name, "bold") if s.name == "Aggregated" else s.name,
+            Content.styled(AGGREGATE_LABEL.get(s.kind, s.name), "bold") if s.name == "Aggregated" else s.name,
             count(s.total),
             count(s.failures),
             count(s.skipped),

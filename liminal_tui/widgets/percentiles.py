@@ -18,6 +18,11 @@ def headline_stats(snapshot: Snapshot, total: bool) -> EndpointStats | None:
     return snapshot.find("http", total=total) or snapshot.find("all", total=total)
 
 
+def headline_label(snapshot: Snapshot | None) -> str:
+    """What :func:`headline_stats` adds up, for the panels' titles: ``HTTP`` or ``all kinds``."""
+    return "all kinds" if snapshot is not None and snapshot.find("http") is None and snapshot.find("all") else "HTTP"
+
+
 def _value(stats: LatencyStats | None, p: float) -> str:
     if stats is None or stats.count == 0:
         return "-"
@@ -40,7 +45,6 @@ class PercentilePanel(ColumnsPanel):
         super().__init__(spread=True, **kwargs)
 
     def on_mount(self) -> None:
-        self.border_title = "Latency"
         self.update_snapshot(None)
 
     def update_snapshot(self, snapshot: Snapshot | None) -> None:
@@ -49,12 +53,12 @@ class PercentilePanel(ColumnsPanel):
         total = headline_stats(snapshot, total=True) if snapshot else None
         span = f"last {snapshot.interval:.0f} s" if snapshot else "last tick"
         if open_model:
-            self.border_title = "Latency (corrected | service)"
+            self.border_title = f"Latency, {headline_label(snapshot)} (corrected | service)"
             header = ("", span, "service", "whole run", "service")
             series = (interval.latency if interval else None, interval.service if interval else None,
                       total.latency if total else None, total.service if total else None)
         else:
-            self.border_title = "Latency"
+            self.border_title = f"Latency, {headline_label(snapshot)}"
             header = ("", span, "whole run")
             series = (interval.latency if interval else None, total.latency if total else None)
         rows = [(label, *(_value(stats, p) for stats in series)) for label, p in PERCENTILE_ROWS]

@@ -57,6 +57,12 @@ class RunHeader(Vertical):
         label = self.query_one("#run-phase", Label)
         label.update(phase, layout=relayout_needed(label, phase))
 
+    def set_failed(self, what: str) -> None:
+        """The run could not start (or failed): say so where the load and time were."""
+        self.set_phase("failed")
+        self.query_one("#run-load", Label).update(Text(what))
+        self.query_one("#run-time", Label).update("")
+
     def update_snapshot(self, s: Snapshot) -> None:
         self.set_class(s.saturated, "-saturated")  # visible wherever the panels below are scrolled
         self.set_phase(s.phase)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -59,7 +60,7 @@ def build_snapshots(ticks: int = 6, model: str = "closed", saturated_at: int | N
         is_final = final and tick == ticks
         events = ("ws reconnects: 1",) if tick == 4 else ()
         out.append(agg.snapshot("finished" if is_final else phase, float(tick), events=events,
-                                final=is_final, stop_reason="duration reached" if is_final else ""))
+                                final=is_final, stop_reason="completed" if is_final else ""))
     return out
 
 
@@ -96,12 +97,18 @@ class FakeRun:
     def set_load(self, value: float) -> None:
         self.loads.append(value)
 
-    async def stop(self) -> None:
+    async def stop(self, reason: str = "stopped") -> None:
         self.stopped = True
-        self.publish(len(self.snapshots) - 1)
+        self._end(reason)
 
-    def abort(self) -> None:
+    def abort(self, reason: str = "aborted") -> None:
         self.aborted = True
+        self._end(reason)
+
+    def _end(self, reason: str) -> None:
+        """The final snapshot, with ``reason`` as the engine gives it (unless the run had already ended)."""
+        if not self._done.is_set():
+            self.snapshots[-1] = replace(self.snapshots[-1], stop_reason=reason)
         self.publish(len(self.snapshots) - 1)
 
     async def wait(self) -> Snapshot:

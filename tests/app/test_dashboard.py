@@ -61,7 +61,11 @@ async def test_numbers_reach_the_widgets():
         table = screen.query_one(EndpointTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert str(rows[0][1]) == "GET /api/memories/{id}"  # most requests first
-        assert str(rows[-1][1]) == "Aggregated" and str(rows[-1][2]) == f"{http.total:,}"
+        # The dashboard's one aggregate row adds up HTTP only, and says so (the CSV's adds up every kind).
+        assert str(rows[-1][1]) == "Aggregated (HTTP)" and str(rows[-1][2]) == f"{http.total:,}"
+        assert sum(1 for r in rows if str(r[1]).startswith("Aggregated")) == 1
+        assert screen.query_one(PercentilePanel).border_title == "Latency, HTTP"
+        assert screen.query_one("#trends").border_title == "Trends, HTTP"
         await pilot.press("o")  # sort by failures
         assert str(table.get_row_at(0)[1]) == "PATCH /api/memories/{id}"
         failures = screen.query_one(FailureTable)
@@ -91,6 +95,17 @@ async def test_live_keys_then_summary(tmp_path):
         assert str(tmp_path / "report") in plain(summary.query_one("#summary-report").content)
         verdicts = plain(summary.query_one("#summary-verdicts").content)
         assert "http p99 < 500ms" in verdicts and ("PASS" in verdicts or "FAIL" in verdicts)
+        title = str(summary.query_one("#summary-title").content)
+        assert "STOPPED (thresholds judged over what ran" in title and "PASSED" not in title
+        assert summary.query_one("#summary-title").has_class("-stopped")
+        # What the headless summary has: every endpoint with each kind's (labelled) aggregate, every failure.
+        table = summary.query_one("#summary-endpoints", EndpointTable)
+        names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert "PATCH /api/memories/{id}" in names and "broadcast memory.updated" in names
+        assert names[-4:] == ["Aggregated (HTTP)", "Aggregated (WS connect)", "Aggregated (heartbeat)",
+                              "Aggregated (WS message)"]
+        failures = summary.query_one("#summary-failures", FailureTable)
+        assert {str(failures.get_row_at(i)[1]) for i in range(failures.row_count)} == {"HTTP 503", "timeout"}
         assert app.active_run is None
         await pilot.press("escape")
         await pilot.pause()
@@ -114,6 +129,8 @@ async def test_abort_asks_first():
         await pilot.press("y")
         await pilot.pause(0.1)
         assert run.aborted and isinstance(app.screen, SummaryScreen)
+        title = str(app.screen.query_one("#summary-title").content)
+        assert title.endswith(": ABORTED (thresholds judged over what ran: 3 of 3 passed)")
 
 
 async def test_quit_during_a_run_asks_and_ends_the_run():
@@ -178,3 +195,18 @@ async def test_failures_say_none_until_the_first_failure():
         run.publish(1)
         await pilot.pause(0.05)
         assert str(failures.get_row_at(0)[1]) == "HTTP 503" and failures.border_title == "Failures (1)"
+
+
+async def test_long_endpoint_names_keep_their_tail_at_80_columns():
+    """At 80x24 a cut name loses its middle: ``GET /a…ories/{id}`` still tells GET /x/{id} from GET /x."""
+    run = FakeRun(build_snapshots(3))
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, run)
+        await feed(pilot, run, 2)
+        table = screen.query_one(EndpointTable)
+        lines = [table._layout_row(i).text for i in range(table.row_count)]
+        names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        patch = lines[names.index("PATCH /api/memories/{id}")]
+        assert "…" in patch and "/{id}" in patch and "PATCH" in patch, lines
+        assert lines[names.index("GET /api/memories")].split()[1:3] != patch.split()[1:3]

@@ -5,6 +5,7 @@ from .dialogs import ChoiceDialog, NameDialog
 from .editor import EditorScreen
 from .help import HelpScreen
 from .profiles import ProfilesScreen
+from .start import StartDialog
 from .summary import SummaryScreen
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "HelpScreen",
     "NameDialog",
     "ProfilesScreen",
+    "StartDialog",
     "SummaryScreen",
 ]

@@ -11,13 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from ...engine.judge import judge
 from ...engine.snapshot import Snapshot
@@ -64,6 +65,7 @@ class DashboardScreen(Screen[None]):
         Binding("ctrl+x", "abort", "Abort", id="dashboard.abort", tooltip="Stop at once, dropping in-flight requests (asks first)"),
         Binding("o", "sort", "Sort", id="dashboard.sort", tooltip="Sort the endpoint table by the next column"),
         Binding("escape", "back", "Back", id="dashboard.back", tooltip="Back to the profiles (only when no run is active)"),
+        Binding("r", "again", "Try again", id="dashboard.again", tooltip="Start the run again (after it could not start)"),
     ]
 
     phase: reactive[str] = reactive("starting")
@@ -81,11 +83,14 @@ class DashboardScreen(Screen[None]):
         self.min_interval = min_interval
         """Fewest seconds between two screen updates."""
         self.last: Snapshot | None = None
+        self.failure: str | None = None
+        """Why the run could not start or failed (shown in place of the panels), or None."""
         self.set_reactive(DashboardScreen.load_target, float(profile.load.peak))
 
     def compose(self) -> ComposeResult:
         p = self.profile
         yield RunHeader(p.name, p.target, float(p.duration or 0.0), p.load.model, id="run-header")
+        yield Static(id="dash-failed")  # in place of the panels when the run could not start
         with VerticalScroll(id="dash-body"):
             with Horizontal(id="dash-top", classes="dash-row"):
                 yield Trends(id="trends")
@@ -114,8 +119,17 @@ class DashboardScreen(Screen[None]):
     def _failed(self, what: str, exc: BaseException) -> None:
         self.app.active_run = None
         self._subscription.close()
+        self.failure = f"{what}: {exc}"
         self.phase = "failed"
-        self.query_one(EventLog).note(f"{what}: {exc}")
+        self.query_one(EventLog).note(self.failure)
+        self.query_one(RunHeader).set_failed(what)
+        started = self.last is not None
+        self.query_one("#dash-failed", Static).update(Text.assemble(
+            (what.capitalize(), "bold"), "\n\n", str(exc), "\n\n",
+            "The report holds what ran." if started else "Nothing ran: no report was written.", "\n",
+            "escape: back to the profiles · r: try again",
+        ))
+        self.set_class(not started, "-not-started")  # the panels would only say "waiting for the first tick"
         self.notify(str(exc), title=what.capitalize(), severity="error", timeout=10)
 
     @work(exclusive=True, group="run", exit_on_error=False)
@@ -190,7 +204,8 @@ class DashboardScreen(Screen[None]):
             log.update_snapshot(tick)
 
     def watch_phase(self, phase: str) -> None:
-        self.query_one(RunHeader).set_phase(phase)
+        for header in self.query(RunHeader):  # none yet when read before the screen is composed
+            header.set_phase(phase)
         self.refresh_bindings()
 
     # ------------------------------------------------------------ keys
@@ -200,11 +215,19 @@ class DashboardScreen(Screen[None]):
         return self.app.active_run is self.engine_run and self.phase not in ("stopping", "finished", "failed")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("load", "stop", "abort"):  # shown dimmed while they cannot act
+        if action not in ("load", "stop", "abort", "sort", "back", "again"):
+            return True  # (asked before mount too: phase is read only for the run's own keys)
+        if self.phase == "failed" and action in ("load", "stop", "abort"):
+            return False  # gone: nothing runs any more
+        if action == "sort":
+            return self.last is not None or self.phase != "failed"
+        if action in ("load", "stop", "abort"):  # shown dimmed while they cannot act yet
             ok = self.running if action != "abort" else self.app.active_run is self.engine_run
             return True if ok else None
         if action == "back":
             return self.app.active_run is not self.engine_run
+        if action == "again":
+            return self.phase == "failed"
         return True
 
     def action_load(self, step: str) -> None:
@@ -241,6 +264,11 @@ class DashboardScreen(Screen[None]):
     def action_back(self) -> None:
         if self.app.active_run is not self.engine_run:
             self.dismiss(None)
+
+    def action_again(self) -> None:
+        if self.phase == "failed":
+            self.dismiss(None)
+            self.app.start_run(self.profile)
 
     async def on_unmount(self) -> None:
         sub = getattr(self, "_subscription", None)
