@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--run", metavar="PROFILE", help="run a profile headless (a path or a shipped name: smoke, load, stress, soak)")
     mode.add_argument("--validate", metavar="PROFILE", help="check a profile and exit")
     mode.add_argument("--serve-demo", action="store_true", help="serve the built-in demo target (memories API + WebSocket)")
+    mode.add_argument("--compare", nargs="+", metavar="RUN", help="compare two runs: OLD [NEW] (report folders or summary.json; NEW defaults to the newest run of OLD's profile)")
+    mode.add_argument("--history", nargs="?", const="", metavar="PROFILE", help="list past runs in the reports folder (of one profile)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="--compare: also write the HTML comparison page to DIR")
+    p.add_argument("--baseline", metavar="PATH", help="--run: a past run (folder or summary.json) for thresholds like 'p99 < baseline + 10%%'")
+    p.add_argument("--baseline-force", action="store_true", help="--run: use a baseline from another profile or target, or a short run")
     p.add_argument("-u", "--users", type=_positive(int), help="virtual users (closed model)")
     p.add_argument("-r", "--spawn-rate", type=_positive(float), help="users started per second")
     p.add_argument("-d", "--duration", type=_duration, help="run time: 30s, 10m, 1h")
@@ -107,6 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.validate:
         return _validate(args.validate)
+    if args.compare:
+        from .history.commands import compare_command
+
+        return compare_command(args.compare, args.report_dir, as_json=args.json, out=args.out)
+    if args.history is not None:
+        from .history.commands import history_command
+
+        return history_command(args.history, args.report_dir, as_json=args.json)
     if args.run:
         code = asyncio.run(_headless(args)) if not _use_uvloop() else _run_uvloop(_headless(args))
         _ignore_late_signals()

@@ -74,12 +74,21 @@ def build_summary(
     endpoints, aggregates = split(final.total_stats)
     planned = final.duration or profile.duration  # the run's own plan (a CLI override included)
     passed = all(v.passed for v in verdicts)
+    hdr = {(kind, name): encoded.decode("ascii") for kind, name, encoded in final.histograms}
+
+    def record(s: Any) -> dict[str, Any]:
+        out = stats_record(s)
+        if (s.kind, s.name) in hdr:
+            out["latency_hdr"] = hdr[(s.kind, s.name)]
+        return out
+
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "liminal-tui", "version": tool_version},
         "profile": profile.name,
         "description": profile.description,
         "target": redact_url(target_url),
+        "target_setting": redact_url(profile.target),
         "started_at": iso(started_at),
         "ended_at": iso(final.wall_time) if final.wall_time else None,
         "duration": {"actual_s": round(final.elapsed, 3), "planned_s": planned},
@@ -92,8 +101,8 @@ def build_summary(
             "dropped": final.dropped,
         },
         "settings": settings,
-        "endpoints": [stats_record(s) for s in endpoints],
-        "aggregates": {kind: stats_record(s) for kind, s in aggregates.items()} or {"all": stats_record(EMPTY)},
+        "endpoints": [record(s) for s in endpoints],
+        "aggregates": {kind: record(s) for kind, s in aggregates.items()} or {"all": stats_record(EMPTY)},
         "failures": {
             "total": sum(e.count for e in final.errors),
             "groups": [
