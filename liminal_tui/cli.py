@@ -213,11 +213,20 @@ async def _headless(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    baseline = None
+    if args.baseline:
+        from .history.baseline import BaselineError, load_baseline
+
+        try:
+            baseline = load_baseline(args.baseline, profile, force=args.baseline_force)
+        except BaselineError as exc:
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     prometheus = args.prometheus
     if prometheus is None and os.environ.get("ENABLE_PROMETHEUS", "").lower() in ("1", "true", "yes"):
         prometheus = ("127.0.0.1", int(os.environ.get("PROMETHEUS_PORT", "9646")))
     session = Session(profile, workers=args.workers, report_base=None if args.no_report else args.report_dir,
-                      prometheus=prometheus)
+                      prometheus=prometheus, baseline=baseline)
     try:
         session.prepare()
     except SessionError as exc:

@@ -56,7 +56,11 @@ def verdict_record(v: Verdict) -> dict[str, Any]:
         "unit": _unit(rule.stat),
         "passed": v.passed,
         "text": v.describe(),
-    }
+    } | ({"baseline": _finite(rule.baseline), "limit": _finite(rule.value)} if rule.against_baseline else {})
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value != value else value
 
 
 def build_summary(
