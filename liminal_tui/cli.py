@@ -60,6 +60,16 @@ def _duration(value: str) -> float:
     return seconds
 
 
+def _percent(value: str) -> float:
+    try:
+        pct = float(value.removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 5 or 5%, got {value!r}") from None
+    if not 0 <= pct <= 1000:
+        raise argparse.ArgumentTypeError("must be 0-1000")
+    return pct
+
+
 def _hostport(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     try:
@@ -85,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--compare", nargs="+", metavar="RUN", help="compare two runs: OLD [NEW] (report folders or summary.json; NEW defaults to the newest run of OLD's profile)")
     mode.add_argument("--history", nargs="?", const="", metavar="PROFILE", help="list past runs in the reports folder (of one profile)")
     p.add_argument("--out", type=Path, metavar="DIR", help="--compare: also write the HTML comparison page to DIR")
+    p.add_argument("--min-change", type=_percent, default=5.0, metavar="PCT", help="--compare: the smallest change in %% that counts as better/worse, whatever the noise (default 5)")
     p.add_argument("--baseline", metavar="PATH", help="--run: a past run (folder or summary.json) for thresholds like 'p99 < baseline + 10%%'")
     p.add_argument("--baseline-force", action="store_true", help="--run: use a baseline from another profile or target, or a short run")
     p.add_argument("-u", "--users", type=_positive(int), help="virtual users (closed model)")
@@ -115,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compare:
         from .history.commands import compare_command
 
-        return compare_command(args.compare, args.report_dir, as_json=args.json, out=args.out)
+        return compare_command(args.compare, args.report_dir, as_json=args.json, out=args.out,
+                               min_change=args.min_change / 100)
     if args.history is not None:
         from .history.commands import history_command
 

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from .compare import Comparison, compare, format_comparison
 from .index import RunIndex, scan
+from .noise import MIN_CHANGE
 from .record import RunError, RunRecord, clean, load_run
 
 __all__ = ["compare_command", "history_command", "history_rows"]
@@ -29,7 +30,7 @@ def _newest_besides(old: RunRecord, stores: list[Path]) -> RunRecord | None:
 
 
 def compare_command(paths: list[str], report_dir: Path, *, as_json: bool = False, out: Path | None = None,
-                    stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+                    min_change: float = MIN_CHANGE, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """``--compare OLD [NEW]``: NEW defaults to the newest run of OLD's profile in the reports folder
     (``--report-dir``), else beside OLD."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
@@ -50,7 +51,7 @@ def compare_command(paths: list[str], report_dir: Path, *, as_json: bool = False
     except RunError as exc:
         print(f"liminal-tui: {clean(exc)}", file=stderr)
         return EXIT_USAGE
-    comparison = compare(old, new)
+    comparison = compare(old, new, min_change)
     page = None
     if out is not None:
         from .html import write_comparison_page

@@ -4,7 +4,7 @@
     print(format_comparison(comparison))        # the terminal table
     json.dumps(comparison.as_dict())            # --json
 
-How noise is decided is in :mod:`.noise` (and in every output, as :data:`~.noise.METHOD`).
+How noise is decided is in :mod:`.noise` (and in every output, as :func:`~.noise.method` says).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .noise import MIN_CHANGE, MIN_ERROR_POINTS, METHOD, binomial, poisson_rate, quantile_halfwidth, welch
+from .noise import MIN_CHANGE, MIN_ERROR_POINTS, binomial, method, poisson_rate, quantile_halfwidth, welch
 from .record import ALL, Key, RunRecord, clean
 
 __all__ = ["Verdict", "MetricChange", "EndpointChange", "Comparison", "compare", "format_comparison", "METRICS"]
@@ -65,6 +65,12 @@ class Comparison:
     new: RunRecord
     endpoints: list[EndpointChange] = field(default_factory=list)
     """Each endpoint of either run, then the whole run (``Aggregated``) last."""
+    min_change: float = MIN_CHANGE
+    """The smallest relative change that counts (see :mod:`.noise`)."""
+
+    @property
+    def method(self) -> str:
+        return method(self.min_change)
 
     @property
     def total(self) -> EndpointChange:
@@ -88,8 +94,8 @@ class Comparison:
             return {"folder": str(r.folder), "profile": r.profile, "target": r.target, "started_at": r.started_at,
                     "duration_s": r.duration_s}
 
-        return {"old": run(self.old), "new": run(self.new), "verdict": self.verdict, "method": METHOD,
-                "min_change": MIN_CHANGE, "min_error_points": MIN_ERROR_POINTS,
+        return {"old": run(self.old), "new": run(self.new), "verdict": self.verdict, "method": self.method,
+                "min_change": self.min_change, "min_error_points": MIN_ERROR_POINTS,
                 "endpoints": [e.as_dict() for e in self.endpoints], "notes": self.notes}
 
 
@@ -105,14 +111,14 @@ def _value(row: dict[str, Any], metric: str) -> float | None:
     return (latency.get("percentiles") or {}).get(metric)
 
 
-def _judge(metric: str, old: float, new: float, noise: list[tuple[str, float | None]]) -> MetricChange:
+def _judge(metric: str, old: float, new: float, noise: list[tuple[str, float | None]], min_change: float) -> MetricChange:
     diff = new - old
     if metric == "error_rate":
         change: float | None = diff
         floor = MIN_ERROR_POINTS
     else:
         change = diff / old if old else None
-        floor = MIN_CHANGE * abs(old)
+        floor = min_change * abs(old)
     applied = [(name, width) for name, width in noise if width is not None]
     band = max([floor, *(w for _, w in applied)])
     basis = tuple(name for name, _ in applied) + ("minimum change",)
@@ -126,7 +132,7 @@ def _judge(metric: str, old: float, new: float, noise: list[tuple[str, float | N
     return MetricChange(metric, old, new, change, band, verdict, basis)
 
 
-def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord) -> MetricChange:
+def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord, min_change: float) -> MetricChange:
     a, b = _value(old.rows[key], metric), _value(new.rows[key], metric)
     if a is None or b is None:
         return MetricChange(metric, a, b, None, None, "no data")
@@ -148,25 +154,26 @@ def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord) -> MetricChan
         per_a = [v for s in old.seconds.get(key, []) if (v := getattr(s, metric)) is not None]
         per_b = [v for s in new.seconds.get(key, []) if (v := getattr(s, metric)) is not None]
         noise.append(("per-second", welch(per_a, per_b)))
-    return _judge(metric, a, b, noise)
+    return _judge(metric, a, b, noise, min_change)
 
 
-def _endpoint(key: Key, old: RunRecord, new: RunRecord) -> EndpointChange:
+def _endpoint(key: Key, old: RunRecord, new: RunRecord, min_change: float) -> EndpointChange:
     row = new.rows.get(key) or old.rows[key]
     kind = str(row.get("kind", ""))
     if key not in old.rows:
         return EndpointChange(key[0], key[1], kind, "new")
     if key not in new.rows:
         return EndpointChange(key[0], key[1], kind, "gone")
-    metrics = tuple(_metric(m, key, old, new) for m in METRICS)
+    metrics = tuple(_metric(m, key, old, new, min_change) for m in METRICS)
     verdicts = {m.verdict for m in metrics}
     verdict: Verdict = "worse" if "worse" in verdicts else "better" if "better" in verdicts else "same"
     return EndpointChange(key[0], key[1], kind, verdict, metrics)
 
 
-def compare(old: RunRecord, new: RunRecord) -> Comparison:
+def compare(old: RunRecord, new: RunRecord, min_change: float = MIN_CHANGE) -> Comparison:
+    """``min_change``: the smallest relative change that counts, whatever the measured noise."""
     keys = [k for k in new.rows if k != ALL] + [k for k in old.rows if k != ALL and k not in new.rows]
-    return Comparison(old, new, [_endpoint(k, old, new) for k in [*keys, ALL]])
+    return Comparison(old, new, [_endpoint(k, old, new, min_change) for k in [*keys, ALL]], min_change)
 
 
 # ---------------------------------------------------------------- terminal
@@ -237,7 +244,7 @@ def format_comparison(c: Comparison) -> str:
         out += _table(rows)
         out.append("")
     out.append(f"Overall: {c.verdict.upper()}")
-    out.append(f"How it was decided: {METHOD}")
+    out.append(f"How it was decided: {c.method}")
     for note in c.notes:
         out.append(f"note: {clean(note)}")
     return "\n".join(out)

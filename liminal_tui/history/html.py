@@ -18,7 +18,6 @@ from ..profile.document import write_atomic
 from ..report.charts import _CONFIG, _STYLE, _clock, _number, _svg
 from ..report.html import TEMPLATES as REPORT_TEMPLATES
 from .compare import Comparison, compare, endpoint_title, show, show_change, show_noise
-from .noise import METHOD
 from .record import ALL, RunRecord, Second
 
 __all__ = ["comparison_section", "render_comparison_page", "write_comparison_page", "PAGE"]
@@ -68,7 +67,7 @@ def _charts(c: Comparison) -> list[Markup]:
 
 
 def _context(c: Comparison, heading: str) -> dict[str, Any]:
-    return {"c": c, "heading": heading, "charts": _charts(c), "method": METHOD}
+    return {"c": c, "heading": heading, "charts": _charts(c), "method": c.method}
 
 
 def render_section(c: Comparison, heading: str) -> str:

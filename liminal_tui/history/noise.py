@@ -20,19 +20,23 @@ from typing import Sequence
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["MIN_CHANGE", "MIN_ERROR_POINTS", "METHOD", "t975", "welch", "quantile_halfwidth", "poisson_rate", "binomial"]
+__all__ = ["MIN_CHANGE", "MIN_ERROR_POINTS", "method", "t975", "welch", "quantile_halfwidth", "poisson_rate", "binomial"]
 
 MIN_CHANGE = 0.05
-"""The smallest relative change that can count, whatever the noise (5% of the old value)."""
+"""The smallest relative change that can count, whatever the noise (5% of the old value; ``--min-change``).
+Within-run spread cannot see a machine that is busier during one run than the other: on a shared machine
+raise it."""
 MIN_ERROR_POINTS = 0.001
 """The smallest change of the error rate that can count: 0.1 percentage point."""
-METHOD = (
+def method(min_change: float = MIN_CHANGE) -> str:
+    """How verdicts were decided, in one paragraph for every output."""
+    return (
     "A change counts (better/worse) only when it is larger than the run-to-run noise, taken as the largest "
     "95% interval that applies: percentiles from each run's HDR histogram (distribution-free order-statistic "
-    "interval) and from the spread of per-second values (Welch, Student's t); req/s from the per-second "
+    "interval) and from the spread of per-second values (Welch, Student's t; 3 seconds or more a run); req/s from the per-second "
     "spread and the Poisson noise of the count; error rate from binomial noise. Changes under "
-    f"{MIN_CHANGE:.0%} (error rate: {MIN_ERROR_POINTS * 100:g} point) are always 'same'. max is a single sample: not judged."
-)
+    f"{min_change * 100:g}% (error rate: {MIN_ERROR_POINTS * 100:g} point) are always 'same'. max is a single sample: not judged."
+    )
 
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
@@ -46,9 +50,13 @@ def t975(df: float) -> float:
     return _T975[int(df) - 1] if df <= 30 else 1.96
 
 
+MIN_SECONDS = 3
+"""Per-second spread needs this many seconds on each side (with 2, Student's t is 12.7: no information)."""
+
+
 def welch(old: Sequence[float], new: Sequence[float]) -> float | None:
-    """95% half-width of the difference of two means (None with fewer than 2 values on a side)."""
-    if len(old) < 2 or len(new) < 2:
+    """95% half-width of the difference of two means (None with under :data:`MIN_SECONDS` values a side)."""
+    if len(old) < MIN_SECONDS or len(new) < MIN_SECONDS:
         return None
     a, b = variance(old) / len(old), variance(new) / len(new)
     if a + b == 0:
