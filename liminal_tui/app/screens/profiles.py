@@ -28,6 +28,7 @@ class ProfilesScreen(Screen):
         Binding("r", "run", "Run", id="profiles.run", tooltip="Run the highlighted profile and watch it live"),
         Binding("e", "edit", "Edit", id="profiles.edit", tooltip="Edit the highlighted profile (shipped ones: save a copy)"),
         Binding("d", "duplicate", "Duplicate", id="profiles.duplicate", tooltip="Copy the highlighted profile under a new name"),
+        Binding("h", "history", "History", id="profiles.history", tooltip="Past runs of the highlighted profile, and comparisons"),
         Binding("n", "new", "New", id="profiles.new", tooltip="Start a new profile from a small template"),
         Binding("delete,x", "delete", "Delete", key_display="del", id="profiles.delete", tooltip="Delete the highlighted profile file (asks first)"),
         Binding("f5", "reload", "Reload", show=False, id="profiles.reload", tooltip="Read the profile folders again"),
@@ -133,6 +134,15 @@ class ProfilesScreen(Screen):
             self.notify("Fix this profile before running it (e: edit).", title="Invalid profile", severity="error")
             return
         self.app.start_run(entry.profile)
+
+    def action_history(self) -> None:
+        from .history import HistoryScreen
+
+        entry = self.current
+        if entry is None:
+            return
+        name = entry.profile.name if entry.profile is not None else entry.title
+        self.app.push_screen(HistoryScreen(name, getattr(self.app, "reports_dir", Path("reports"))))
 
     def action_edit(self) -> None:
         entry = self.current

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -98,7 +99,27 @@ class SummaryScreen(Screen[None]):
             yield Static(verdict_table(self.verdicts), id="summary-verdicts")
             yield Static("Report", classes="summary--heading")
             yield Static(Text(str(self.report) if self.report else "no report was written"), id="summary-report")
+            yield Static("Change since the previous run", classes="summary--heading")
+            yield Static(Text(self._change_status(), style="dim"), id="summary-change")
         yield Footer()
+
+    def _change_status(self) -> str:
+        if self.report is None:
+            return "No report was written: nothing to compare."
+        if not (self.report / "summary.json").is_file():
+            return "This run's report has no summary.json to compare."
+        return "Reading the earlier runs..."
+
+    def on_mount(self) -> None:
+        if self.report is not None and (self.report / "summary.json").is_file():
+            self._load_change(self.report)
+
+    @work(thread=True, exclusive=True, group="summary-change")
+    def _load_change(self, report: Path) -> None:
+        from .history import change_since_previous
+
+        change = change_since_previous(report)
+        self.app.call_from_thread(self.query_one("#summary-change", Static).update, change)
 
     def action_back(self) -> None:
         self.dismiss(None)
