@@ -242,3 +242,32 @@ def test_html_comparison_is_offline_and_escapes_every_string(runs: Runs, tmp_pat
     assert "old: " in html and "new: " in html
     assert "<img" not in html
 
+
+
+def test_baseline_rules_parse_and_unknown_names_are_still_rejected(tmp_path: Path) -> None:
+    from liminal_tui.profile.thresholds import parse_rule
+
+    rule = parse_rule("http", "p99 < baseline + 10%")
+    assert rule.against_baseline and not rule.resolved
+    assert rule.with_baseline(20.0).value == pytest.approx(22.0)
+    assert parse_rule("http", "rps > baseline - 5%").with_baseline(100.0).value == pytest.approx(95.0)
+    assert parse_rule("http", "p95 <= baseline + 20ms").with_baseline(10.0).value == pytest.approx(30.0)
+    for text, message in [("p99 < baselin + 10%", "did you mean 'baseline'"),
+                          ("p99 < baseline * 2", "write the baseline as"),
+                          ("p99 < baseline + lots", "must be a percentage (10%) or a duration"),
+                          ("p999 < baseline + 10%", "unknown statistic 'p999'")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            parse_rule("http", text)
+
+    good = tmp_path / "good.toml"
+    good.write_text(PROFILE.format(name="v", target="http://127.0.0.1:9", delay=5, duration="3s"))
+    proc = cli("--validate", str(good))
+    assert proc.returncode == 0, proc.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.read_text().replace('[thresholds]', '[thresholds]\n"http:GET /nowhere" = ["p95 < baseline + 10%"]'))
+    proc = cli("--validate", str(bad))
+    assert proc.returncode == 2 and "GET /nowhere" in proc.stderr and "Traceback" not in proc.stderr
+    typo = tmp_path / "typo.toml"
+    typo.write_text(good.read_text().replace("p50 < baseline + 30%", "p50 < basline + 30%"))
+    proc = cli("--validate", str(typo))
+    assert proc.returncode == 2 and "did you mean 'baseline'" in proc.stderr
