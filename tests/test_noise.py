@@ -121,3 +121,19 @@ def test_history_does_not_import_textual() -> None:
     code = ("import sys, liminal_tui.history, liminal_tui.history.commands, liminal_tui.history.baseline, "
             "liminal_tui.history.html; assert 'textual' not in sys.modules, 'textual imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_corrupted_histogram_is_a_note_not_a_traceback(tmp_path: Path) -> None:
+    import json
+
+    old = make_run(tmp_path / "old", sample(10.0, 1000, 1), [10.0] * 3, [100.0] * 3)
+    new = make_run(tmp_path / "new", sample(10.0, 1000, 2), [10.0] * 3, [100.0] * 3)
+    data = json.loads((new / "summary.json").read_text())
+    data["endpoints"][0]["latency_hdr"] = "HISTFAAAAB" + "x" * 30
+    (new / "summary.json").write_text(json.dumps(data))
+    (new / "results_stats_history.csv").unlink()
+    c = compare(load_run(old), load_run(new))
+    p50 = c.endpoints[0].metric("p50")
+    assert p50.verdict in ("same", "better", "worse") and "histogram" not in p50.basis
+    assert any("latency histogram of GET /x cannot be read" in n for n in c.notes)
+    assert any("no results_stats_history.csv" in n for n in c.notes)

@@ -13,12 +13,15 @@ import json
 import math
 import os
 import re
+import struct
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from hdrh.codec import HdrCookieException, HdrHistogramSettingsException, HdrLengthException
 from hdrh.histogram import HdrHistogram
 
 __all__ = ["RunError", "RunRecord", "Second", "load_run", "clean", "Key", "ALL"]
@@ -28,6 +31,9 @@ HISTORY = "results_stats_history.csv"
 Key = tuple[str, str]
 """An endpoint as ``(type, name)``: the CSV's Type and Name columns (``("", "Aggregated")``: everything)."""
 ALL: Key = ("", "Aggregated")
+_BAD_HISTOGRAM = (binascii.Error, ValueError, TypeError, OSError, UnicodeError, zlib.error, struct.error,
+                  HdrCookieException, HdrHistogramSettingsException, HdrLengthException)
+"""What hdrh raises for a histogram that is not one (its own exceptions derive from Exception only)."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -69,6 +75,7 @@ class RunRecord:
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     """What could not be read besides the summary (e.g. a missing history file)."""
+    _histograms: dict[Key, HdrHistogram | None] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ identity
 
@@ -129,14 +136,20 @@ class RunRecord:
 
     def histogram(self, key: Key) -> HdrHistogram | None:
         """The whole-run success histogram (us) of an endpoint, when the report carries one."""
+        if key not in self._histograms:
+            self._histograms[key] = self._decode(key)
+        return self._histograms[key]
+
+    def _decode(self, key: Key) -> HdrHistogram | None:
         encoded = self.rows.get(key, {}).get("latency_hdr")
         if not isinstance(encoded, str):
             return None
         try:
             base64.b64decode(encoded, validate=True)
             return HdrHistogram.decode(encoded.encode("ascii"))
-        except (binascii.Error, ValueError, TypeError, OSError, UnicodeError) as exc:
-            self.notes.append(f"{self.label}: the latency histogram of {clean(key[1])} cannot be read ({exc})")
+        except _BAD_HISTOGRAM as exc:
+            self.notes.append(f"{self.label}: the latency histogram of {clean(key[1])} cannot be read "
+                              f"({type(exc).__name__}): percentiles judged without it")
             return None
 
     @cached_property
