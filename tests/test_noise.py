@@ -137,3 +137,20 @@ def test_a_corrupted_histogram_is_a_note_not_a_traceback(tmp_path: Path) -> None
     assert p50.verdict in ("same", "better", "worse") and "histogram" not in p50.basis
     assert any("latency histogram of GET /x cannot be read" in n for n in c.notes)
     assert any("no results_stats_history.csv" in n for n in c.notes)
+
+
+def test_spread_across_other_runs_widens_the_noise(tmp_path: Path) -> None:
+    """+12% p50 with tight seconds is worse; with three earlier runs that wandered by ±15%, it is same."""
+    def run(name: str, median: float, hour: int):
+        return load_run(make_run(tmp_path / name, sample(median, 5000, hour), [median] * 4, [1000.0] * 4,
+                                 started=f"2026-12-01T{hour:02d}:00:00+00:00"))
+
+    earlier = [run("e1", 8.5, 1), run("e2", 11.5, 2), run("e3", 10.0, 3)]
+    old, new = run("old", 10.0, 4), run("new", 11.2, 5)
+    alone = compare(old, new).total.metric("p50")
+    assert alone.verdict == "worse" and "between runs" not in alone.basis
+    with_history = compare(old, new, history=[*earlier, old, new])
+    p50 = with_history.total.metric("p50")
+    assert p50.verdict == "same" and "between runs" in p50.basis
+    assert [r.folder.name for r in with_history.peers] == ["e1", "e2", "e3"]
+    assert compare(old, new, history=earlier[:2]).peers == []  # two runs tell nothing about the spread

@@ -51,7 +51,10 @@ def compare_command(paths: list[str], report_dir: Path, *, as_json: bool = False
     except RunError as exc:
         print(f"liminal-tui: {clean(exc)}", file=stderr)
         return EXIT_USAGE
-    comparison = compare(old, new, min_change)
+    store = scan(report_dir)
+    if not store.of(old.profile):
+        store = scan(old.folder.parent)
+    comparison = compare(old, new, min_change, history=store.runs)
     page = None
     if out is not None:
         from .html import write_comparison_page
@@ -80,7 +83,7 @@ def history_rows(index: RunIndex, profile: str | None) -> list[tuple[RunRecord, 
     last: dict[str, RunRecord] = {}
     for run in index.of(profile):
         before = last.get(run.profile)
-        out.append((run, compare(before, run) if before is not None else None))
+        out.append((run, compare(before, run, history=index.runs) if before is not None else None))
         last[run.profile] = run
     return out
 

@@ -10,10 +10,10 @@ How noise is decided is in :mod:`.noise` (and in every output, as :func:`~.noise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
-from .noise import MIN_CHANGE, MIN_ERROR_POINTS, binomial, method, poisson_rate, quantile_halfwidth, welch
-from .record import ALL, Key, RunRecord, clean
+from .noise import MIN_CHANGE, MIN_ERROR_POINTS, MIN_PEERS, PEERS, between_runs, binomial, method, poisson_rate, quantile_halfwidth, welch
+from .record import ALL, Key, RunRecord, clean, steady
 
 __all__ = ["Verdict", "MetricChange", "EndpointChange", "Comparison", "compare", "format_comparison", "METRICS"]
 
@@ -36,7 +36,8 @@ class MetricChange:
     """95% half-width of run-to-run noise, in the metric's unit (ms, per second, fraction)."""
     verdict: Verdict
     basis: tuple[str, ...] = ()
-    """The noise measures that applied: ``histogram``, ``per-second``, ``count``, ``minimum change``."""
+    """The noise measures that applied: ``histogram``, ``per-second``, ``count``, ``between runs``,
+    ``minimum change``."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "old": self.old, "new": self.new, "change": self.change,
@@ -67,6 +68,8 @@ class Comparison:
     """Each endpoint of either run, then the whole run (``Aggregated``) last."""
     min_change: float = MIN_CHANGE
     """The smallest relative change that counts (see :mod:`.noise`)."""
+    peers: list[RunRecord] = field(default_factory=list)
+    """Other runs whose spread measured the run-to-run noise (empty: fewer than 3 were at hand)."""
 
     @property
     def method(self) -> str:
@@ -96,6 +99,7 @@ class Comparison:
 
         return {"old": run(self.old), "new": run(self.new), "verdict": self.verdict, "method": self.method,
                 "min_change": self.min_change, "min_error_points": MIN_ERROR_POINTS,
+                "peers": [str(r.folder) for r in self.peers],
                 "endpoints": [e.as_dict() for e in self.endpoints], "notes": self.notes}
 
 
@@ -132,14 +136,18 @@ def _judge(metric: str, old: float, new: float, noise: list[tuple[str, float | N
     return MetricChange(metric, old, new, change, band, verdict, basis)
 
 
-def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord, min_change: float) -> MetricChange:
+def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord, min_change: float,
+            peers: list[RunRecord]) -> MetricChange:
     a, b = _value(old.rows[key], metric), _value(new.rows[key], metric)
     if a is None or b is None:
         return MetricChange(metric, a, b, None, None, "no data")
     noise: list[tuple[str, float | None]] = []
+    if metric != "max":
+        spread = [v for p in peers if key in p.rows and (v := _value(p.rows[key], metric)) is not None]
+        noise.append(("between runs", between_runs(spread)))
     if metric == "rps":
-        per_a = [s.rps for s in old.seconds.get(key, [])]
-        per_b = [s.rps for s in new.seconds.get(key, [])]
+        per_a = [s.rps for s in steady(old.seconds.get(key, []))]
+        per_b = [s.rps for s in steady(new.seconds.get(key, []))]
         noise.append(("per-second", welch(per_a, per_b)))
         noise.append(("count", poisson_rate(old.rows[key].get("requests", 0), old.duration_s,
                                             new.rows[key].get("requests", 0), new.duration_s)))
@@ -151,29 +159,42 @@ def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord, min_change: f
         ha, hb = old.histogram(key), new.histogram(key)
         if ha is not None and hb is not None and ha.get_total_count() and hb.get_total_count():
             noise.append(("histogram", quantile_halfwidth(ha, hb, _QUANTILE[metric])))
-        per_a = [v for s in old.seconds.get(key, []) if (v := getattr(s, metric)) is not None]
-        per_b = [v for s in new.seconds.get(key, []) if (v := getattr(s, metric)) is not None]
+        per_a = [v for s in steady(old.seconds.get(key, [])) if (v := getattr(s, metric)) is not None]
+        per_b = [v for s in steady(new.seconds.get(key, [])) if (v := getattr(s, metric)) is not None]
         noise.append(("per-second", welch(per_a, per_b)))
     return _judge(metric, a, b, noise, min_change)
 
 
-def _endpoint(key: Key, old: RunRecord, new: RunRecord, min_change: float) -> EndpointChange:
+def _endpoint(key: Key, old: RunRecord, new: RunRecord, min_change: float, peers: list[RunRecord]) -> EndpointChange:
     row = new.rows.get(key) or old.rows[key]
     kind = str(row.get("kind", ""))
     if key not in old.rows:
         return EndpointChange(key[0], key[1], kind, "new")
     if key not in new.rows:
         return EndpointChange(key[0], key[1], kind, "gone")
-    metrics = tuple(_metric(m, key, old, new, min_change) for m in METRICS)
+    metrics = tuple(_metric(m, key, old, new, min_change, peers) for m in METRICS)
     verdicts = {m.verdict for m in metrics}
     verdict: Verdict = "worse" if "worse" in verdicts else "better" if "better" in verdicts else "same"
     return EndpointChange(key[0], key[1], kind, verdict, metrics)
 
 
-def compare(old: RunRecord, new: RunRecord, min_change: float = MIN_CHANGE) -> Comparison:
-    """``min_change``: the smallest relative change that counts, whatever the measured noise."""
+def compare(old: RunRecord, new: RunRecord, min_change: float = MIN_CHANGE,
+            history: Sequence[RunRecord] = ()) -> Comparison:
+    """``min_change``: the smallest relative change that counts, whatever the measured noise.
+    ``history``: runs to measure the run-to-run spread with; :func:`peers` picks them."""
     keys = [k for k in new.rows if k != ALL] + [k for k in old.rows if k != ALL and k not in new.rows]
-    return Comparison(old, new, [_endpoint(k, old, new, min_change) for k in [*keys, ALL]], min_change)
+    chosen = peers(history, old, new)
+    return Comparison(old, new, [_endpoint(k, old, new, min_change, chosen) for k in [*keys, ALL]], min_change, chosen)
+
+
+def peers(history: Sequence[RunRecord], old: RunRecord, new: RunRecord) -> list[RunRecord]:
+    """The last :data:`~.noise.PEERS` runs of the history other than ``old`` and ``new``, of the same
+    profile against the same target, that started before ``new``; none when fewer than 3 qualify."""
+    skip = {old.folder.resolve(), new.folder.resolve()}
+    chosen = [r for r in history if r.profile == new.profile and r.target_setting == new.target_setting
+              and r.folder.resolve() not in skip and r.started < new.started]
+    chosen = chosen[-PEERS:]
+    return chosen if len(chosen) >= MIN_PEERS else []
 
 
 # ---------------------------------------------------------------- terminal
@@ -244,6 +265,8 @@ def format_comparison(c: Comparison) -> str:
         out += _table(rows)
         out.append("")
     out.append(f"Overall: {c.verdict.upper()}")
+    if c.peers:
+        out.append(f"Run-to-run spread from {len(c.peers)} other run(s): " + ", ".join(clean(r.label) for r in c.peers))
     out.append(f"How it was decided: {c.method}")
     for note in c.notes:
         out.append(f"note: {clean(note)}")

@@ -90,5 +90,7 @@ def write_comparison_page(c: Comparison, out: Path) -> Path:
 
 def comparison_section(baseline: RunRecord, summary: dict[str, Any], folder: Path) -> str:
     """report.html's section for a run made with ``--baseline``: this run against the baseline."""
-    comparison = compare(baseline, RunRecord(folder, summary))
+    from .index import scan
+
+    comparison = compare(baseline, RunRecord(folder, summary), history=scan(folder.parent).runs)
     return render_section(comparison, "Against the baseline")

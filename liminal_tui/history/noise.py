@@ -9,7 +9,10 @@ value (so a 1% move never counts, however quiet the endpoint):
 * **per-second spread**: Welch's interval for the difference of the per-second means (the history CSV:
   one value per tick), with Student's t for small samples: a run that wobbles from second to second needs
   a larger change to count;
-* **counts**: Poisson noise of the request count (rates) and binomial noise of the error fraction.
+* **counts**: Poisson noise of the request count (rates) and binomial noise of the error fraction;
+* **between runs**: with 3 or more other runs of the profile against the same target in the history (the
+  last :data:`PEERS` before the new run), the spread of the figure across them: the run-to-run variation
+  itself, which within-run measures cannot see (a machine busier during one run than the other).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Sequence
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["MIN_CHANGE", "MIN_ERROR_POINTS", "method", "t975", "welch", "quantile_halfwidth", "poisson_rate", "binomial"]
+__all__ = ["MIN_CHANGE", "MIN_ERROR_POINTS", "PEERS", "MIN_PEERS", "MIN_SECONDS", "method", "between_runs", "t975",
+           "welch", "quantile_halfwidth", "poisson_rate", "binomial"]
 
 MIN_CHANGE = 0.05
 """The smallest relative change that can count, whatever the noise (5% of the old value; ``--min-change``).
@@ -28,14 +32,24 @@ Within-run spread cannot see a machine that is busier during one run than the ot
 raise it."""
 MIN_ERROR_POINTS = 0.001
 """The smallest change of the error rate that can count: 0.1 percentage point."""
+PEERS = 10
+"""At most this many earlier runs measure the run-to-run spread."""
+MIN_PEERS = 3
+"""The run-to-run spread needs at least this many other runs."""
+MIN_SECONDS = 3
+"""Per-second spread needs this many seconds on each side (with 2, Student's t is 12.7: no information)."""
+
+
 def method(min_change: float = MIN_CHANGE) -> str:
     """How verdicts were decided, in one paragraph for every output."""
     return (
-    "A change counts (better/worse) only when it is larger than the run-to-run noise, taken as the largest "
-    "95% interval that applies: percentiles from each run's HDR histogram (distribution-free order-statistic "
-    "interval) and from the spread of per-second values (Welch, Student's t; 3 seconds or more a run); req/s from the per-second "
-    "spread and the Poisson noise of the count; error rate from binomial noise. Changes under "
-    f"{min_change * 100:g}% (error rate: {MIN_ERROR_POINTS * 100:g} point) are always 'same'. max is a single sample: not judged."
+        "A change counts (better/worse) only when it is larger than the run-to-run noise, taken as the largest "
+        "95% interval that applies: percentiles from each run's HDR histogram (distribution-free order-statistic "
+        f"interval) and from the spread of per-second values (Welch, Student's t; {MIN_SECONDS} seconds or more a "
+        "run, the final partial second left out); req/s from the per-second spread and the Poisson noise of the count; error rate from binomial "
+        "noise; and every figure from its spread across the profile's other runs against the same target (at "
+        f"least {MIN_PEERS}, the last {PEERS}). Changes under {min_change * 100:g}% (error rate: "
+        f"{MIN_ERROR_POINTS * 100:g} point) are always 'same'. max is a single sample: not judged."
     )
 
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -50,8 +64,12 @@ def t975(df: float) -> float:
     return _T975[int(df) - 1] if df <= 30 else 1.96
 
 
-MIN_SECONDS = 3
-"""Per-second spread needs this many seconds on each side (with 2, Student's t is 12.7: no information)."""
+def between_runs(values: Sequence[float]) -> float | None:
+    """95% half-width of the difference of two runs, from the spread of other runs' values (None with
+    fewer than :data:`MIN_PEERS`): each run varies by the sample's stdev, their difference by sqrt(2) of it."""
+    if len(values) < MIN_PEERS:
+        return None
+    return t975(len(values) - 1) * math.sqrt(2 * variance(values))
 
 
 def welch(old: Sequence[float], new: Sequence[float]) -> float | None:

@@ -24,7 +24,7 @@ from typing import Any
 from hdrh.codec import HdrCookieException, HdrHistogramSettingsException, HdrLengthException
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["RunError", "RunRecord", "Second", "load_run", "clean", "Key", "ALL"]
+__all__ = ["RunError", "RunRecord", "Second", "load_run", "clean", "steady", "Key", "ALL"]
 
 SUMMARY = "summary.json"
 HISTORY = "results_stats_history.csv"
@@ -176,6 +176,12 @@ class RunRecord:
         except (OSError, csv.Error, UnicodeError) as exc:
             self.notes.append(f"{self.label}: {HISTORY} cannot be read ({exc})")
         return out
+
+
+def steady(seconds: list[Second]) -> list[Second]:
+    """Per-second rows without the last: the final tick covers the stop and the wind-down of in-flight
+    requests (a partial second at a falling rate), not the load the run held."""
+    return seconds[:-1]
 
 
 def _check(summary: Any, where: str) -> dict[str, Any]:

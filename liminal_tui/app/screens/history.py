@@ -145,7 +145,7 @@ class HistoryScreen(Screen[None]):
         if pair is None:
             self.notify("Mark two runs with space, or highlight a run that has one before it.", title="Compare")
             return
-        self.app.push_screen(CompareScreen(compare(*pair)))
+        self.app.push_screen(CompareScreen(compare(*pair, history=self.runs)))
 
     @on(DataTable.RowSelected)
     def _selected(self) -> None:
@@ -171,7 +171,8 @@ class CompareScreen(Screen[None]):
                     yield Static(Text(f"{side}: {clean(run.label)}\n{clean(run.started_at)} · {run.duration_s:.0f} s\n"
                                       f"{clean(run.target)}"), classes="compare-run", id=f"compare-{side}")
             yield Static(Group(*comparison_tables(c, "old", "new")), id="compare-tables")
-            notes = [c.method, *map(clean, c.notes)]
+            peers = [f"Run-to-run spread from {len(c.peers)} other run(s)."] if c.peers else []
+            notes = [*peers, c.method, *map(clean, c.notes)]
             yield Static(Text("\n".join(notes), style="dim"), id="compare-method")
         yield Footer()
 
@@ -189,7 +190,7 @@ def change_since_previous(report: Path) -> Text | Group:
     before = index.previous(run)
     if before is None:
         return Text(f"No earlier run of {clean(run.profile)} in {clean(report.parent)} to compare with.", style="dim")
-    c = compare(before, run)
+    c = compare(before, run, history=index.runs)
     changed = [f"{clean(e.name)}: {e.verdict}" for e in c.endpoints[:-1] if e.verdict in ("worse", "better")]
     lines = Text.assemble("Against ", (clean(before.label), "bold"), f" ({clean(before.started_at)}): ",
                           verdict_text(c.verdict.upper()))
