@@ -115,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.compare:
+        parser.error("--out goes with --compare")
+    if (args.baseline or args.baseline_force) and not args.run:
+        parser.error("--baseline and --baseline-force go with --run")
     if args.serve_demo:
         from .demo.server import serve_forever
 

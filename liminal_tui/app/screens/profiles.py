@@ -142,7 +142,7 @@ class ProfilesScreen(Screen):
         if entry is None:
             return
         name = entry.profile.name if entry.profile is not None else entry.title
-        self.app.push_screen(HistoryScreen(name, getattr(self.app, "reports_dir", Path("reports"))))
+        self.app.push_screen(HistoryScreen(name, self.app.reports_dir))
 
     def action_edit(self) -> None:
         entry = self.current
