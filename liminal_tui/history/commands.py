@@ -107,8 +107,7 @@ def history_command(profile: str | None, report_dir: Path, *, as_json: bool = Fa
     table = [["started", "profile", "target", "duration", "req/s", "p99 ms", "errors", "thresholds", "vs previous"]]
     for run, c in rows:
         total = run.total
-        latency = total.get("latency_ms") or {}
-        p99 = (latency.get("percentiles") or {}).get("p99")
+        p99 = run.p99
         table.append([
             run.started.strftime("%Y-%m-%d %H:%M:%S"), clean(run.profile), clean(run.target), f"{run.duration_s:.0f} s",
             f"{float(total.get('rps') or 0):,.1f}", "-" if p99 is None else f"{p99:,.2f}",
@@ -129,5 +128,5 @@ def _history_record(run: RunRecord, c: Comparison | None) -> dict:
     total = run.total
     return {"folder": str(run.folder), "profile": run.profile, "target": run.target, "started_at": run.started_at,
             "duration_s": run.duration_s, "rps": total.get("rps"), "error_rate": total.get("error_rate"),
-            "p99_ms": ((total.get("latency_ms") or {}).get("percentiles") or {}).get("p99"),
+            "p99_ms": run.p99,
             "passed": run.passed, "vs_previous": c.verdict if c is not None else None}

@@ -15,12 +15,13 @@ from typing import Any, Literal, Sequence
 from .noise import MIN_CHANGE, MIN_ERROR_POINTS, MIN_PEERS, PEERS, between_runs, binomial, method, poisson_rate, quantile_halfwidth, welch
 from .record import ALL, Key, RunRecord, clean, steady
 
-__all__ = ["Verdict", "MetricChange", "EndpointChange", "Comparison", "compare", "format_comparison", "METRICS"]
+__all__ = ["Verdict", "MetricChange", "EndpointChange", "Comparison", "compare", "format_comparison", "METRICS", "LABELS"]
 
 Verdict = Literal["better", "worse", "same", "not judged", "no data", "new", "gone"]
 METRICS = ("rps", "error_rate", "p50", "p95", "p99", "max")
 """The figures compared, as ``summary.json`` and the threshold rules name them."""
-_LABELS = {"rps": "req/s", "error_rate": "error rate", "p50": "p50 ms", "p95": "p95 ms", "p99": "p99 ms", "max": "max ms"}
+LABELS = {"rps": "req/s", "error_rate": "error rate", "p50": "p50 ms", "p95": "p95 ms", "p99": "p99 ms", "max": "max ms"}
+"""How each figure is labelled in tables, with its unit."""
 _QUANTILE = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 
@@ -260,7 +261,7 @@ def format_comparison(c: Comparison) -> str:
             continue
         rows = [["metric", "old", "new", "change", "verdict", "noise (95%)"]]
         for m in e.metrics:
-            rows.append([_LABELS[m.metric], show(m.metric, m.old), show(m.metric, m.new), show_change(m), m.verdict,
+            rows.append([LABELS[m.metric], show(m.metric, m.old), show(m.metric, m.new), show_change(m), m.verdict,
                          show_noise(m)])
         out += _table(rows)
         out.append("")

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from ..profile.document import write_atomic
 from ..report.charts import _CONFIG, _STYLE, _clock, _number, _svg
 from ..report.html import TEMPLATES as REPORT_TEMPLATES
-from .compare import Comparison, compare, endpoint_title, show, show_change, show_noise
+from .compare import LABELS, Comparison, compare, endpoint_title, show, show_change, show_noise
 from .record import ALL, RunRecord, Second
 
 __all__ = ["comparison_section", "render_comparison_page", "write_comparison_page", "PAGE"]
@@ -25,7 +25,6 @@ __all__ = ["comparison_section", "render_comparison_page", "write_comparison_pag
 PAGE = "comparison.html"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.S)
-_LABELS = {"rps": "req/s", "error_rate": "error rate", "p50": "p50", "p95": "p95", "p99": "p99", "max": "max"}
 
 
 @lru_cache(maxsize=1)
@@ -40,7 +39,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(show=show, change=show_change, noise=show_noise, endpoint=endpoint_title,
-                       label=lambda m: _LABELS.get(m, m))
+                       label=lambda m: LABELS.get(m, m))
     return env
 
 

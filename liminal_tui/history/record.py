@@ -134,6 +134,11 @@ class RunRecord:
     def total(self) -> dict[str, Any]:
         return self.rows[ALL]
 
+    @property
+    def p99(self) -> float | None:
+        """The whole run's p99 (ms), None without a success."""
+        return ((self.total.get("latency_ms") or {}).get("percentiles") or {}).get("p99")
+
     def histogram(self, key: Key) -> HdrHistogram | None:
         """The whole-run success histogram (us) of an endpoint, when the report carries one."""
         if key not in self._histograms:

@@ -6,12 +6,11 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..history.compare import Comparison, EndpointChange, endpoint_title, show, show_change, show_noise
+from ..history.compare import LABELS, Comparison, EndpointChange, endpoint_title, show, show_change, show_noise
 from ..history.record import clean
 
 __all__ = ["endpoint_table", "comparison_tables", "verdict_text"]
 
-_LABELS = {"rps": "req/s", "error_rate": "error rate", "p50": "p50 ms", "p95": "p95 ms", "p99": "p99 ms", "max": "max ms"}
 _STYLES = {"worse": "bold red", "better": "bold green"}
 
 
@@ -31,7 +30,7 @@ def endpoint_table(e: EndpointChange, old: str = "old", new: str = "new") -> Tab
     table.add_column("noise (95%)", justify="right", no_wrap=True, style="dim")
     table.add_column("verdict", no_wrap=True)
     for m in e.metrics:
-        table.add_row(_LABELS[m.metric], show(m.metric, m.old), show(m.metric, m.new), show_change(m), show_noise(m),
+        table.add_row(LABELS[m.metric], show(m.metric, m.old), show(m.metric, m.new), show_change(m), show_noise(m),
                       verdict_text(m.verdict))
     return table
 

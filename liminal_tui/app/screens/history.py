@@ -23,10 +23,6 @@ from ...widgets.trendline import TrendLine
 __all__ = ["HistoryScreen", "CompareScreen"]
 
 
-def _p99(run: RunRecord) -> float | None:
-    return ((run.total.get("latency_ms") or {}).get("percentiles") or {}).get("p99")
-
-
 class HistoryScreen(Screen[None]):
     """The runs of one profile, oldest first; mark two with space and press c to compare them."""
 
@@ -81,7 +77,7 @@ class HistoryScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.clear()
         for i, (run, c) in enumerate(rows):
-            p99 = _p99(run)
+            p99 = run.p99
             total = run.total
             table.add_row(
                 " ", run.started.strftime("%Y-%m-%d %H:%M:%S"), f"{run.duration_s:.0f} s",
@@ -93,12 +89,12 @@ class HistoryScreen(Screen[None]):
         if self.runs:
             table.move_cursor(row=len(self.runs) - 1)
         self.query_one("#history-rps", TrendLine).set_values([float(r.total.get("rps") or 0) for r in self.runs])
-        self.query_one("#history-p99", TrendLine).set_values([_p99(r) or 0.0 for r in self.runs])
+        self.query_one("#history-p99", TrendLine).set_values([r.p99 or 0.0 for r in self.runs])
         if self.runs:
             rps = [float(r.total.get("rps") or 0) for r in self.runs]
             self.query_one("#history-rps-label", Label).update(
                 f"req/s across runs: last {rps[-1]:,.1f}, range {min(rps):,.1f}–{max(rps):,.1f}")
-            p99s = [p for r in self.runs if (p := _p99(r)) is not None]
+            p99s = [p for r in self.runs if (p := r.p99) is not None]
             if p99s:
                 self.query_one("#history-p99-label", Label).update(
                     f"p99 ms across runs: last {p99s[-1]:,.2f}, range {min(p99s):,.2f}–{max(p99s):,.2f}")
