@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from rich.console import Console
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Label, Static
 
 from liminal_tui.app import create_app
 from liminal_tui.app.screens import CompareScreen, HistoryScreen, ProfilesScreen, SummaryScreen
@@ -81,7 +81,9 @@ async def test_history_lists_runs_compares_two_and_summary_shows_the_change(work
         assert [r.folder.name for r in history.runs] == [fast.name, slow.name]
         assert "worse" in str(table.get_row_at(1)[7]) and str(table.get_row_at(0)[7]) == "-"
         rps = history.query_one("#history-rps", TrendLine).values
-        assert len(rps) == 2 and rps[0] > rps[1] > 0  # 15 ms answers: fewer requests/s
+        assert rps == tuple(r.total["rps"] for r in history.runs) and min(rps) > 0
+        assert history.query_one("#history-p99", TrendLine).values == tuple(r.p99 for r in history.runs)
+        assert f"last {history.runs[1].total['rps']:,.1f}" in str(history.query_one("#history-rps-label", Label).content)
         assert "skipped not-a-report: no summary.json" in plain(history.query_one("#history-notes", Static).content)
 
         table.move_cursor(row=0)
@@ -102,17 +104,17 @@ async def test_history_lists_runs_compares_two_and_summary_shows_the_change(work
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ProfilesScreen))
 
-        # a run from the app: its summary compares it with the previous run (15 ms) of the same profile
-        profile.write_text(PROFILE.format(target=test_server.url, delay=5))
+        # a run from the app: its summary compares it with the previous run of the same profile. (Its
+        # figures are not asserted: engine, server and app share one event loop here; the direction of
+        # a change is tested on CLI runs in tests/test_history.py.)
         app.start_run(load_profile(profile))
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=30)
         change = app.screen.query_one("#summary-change", Static)
         await until(pilot, lambda: "Against" in plain(change.content))
         text = plain(change.content)
         assert f"Against {slow.name}" in text
-        # 15 ms -> 5 ms: the median is better (the tail of an in-process run shares its loop with the app
-        # and the server, so p99 may go either way: not asserted)
-        assert re.search(r"p50 ms\s+[\d.]+\s+[\d.]+\s+-\d+\.\d%\s+±[\d.]+%\s+better", text), text
+        assert re.search(r"previous\s+this run\s+change\s+noise \(95%\)\s+verdict", text), text
+        assert re.search(r"p50 ms\s+[\d.,]+\s+[\d.,]+\s+[-+]\d+\.\d%\s+±[\d.]+%\s+(better|worse|same)", text), text
 
 
 async def test_history_of_a_profile_without_runs(workdir):
