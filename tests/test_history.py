@@ -1,8 +1,9 @@
 """Comparison, baselines and history against real runs of the CLI on the test server (tests/servers.py).
 
 One module fixture makes three real 3-second runs of the same profile, with the server's delay set by
-the profile's path: 5 ms (the first run, and the baseline), 5 ms again with ``--baseline``, 15 ms with
-``--baseline``. The tests then compare, list and break copies of those report folders.
+the profile's path: 5 ms (the first run, and the baseline), 5 ms again with ``--baseline``, 40 ms with
+``--baseline``. The gap is wide on purpose: on a machine shared with other jobs, two identical 3-second runs
+were measured 83% apart in p50 (2 cores, six test suites at once). The tests then compare, list and break copies of those report folders.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ users = 4
 spawn_rate = 100
 
 [thresholds]
-http = ["p50 < baseline + 30%", "rps > baseline - 40%", "error_rate < 1%"]
+http = ["p50 < baseline + 100%", "rps > baseline - 50%", "error_rate < 1%"]
 
 [[scenarios]]
 name = "slow"
@@ -92,7 +93,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
     try:
         runs.run("first", 5)
         runs.run("same", 5, "--baseline", str(runs.folders["first"]))
-        runs.run("slow", 15, "--baseline", str(runs.folders["first"] / "summary.json"))
+        runs.run("slow", 40, "--baseline", str(runs.folders["first"] / "summary.json"))
         yield runs
     finally:
         server.close()
@@ -114,21 +115,22 @@ def test_slower_run_is_worse_and_repeat_is_same(runs: Runs) -> None:
         assert total["metrics"][metric]["verdict"] == "worse", (metric, total["metrics"][metric])
     for metric in ("p95", "p99"):  # tails are noisier on a busy machine: never "better", at least
         assert total["metrics"][metric]["verdict"] in ("worse", "same"), (metric, total["metrics"][metric])
-    assert total["metrics"]["p50"]["change"] > 1.0  # 5 ms -> 15 ms: about +200%
+    assert total["metrics"]["p50"]["change"] > 1.0  # 5 ms -> 40 ms: several hundred %
     assert "histogram" in total["metrics"]["p50"]["basis"]
     assert [e["name"] for e in worse["endpoints"]] == ["GET /delay", "Aggregated"]
 
-    # Two identical runs on a machine shared with other jobs drift by several % (measured: p50 +6.7% with
-    # 2-second runs on 2 busy cores), which no within-run spread can see: --min-change is the knob for it.
-    repeat = compare_json(first, same, "--min-change", "20")
-    assert repeat["min_change"] == 0.2 and "Changes under 20%" in repeat["method"]
+    # Two identical runs on a machine shared with other jobs drift apart (measured: p50 +7% on a quiet
+    # moment, +83% under six test suites at once), which no within-run spread can see and two runs give no
+    # run-to-run spread for: --min-change is the knob for it.
+    repeat = compare_json(first, same, "--min-change", "100")
+    assert repeat["min_change"] == 1.0 and "Changes under 100%" in repeat["method"]
     for endpoint in repeat["endpoints"]:
         for metric in ("rps", "error_rate", "p50", "p95", "p99"):
             assert endpoint["metrics"][metric]["verdict"] == "same", (metric, endpoint["metrics"][metric])
         assert endpoint["verdict"] == "same"
     assert repeat["verdict"] == "same"
-    # ... while a 200% change stays worse whatever the floor below it
-    assert compare_json(first, slow, "--min-change", "50")["endpoints"][-1]["metrics"]["p50"]["verdict"] == "worse"
+    # ... while a change of several hundred % stays worse with that floor
+    assert compare_json(first, slow, "--min-change", "100")["endpoints"][-1]["metrics"]["p50"]["verdict"] == "worse"
 
     reverse = compare_json(slow, first)  # the same two runs the other way round
     assert reverse["endpoints"][-1]["metrics"]["p50"]["verdict"] == "better"
@@ -159,17 +161,17 @@ def test_baseline_thresholds_pass_and_fail(runs: Runs) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     assert "relative to a baseline were not judged" in first.stdout
     assert same.returncode == 0, same.stdout + same.stderr
-    assert re.search(r"http p50 < baseline \+ 30%: PASS \([\d.]+ ms; baseline [\d.]+ ms, limit [\d.]+ ms\)", same.stdout)
+    assert re.search(r"http p50 < baseline \+ 100%: PASS \([\d.]+ ms; baseline [\d.]+ ms, limit [\d.]+ ms\)", same.stdout)
     assert f"Baseline: {runs.folders['first']}" in same.stdout
     assert slow.returncode == 1, slow.stdout + slow.stderr
-    assert re.search(r"http p50 < baseline \+ 30%: FAIL", slow.stdout)
-    assert re.search(r"http rps > baseline - 40%: FAIL", slow.stdout)
+    assert re.search(r"http p50 < baseline \+ 100%: FAIL", slow.stdout)
+    assert re.search(r"http rps > baseline - 50%: FAIL", slow.stdout)
     assert "http error_rate < 1%: PASS" in slow.stdout
 
     summary = json.loads((runs.folders["slow"] / "summary.json").read_text())
     assert summary["baseline"]["folder"] == str(runs.folders["first"])
     rule = summary["thresholds"]["verdicts"][0]
-    assert rule["baseline"] > 0 and rule["limit"] == pytest.approx(rule["baseline"] * 1.3, rel=0.01)
+    assert rule["baseline"] > 0 and rule["limit"] == pytest.approx(rule["baseline"] * 2, rel=0.01)
     html = (runs.folders["slow"] / "report.html").read_text()
     assert "Against the baseline" in html and runs.folders["first"].name in html
     assert "(baseline" in html  # the thresholds table says what the baseline was
@@ -268,6 +270,6 @@ def test_baseline_rules_parse_and_unknown_names_are_still_rejected(tmp_path: Pat
     proc = cli("--validate", str(bad))
     assert proc.returncode == 2 and "GET /nowhere" in proc.stderr and "Traceback" not in proc.stderr
     typo = tmp_path / "typo.toml"
-    typo.write_text(good.read_text().replace("p50 < baseline + 30%", "p50 < basline + 30%"))
+    typo.write_text(good.read_text().replace("p50 < baseline + 100%", "p50 < basline + 100%"))
     proc = cli("--validate", str(typo))
     assert proc.returncode == 2 and "did you mean 'baseline'" in proc.stderr

@@ -66,7 +66,7 @@ async def test_history_lists_runs_compares_two_and_summary_shows_the_change(work
     reports = workdir / "reports"
     profile.write_text(PROFILE.format(target=test_server.url, delay=5))
     fast = await real_run(profile, reports)
-    profile.write_text(PROFILE.format(target=test_server.url, delay=15))
+    profile.write_text(PROFILE.format(target=test_server.url, delay=40))
     slow = await real_run(profile, reports)
     (reports / "not-a-report").mkdir()
 
