@@ -154,3 +154,18 @@ def test_spread_across_other_runs_widens_the_noise(tmp_path: Path) -> None:
     assert p50.verdict == "same" and "between runs" in p50.basis
     assert [r.folder.name for r in with_history.peers] == ["e1", "e2", "e3"]
     assert compare(old, new, history=earlier[:2]).peers == []  # two runs tell nothing about the spread
+
+
+def test_a_hand_edited_summary_is_skipped_with_the_key_named(tmp_path: Path) -> None:
+    import json
+
+    folder = make_run(tmp_path / "edited", sample(10.0, 100, 1), [10.0] * 3, [100.0] * 3)
+    data = json.loads((folder / "summary.json").read_text())
+    data["endpoints"][0]["rps"] = "fast"
+    (folder / "summary.json").write_text(json.dumps(data))
+    index = scan(tmp_path)
+    assert index.runs == [] and index.notes == ["skipped edited: endpoints[0].rps: not a number"]
+    data["endpoints"][0]["rps"] = 1.0
+    data["aggregates"]["all"]["latency_ms"]["percentiles"]["p99"] = None
+    (folder / "summary.json").write_text(json.dumps(data))
+    assert scan(tmp_path).notes == ["skipped edited: aggregates.latency_ms: not a latency record"]

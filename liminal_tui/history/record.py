@@ -202,7 +202,31 @@ def _check(summary: Any, where: str) -> dict[str, Any]:
         raise RunError(f"{where}: 'endpoints' is missing or not a list")
     if not isinstance(aggregates, dict) or not isinstance(aggregates.get("all"), dict):
         raise RunError(f"{where}: 'aggregates.all' is missing")
+    if not isinstance(summary.get("duration", {}), dict):
+        raise RunError(f"{where}: 'duration' is not an object")
+    for i, row in enumerate([*endpoints, *aggregates.values()]):
+        _check_row(row, f"{where}: " + (f"endpoints[{i}]" if i < len(endpoints) else "aggregates"))
     return summary
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_row(row: Any, where: str) -> None:
+    """The figures a comparison reads are numbers (or absent): a hand-edited file fails here, not later."""
+    if not isinstance(row, dict):
+        raise RunError(f"{where}: not an object")
+    for key in ("requests", "failures", "rps", "error_rate"):
+        if key in row and not _is_number(row[key]):
+            raise RunError(f"{where}.{key}: not a number")
+    latency = row.get("latency_ms")
+    if latency is None:
+        return
+    percentiles = latency.get("percentiles") if isinstance(latency, dict) else None
+    if not isinstance(percentiles, dict) or not all(_is_number(v) for v in percentiles.values()) or (
+            "max" in latency and not _is_number(latency["max"])):
+        raise RunError(f"{where}.latency_ms: not a latency record")
 
 
 def load_run(path: Path | str) -> RunRecord:
