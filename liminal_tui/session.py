@@ -49,7 +49,8 @@ class Session:
         self.profile = profile
         self.baseline = baseline
         """A :class:`~liminal_tui.history.baseline.Baseline` for rules like ``p99 < baseline + 10%``."""
-        self.run = Run(profile, workers=workers, tick=tick, grace=grace, buckets=prometheus is not None)
+        self.run = Run(profile, workers=workers, tick=tick, grace=grace, buckets=prometheus is not None,
+                       rules=self.rules())
         self.report_base = report_base
         self.prometheus = prometheus
         self.settings = settings or {}

@@ -273,3 +273,17 @@ def test_baseline_rules_parse_and_unknown_names_are_still_rejected(tmp_path: Pat
     typo.write_text(good.read_text().replace("p50 < baseline + 100%", "p50 < basline + 100%"))
     proc = cli("--validate", str(typo))
     assert proc.returncode == 2 and "did you mean 'baseline'" in proc.stderr
+
+
+def test_abort_on_fail_watches_baseline_rules(runs: Runs, tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, runs.server.url, 5, duration="4s")
+    profile.write_text(profile.read_text().replace(
+        '[thresholds]\nhttp = ["p50 < baseline + 100%", "rps > baseline - 50%", "error_rate < 1%"]',
+        '[thresholds]\nabort_on_fail = true\nhttp = ["rps > baseline + 1000%"]'))
+    proc = cli("--run", str(profile), "--workers", "0", "--baseline", str(runs.folders["first"]), "--json", "-q",
+               "--no-report")
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["stop_reason"].startswith("threshold lost: http rps > baseline + 1000%")
+    assert summary["duration"]["actual_s"] < 3.5  # stopped early, not at 4 s
+    assert summary["baseline"]["folder"] == str(runs.folders["first"])
