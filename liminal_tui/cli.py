@@ -61,6 +61,16 @@ def _duration(value: str) -> float:
     return seconds
 
 
+def _percent(value: str) -> float:
+    try:
+        pct = float(value.removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 5 or 5%, got {value!r}") from None
+    if not 0 <= pct <= 1000:
+        raise argparse.ArgumentTypeError("must be 0-1000")
+    return pct
+
+
 def _hostport(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     try:
@@ -84,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--validate", metavar="PROFILE", help="check a profile and exit")
     mode.add_argument("--serve-demo", action="store_true", help="serve the built-in demo target (memories API + WebSocket)")
     mode.add_argument("--web", action="store_true", help="serve the app to a browser, one app per tab (needs liminal-tui[web])")
+    mode.add_argument("--compare", nargs="+", metavar="RUN", help="compare two runs: OLD [NEW] (report folders or summary.json; NEW defaults to the newest run of OLD's profile)")
+    mode.add_argument("--history", nargs="?", const="", metavar="PROFILE", help="list past runs in the reports folder (of one profile)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="--compare: also write the HTML comparison page to DIR")
+    p.add_argument("--min-change", type=_percent, default=5.0, metavar="PCT", help="--compare: the smallest change in %% that counts as better/worse, whatever the noise (default 5)")
+    p.add_argument("--baseline", metavar="PATH", help="--run: a past run (folder or summary.json) for thresholds like 'p99 < baseline + 10%%'")
+    p.add_argument("--baseline-force", action="store_true", help="--run: use a baseline from another profile or target, or a short run")
     p.add_argument("-u", "--users", type=_positive(int), help="virtual users (closed model)")
     p.add_argument("-r", "--spawn-rate", type=_positive(float), help="users started per second")
     p.add_argument("-d", "--duration", type=_duration, help="run time: 30s, 10m, 1h")
@@ -103,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.compare:
+        parser.error("--out goes with --compare")
+    if (args.baseline or args.baseline_force) and not args.run:
+        parser.error("--baseline and --baseline-force go with --run")
     if args.serve_demo:
         from .demo.server import serve_forever
 
@@ -116,6 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                          max_sessions=args.max_sessions)
     if args.validate:
         return _validate(args.validate)
+    if args.compare:
+        from .history.commands import compare_command
+
+        return compare_command(args.compare, args.report_dir, as_json=args.json, out=args.out,
+                               min_change=args.min_change / 100)
+    if args.history is not None:
+        from .history.commands import history_command
+
+        return history_command(args.history, args.report_dir, as_json=args.json)
     if args.run:
         code = asyncio.run(_headless(args)) if not _use_uvloop() else _run_uvloop(_headless(args))
         _ignore_late_signals()
@@ -209,11 +239,20 @@ async def _headless(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    baseline = None
+    if args.baseline:
+        from .history.baseline import BaselineError, load_baseline
+
+        try:
+            baseline = load_baseline(args.baseline, profile, force=args.baseline_force)
+        except BaselineError as exc:
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     prometheus = args.prometheus
     if prometheus is None and os.environ.get("ENABLE_PROMETHEUS", "").lower() in ("1", "true", "yes"):
         prometheus = ("127.0.0.1", int(os.environ.get("PROMETHEUS_PORT", "9646")))
     session = Session(profile, workers=args.workers, report_base=None if args.no_report else args.report_dir,
-                      prometheus=prometheus)
+                      prometheus=prometheus, baseline=baseline)
     try:
         session.prepare()
     except SessionError as exc:

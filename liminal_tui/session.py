@@ -45,9 +45,12 @@ class Outcome:
 class Session:
     def __init__(self, profile: Profile, *, workers: int | Literal["auto"] = 1, report_base: Path | None = Path("reports"),
                  tick: float = 1.0, grace: float = 5.0, prometheus: tuple[str, int] | None = None,
-                 settings: dict[str, Any] | None = None) -> None:
+                 settings: dict[str, Any] | None = None, baseline: Any = None) -> None:
         self.profile = profile
-        self.run = Run(profile, workers=workers, tick=tick, grace=grace, buckets=prometheus is not None)
+        self.baseline = baseline
+        """A :class:`~liminal_tui.history.baseline.Baseline` for rules like ``p99 < baseline + 10%``."""
+        self.run = Run(profile, workers=workers, tick=tick, grace=grace, buckets=prometheus is not None,
+                       rules=self.rules())
         self.report_base = report_base
         self.prometheus = prometheus
         self.settings = settings or {}
@@ -83,6 +86,11 @@ class Session:
             except ReportError as exc:
                 raise SessionError(str(exc)) from None
             self.run.bus.add_callback(self.writer.on_snapshot)
+            if self.baseline is not None:
+                from .history.html import comparison_section
+
+                self.writer.extra["baseline"] = self.baseline.record()
+                self.writer.sections.append(lambda summary, folder: comparison_section(self.baseline.run, summary, folder))
         if self.prometheus is not None:
             from .exporter import PrometheusExporter
 
@@ -119,12 +127,14 @@ class Session:
         )
         if outcome.report_dir:
             data["report_dir"] = str(outcome.report_dir)
+        if self.baseline is not None:
+            data["baseline"] = self.baseline.record()
         return data
 
     async def finish(self) -> Outcome:
         """Wait for the run to end; judge thresholds; write the report (even for an interrupted run)."""
         final = await self.run.wait()
-        verdicts = judge(self.profile.thresholds.parsed(), final)
+        verdicts = judge(self.rules(), final)
         report_dir = None
         error = None
         if self.writer is not None:
@@ -138,8 +148,19 @@ class Session:
         return Outcome(final, verdicts, report_dir, error)
 
 
+    def rules(self) -> list[Any]:
+        """The profile's threshold rules; those relative to a baseline get their limits from it."""
+        rules = self.profile.thresholds.parsed()
+        return self.baseline.resolve(rules) if self.baseline is not None else rules
+
     def notes(self, final: Snapshot) -> list[str]:
         notes = []
+        if self.baseline is not None:
+            notes.extend(self.baseline.notes())
+        else:
+            waiting = sum(r.against_baseline for r in self.profile.thresholds.parsed())
+            if waiting:
+                notes.append(f"{waiting} threshold rule(s) relative to a baseline were not judged: no --baseline was given.")
         if not self.profile.http.verify_tls:
             notes.append("TLS certificate verification was off for this run.")
         if self.health.warning:  # the report's own warning, word for word: report.html shows it once

@@ -60,6 +60,8 @@ class LiminalApp(App[None]):
         """Fewest seconds between two dashboard updates (the bus ticks once a second)."""
         self.steady = False
         """No cursor blink (snapshot tests set it, so screenshots are the same every time)."""
+        self.reports_dir = Path("reports")
+        """Where runs' reports are: the History screen lists them."""
         self.interrupted_by: str | None = None
         """The signal that ended the app (SIGTERM, or SIGHUP when the SSH session or terminal went away)."""
         self.settings, self._settings_problem = load_settings()

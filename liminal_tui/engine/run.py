@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Any, Iterator, Literal
 
 from ..profile.models import Profile
+from ..profile.thresholds import Rule
 from .aggregate import Aggregator
 from .bus import MetricsBus
 from .judge import judge
@@ -63,7 +64,10 @@ def _real_stdio() -> Iterator[None]:
 
 class Run:
     def __init__(self, profile: Profile, workers: int | Literal["auto"] = 1, tick: float = 1.0,
-                 grace: float = 5.0, bus: MetricsBus | None = None, buckets: bool = False) -> None:
+                 grace: float = 5.0, bus: MetricsBus | None = None, buckets: bool = False,
+                 rules: list[Rule] | None = None) -> None:
+        """``rules``: the threshold rules ``abort_on_fail`` watches (default the profile's; a session
+        with a baseline passes them with their limits resolved)."""
         self.profile = profile
         self.workers = resolve_workers(workers)
         self.in_process = self.workers == 0
@@ -93,7 +97,7 @@ class Run:
                                endpoints=profile.endpoints())
         self._agg.buckets = buckets  # latency buckets for a metrics exporter
         self._t0_ns = 0
-        self._rules = profile.thresholds.parsed()
+        self._rules = rules if rules is not None else profile.thresholds.parsed()
         self._ready: set[int] = set()
         self._exited_at: dict[int, float] = {}
         self._all_done = asyncio.Event()

@@ -264,6 +264,9 @@ class Snapshot:
     """Highest load the model asked for so far: users or iterations/s."""
     distribution: tuple[tuple[float, int], ...] = field(default=())
     """Final snapshot only: (latency ms, count) buckets of all HTTP successes, for a histogram chart."""
+    histograms: tuple[tuple[str, str, bytes], ...] = field(default=())
+    """Final snapshot only: (kind, name, base64 HdrHistogram of successes in us) for each endpoint and each
+    ``Aggregated`` row, so a later comparison can judge percentiles from the whole distribution."""
 
     def find(self, kind: str, name: str = "Aggregated", total: bool = True) -> EndpointStats | None:
         for stats in self.total_stats if total else self.interval_stats:

@@ -50,7 +50,14 @@ def _duration(seconds: float | None) -> str:
 
 
 def _observed(verdict: dict[str, Any]) -> str:
-    value, unit = verdict["observed"], verdict["unit"]
+    shown = _value(verdict["observed"], verdict["unit"])
+    if "baseline" in verdict:  # a rule relative to a baseline run
+        base = _value(verdict["baseline"], verdict["unit"])
+        return f"{shown} (baseline {base}, limit {_value(verdict['limit'], verdict['unit'])})"
+    return shown
+
+
+def _value(value: float | None, unit: str) -> str:
     if value is None:
         return "no data"
     if unit == "ms":
@@ -89,7 +96,9 @@ def _load_text(load: dict[str, Any]) -> str:
     return text
 
 
-def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: Chart | None) -> str:
+def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: Chart | None,
+                sections: Sequence[str] = ()) -> str:
+    """``sections``: more sections, already-escaped HTML (e.g. the comparison with a baseline run)."""
     endpoints = summary["endpoints"]
     aggregated = summary["aggregates"]["all"]
     context = {
@@ -102,6 +111,7 @@ def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: 
         "open_model": any("service_ms" in e for e in endpoints),
         "heartbeats": [e for e in endpoints if e["kind"] == KIND_WS_PING],
         "broadcasts": [e for e in endpoints if e["kind"] == KIND_WS_MESSAGE],
+        "sections": [Markup(section) for section in sections],
         "has_ws": any(e["kind"].startswith("ws") for e in endpoints) or summary["websocket"]["connects"] > 0,
         # "Aggregated" here is the CSV's: every kind of sample together; the page says so where it shows it.
         "agg_label": "all HTTP" if set(summary["aggregates"]) - {"all"} == {KIND_HTTP} else "all kinds",

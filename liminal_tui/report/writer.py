@@ -17,7 +17,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from ..engine.snapshot import Snapshot
 from ..profile.document import write_atomic
@@ -99,6 +99,11 @@ class ReportWriter:
         self._history_csv: Any = None
         self._history_error: str | None = None
         self._last_seq = -1
+        self.extra: dict[str, Any] = {}
+        """More top-level keys for summary.json (e.g. ``baseline``)."""
+        self.sections: list[Callable[[dict[str, Any], Path], str]] = []
+        """More report.html sections: ``(summary, report folder) -> HTML`` (escaped by the caller), called
+        once the folder's history CSV is complete."""
 
     # ------------------------------------------------------------ directory
 
@@ -203,9 +208,15 @@ class ReportWriter:
             tool_version=self.tool_version, settings=self.settings, final=final, verdicts=verdicts,
             notes=notes, health=self.health,
         )
+        summary.update(self.extra)
+        try:
+            self._finish_history()
+        except OSError as exc:
+            raise ReportError(f"cannot write the report to {self.report_dir}: {exc.strerror or exc}") from None
+        sections = [section(summary, self.report_dir) for section in self.sections]
         has_ws = any(e["kind"].startswith("ws") for e in summary["endpoints"]) or final.ws.connects > 0
         charts = timeline_charts(self.timeline.series(), has_ws)
-        html = render_html(summary, charts, distribution_chart(final.distribution, wide=len(charts) % 2 == 0))
+        html = render_html(summary, charts, distribution_chart(final.distribution, wide=len(charts) % 2 == 0), sections)
         files = {
             "results_stats.csv": _csv_text(STATS_HEADER, stats_rows(final)),
             "results_failures.csv": _csv_text(FAILURES_HEADER, failure_rows(final)),
@@ -214,7 +225,6 @@ class ReportWriter:
             "report.html": html,
         }
         try:
-            self._finish_history()
             mode = 0o666 & ~_umask()
             for name, text in files.items():
                 write_atomic(self.report_dir / name, text)

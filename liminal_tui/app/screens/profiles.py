@@ -36,6 +36,7 @@ class ProfilesScreen(Screen):
         Binding("r", "run", "Run", id="profiles.run", tooltip="Run the highlighted profile and watch it live"),
         Binding("e", "edit", "Edit", id="profiles.edit", tooltip="Edit the highlighted profile (shipped ones: save a copy)"),
         Binding("d", "duplicate", "Duplicate", id="profiles.duplicate", tooltip="Copy the highlighted profile under a new name"),
+        Binding("h", "history", "History", id="profiles.history", tooltip="Past runs of the highlighted profile, and comparisons"),
         Binding("n", "new", "New", id="profiles.new", tooltip="Start a new profile from a small template"),
         Binding("delete,x", "delete", "Delete", key_display="del", id="profiles.delete", tooltip="Delete the highlighted profile file (asks first)"),
         Binding("f5", "reload", "Reload", show=False, id="profiles.reload", tooltip="Read the profile folders again"),
@@ -152,6 +153,15 @@ class ProfilesScreen(Screen):
         if choice.saved_to is not None:
             self.notify(f"Saved to {choice.saved_to}", title="Profile updated")
         self.app.start_run(choice.profile)
+
+    def action_history(self) -> None:
+        from .history import HistoryScreen
+
+        entry = self.current
+        if entry is None:
+            return
+        name = entry.profile.name if entry.profile is not None else entry.title
+        self.app.push_screen(HistoryScreen(name, self.app.reports_dir))
 
     def action_edit(self) -> None:
         entry = self.current

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -104,14 +105,32 @@ class SummaryScreen(Screen[None]):
             yield Static(verdict_table(self.verdicts), id="summary-verdicts")
             yield Static("Results per kind (each kind's Aggregated row)", classes="summary--heading")
             yield Static(figures(f), id="summary-figures")
+            yield Static("Change since the previous run", classes="summary--heading")
+            yield Static(Text(self._change_status(), style="dim"), id="summary-change")
             yield EndpointTable(id="summary-endpoints", aggregates="every")
             yield FailureTable(id="summary-failures")
         yield Footer()
+
+    def _change_status(self) -> str:
+        if self.report is None:
+            return "No report was written: nothing to compare."
+        if not (self.report / "summary.json").is_file():
+            return "This run's report has no summary.json to compare."
+        return "Reading the earlier runs..."
 
     def on_mount(self) -> None:
         self.query_one(EndpointTable).update_snapshot(self.final)
         self.query_one(FailureTable).update_snapshot(self.final)
         self.query_one("#summary-body").focus()
+        if self.report is not None and (self.report / "summary.json").is_file():
+            self._load_change(self.report)
+
+    @work(thread=True, exclusive=True, group="summary-change")
+    def _load_change(self, report: Path) -> None:
+        from .history import change_since_previous
+
+        change = change_since_previous(report)
+        self.app.call_from_thread(self.query_one("#summary-change", Static).update, change)
 
     def action_back(self) -> None:
         self.dismiss(None)
