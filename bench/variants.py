@@ -86,14 +86,15 @@ async def loop_variant(url: str, variant: str, seconds: float) -> dict:
 
 
 async def liminal_variant(url: str, seconds: float) -> dict:
+    from liminal_tui.engine.clock import RunClock
     from liminal_tui.engine.worker import Worker, WorkerSpec
     from liminal_tui.profile.loader import parse_profile
     from run import PROFILE
 
     profile = parse_profile(PROFILE.format(url=url, seconds=int(seconds + 1.5), users=50))
     reports = []
-    spec = WorkerSpec(0, 1, profile, url, time.perf_counter_ns(), 0.5, 1.0)
-    worker = Worker(spec, reports.append)
+    spec = WorkerSpec(0, 1, profile, url, 0.5, 1.0)
+    worker = Worker(spec, RunClock.now(), reports.append)
     marks: list[tuple[float, float, int]] = []
 
     def on_report(report) -> None:

@@ -2,13 +2,14 @@
 
     session = Session(profile, workers=1, report_base=Path("reports"))
     session.prepare()             # SessionError: report dir unwritable, env variable missing
-    await session.start()         # PreflightError: target unreachable
+    await session.start()         # PreflightError: target unreachable; WorkerStartError
     ... session.run.bus / session.run.set_load(...) / await session.run.stop() ...
     outcome = await session.finish()   # final snapshot, verdicts, report directory
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from . import __version__
 from .engine.judge import judge
+from .engine.preflight import preflight
 from .engine.run import Run
 from .engine.snapshot import Snapshot
 from .profile.loader import ProfileError, check_environment
@@ -51,6 +53,7 @@ class Session:
         self.report_base = report_base
         self.prometheus = prometheus
         self.settings = settings or {}
+        self._demo: Any = None
         self.writer: Any = None
         self.exporter: Any = None
         self.health = Health()
@@ -93,7 +96,21 @@ class Session:
             self.run.bus.add_callback(self.exporter.on_snapshot)
 
     async def start(self) -> None:
-        await self.run.start()
+        """Start the demo target (``target = "builtin"``) or check the target answers, then the run."""
+        url = self.profile.target
+        if url == "builtin":
+            from .demo.process import DemoProcess
+
+            self._demo = DemoProcess()
+            await asyncio.get_running_loop().run_in_executor(None, self._demo.__enter__)
+            url = self._demo.url
+        else:
+            await preflight(url)
+        try:
+            await self.run.start(url)
+        except BaseException:
+            await self._stop_demo()
+            raise
         if self.writer is not None:
             self.writer.target_url = self.run.target_url
             if self.run.started_at:
@@ -114,7 +131,10 @@ class Session:
 
     async def finish(self) -> Outcome:
         """Wait for the run to end; judge thresholds; write the report (even for an interrupted run)."""
-        final = await self.run.wait()
+        try:
+            final = await self.run.wait()
+        finally:
+            await self._stop_demo()
         verdicts = judge(self.profile.thresholds.parsed(), final)
         report_dir = None
         error = None
@@ -128,6 +148,11 @@ class Session:
             self.exporter.close()
         return Outcome(final, verdicts, report_dir, error)
 
+
+    async def _stop_demo(self) -> None:
+        if self._demo is not None:
+            demo, self._demo = self._demo, None
+            await asyncio.get_running_loop().run_in_executor(None, demo.__exit__, None, None, None)
 
     def notes(self, final: Snapshot) -> list[str]:
         notes = []

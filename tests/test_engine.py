@@ -11,7 +11,9 @@ import time
 import aiohttp
 import pytest
 
-from liminal_tui.engine.run import PreflightError, Run
+from liminal_tui.engine.preflight import PreflightError
+from liminal_tui.engine.run import Run
+from liminal_tui.session import Session
 from servers import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
@@ -300,10 +302,10 @@ async def test_a_real_worker_process_counts_what_the_server_served(test_server):
 
 
 async def test_preflight_refuses_a_closed_port_before_any_load(closed_port):
-    run = Run(make_profile(f"http://127.0.0.1:{closed_port}", _get("/ok")), workers=0)
+    session = Session(make_profile(f"http://127.0.0.1:{closed_port}", _get("/ok")), workers=0, report_base=None)
     with pytest.raises(PreflightError, match="refused"):
-        await run.start()
-    assert run.started_at is None and run.bus.latest is None
+        await session.start()
+    assert session.run.started_at is None and session.run.bus.latest is None
 
 
 async def test_threshold_with_abort_on_fail_stops_the_run_early(test_server):
@@ -333,7 +335,7 @@ def test_interval_rate_is_over_the_time_the_reports_cover():
         ep = rec.endpoint("http", "GET /", "GET")
         for _ in range(n):
             ep.success(1_000_000, nbytes=1, status=200)
-        return IntervalReport(worker=0, tick=tick, t_end=t_end, endpoints=rec.drain(), users=1, target=1.0,
+        return IntervalReport(worker=0, tick=tick, t_start=float(tick - 1), t_end=t_end, endpoints=rec.drain(), users=1, target=1.0,
                               iterations=n, dropped=0, http_connections=1, ws_open=0, ws_connects=0,
                               ws_reconnects=0, ws_drops=0, ws_messages_in=0, ws_messages_out=0,
                               health=WorkerHealth(0, 10.0, 0.1, 0.0, 50.0), final=final)

@@ -32,6 +32,8 @@ __all__ = ["Aggregator", "latency_stats", "percentile_values", "AGGREGATED", "KI
 
 AGGREGATED = "Aggregated"
 KIND_ALL = "all"
+MIN_SPAN = 1e-3
+"""Seconds: an interval shorter than this is taken as this (no rate from nothing)."""
 
 
 def _counts(hist: HdrHistogram) -> memoryview:
@@ -209,19 +211,28 @@ class Aggregator:
         final: bool = False,
         stop_reason: str = "",
         clock: float | None = None,
+        upto_tick: int | None = None,
     ) -> Snapshot:
         """``elapsed``: the run's time so far (rates over the whole run use it; for the final snapshot,
-        the time load ran). ``clock``: time since start now, for the interval's span (default elapsed)."""
-        reports, self._pending = self._pending, []
-        now = elapsed if clock is None else clock
-        # The interval is the time the reports cover (the workers' clocks, same t0), not the time since
-        # the last snapshot: the final report covers only up to the stop, often well under a tick, and
-        # a main process that wakes late must not stretch a tick. Without reports: the clock's span.
-        covered = max((r.t_end for r in reports), default=self._covered)
-        if covered > self._covered + 1e-3:
-            span, self._covered = covered - self._covered, covered
+        the time load ran). ``clock``: time since start now, for the interval's span (default elapsed).
+        ``upto_tick``: take only reports of ticks up to this number (later ones wait for their
+        snapshot); None takes every report received."""
+        if upto_tick is None or final:
+            reports, self._pending = self._pending, []
         else:
-            span = max(now - self._last_elapsed, 1e-3)
+            reports = [r for r in self._pending if r.tick <= upto_tick]
+            self._pending = [r for r in self._pending if r.tick > upto_tick]
+        now = elapsed if clock is None else clock
+        # The interval is the time the reports cover (each carries its start and end by the run's
+        # clock), not the time since the last snapshot: the final report covers only up to the stop,
+        # often well under a tick, and a main process that wakes late must not stretch a tick.
+        # Without reports: the clock's span.
+        covered = max((r.t_end for r in reports), default=self._covered)
+        begun = max(self._covered, min((r.t_start for r in reports), default=self._covered))
+        if covered > begun + MIN_SPAN:
+            span, self._covered = covered - begun, covered
+        else:
+            span = max(now - self._last_elapsed, MIN_SPAN)
         self._last_elapsed = now
         interval = self._interval
         for series in interval.values():

@@ -94,8 +94,10 @@ class IntervalReport:
 
     worker: int
     tick: int
+    """The tick's number: tick ``n`` ends at ``n`` ticks into the run (the final report's may end early).
+    The run lines reports up by this number, whatever order they arrive in."""
     t_end: float
-    """Seconds since the run started, by the worker's clock, at the end of the tick."""
+    """Seconds since the run started, by the worker's :class:`~.clock.RunClock`, at the end of the tick."""
     endpoints: tuple[EndpointInterval, ...]
     users: int
     """Virtual users (closed) or iterations in flight (open) at the end of the tick."""
@@ -113,6 +115,8 @@ class IntervalReport:
     ws_messages_out: int
     health: WorkerHealth
     final: bool = False
+    t_start: float = 0.0
+    """Seconds since the run started at the beginning of the tick (the previous report's ``t_end``)."""
 
 
 # ---------------------------------------------------------------- aggregator -> bus -> readers

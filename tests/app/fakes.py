@@ -40,7 +40,7 @@ def _report(tick: int, open_model: bool, saturated: bool, users: int, target: fl
             ep.failure(int(5000e6), "timeout", "read timed out after 5s")
     health = WorkerHealth(0, 97.0 if saturated else 34.0, 62.0 if saturated else 2.5, 1.2, 88.0)
     return IntervalReport(
-        worker=0, tick=tick, t_end=float(tick), endpoints=rec.drain(), users=users, target=target,
+        worker=0, tick=tick, t_start=float(tick - 1), t_end=float(tick), endpoints=rec.drain(), users=users, target=target,
         iterations=40, dropped=3 if open_model else 0, http_connections=users, ws_open=users // 4,
         ws_connects=2, ws_reconnects=1 if tick == 4 else 0, ws_drops=1 if tick == 4 else 0,
         ws_messages_in=30, ws_messages_out=10, health=health,
