@@ -14,10 +14,9 @@ from dataclasses import dataclass, field, replace
 from hdrh.histogram import HdrHistogram
 
 from .recorder import clear_histogram, new_histogram
+from ..metrics.kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
 from .snapshot import (
     BUCKETS_MS,
-    KINDS,
-    PERCENTILES,
     EndpointInterval,
     EndpointStats,
     ErrorCount,
@@ -25,13 +24,11 @@ from .snapshot import (
     LatencyStats,
     Phase,
     Snapshot,
+    StatsTable,
     WsCounters,
 )
 
-__all__ = ["Aggregator", "latency_stats", "percentile_values", "AGGREGATED", "KIND_ALL"]
-
-AGGREGATED = "Aggregated"
-KIND_ALL = "all"
+__all__ = ["Aggregator", "latency_stats", "percentile_values"]
 MIN_SPAN = 1e-3
 """Seconds: an interval shorter than this is taken as this (no rate from nothing)."""
 
@@ -111,7 +108,7 @@ class _Series:
     sums: list[int] = field(default_factory=lambda: [0, 0, 0])
 
     def __post_init__(self) -> None:
-        if self.open_model and self.kind == "http":
+        if self.open_model and self.kind == Kind.HTTP:
             self.service_hist = new_histogram()
 
     def reset(self) -> None:
@@ -310,7 +307,7 @@ class Aggregator:
     def _distribution(self, bins: int = 60) -> tuple[tuple[float, int], ...]:
         hist = new_histogram()
         for (kind, _), series in self._total.items():
-            if kind == "http" and series.hist.get_total_count():
+            if kind == Kind.HTTP and series.hist.get_total_count():
                 hist.add(series.hist)
         if hist.get_total_count() == 0:
             return ()
@@ -339,11 +336,11 @@ class _Aggregates:
     def __init__(self, open_model: bool) -> None:
         self.open_model = open_model
         self.kinds: dict[str, _Series] = {}
-        self.everything = _Series(KIND_ALL, AGGREGATED, "", open_model)
+        self.everything = _Series(ALL, AGGREGATED, "", open_model)
 
     def rows(self, series: dict[tuple[str, str], _Series], seconds: float, reset: bool,
-             fresh: dict[tuple[str, str], _Series] | None = None, buckets: bool = False) -> tuple[EndpointStats, ...]:
-        """Endpoints sorted by kind and name, each kind followed by its Aggregated row, then ``all``.
+             fresh: dict[tuple[str, str], _Series] | None = None, buckets: bool = False) -> StatsTable:
+        """Endpoints sorted by kind and name; apart, each kind's aggregate, then the ``all`` one.
 
         ``reset``: rebuild the aggregates from ``series`` (interval). Otherwise add ``fresh`` (this tick's
         interval series) to the run-long aggregates.
@@ -352,7 +349,7 @@ class _Aggregates:
             for agg in self.kinds.values():
                 agg.reset()
             self.everything.reset()
-        out: list[EndpointStats] = []
+        endpoints: list[EndpointStats] = []
         kinds = sorted({k for k, _ in series}, key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS))
         kind_rows = []
         for kind in kinds:
@@ -366,10 +363,9 @@ class _Aggregates:
                 if k == kind and (s.count or s.failures):
                     agg.add_series(s)
                     self.everything.add_series(s)
-            out.extend(rows)
+            endpoints.extend(rows)
             row = replace(rows[0], name=AGGREGATED, method="") if len(rows) == 1 else agg.stats(seconds, buckets)
-            out.append(row)
             kind_rows.append(row)
         if kind_rows:
-            out.append(replace(kind_rows[0], kind=KIND_ALL) if len(kind_rows) == 1 else self.everything.stats(seconds, buckets))
-        return tuple(out)
+            kind_rows.append(replace(kind_rows[0], kind=ALL) if len(kind_rows) == 1 else self.everything.stats(seconds, buckets))
+        return StatsTable(tuple(endpoints), tuple(kind_rows))

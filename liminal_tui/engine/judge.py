@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from ..profile.thresholds import PERCENTILES as PCT_NAMES, Rule, Verdict, evaluate
-from .aggregate import AGGREGATED
-from .snapshot import PERCENTILES, Snapshot
+from ..metrics.kinds import PERCENTILE_NAMES
+from ..profile.thresholds import Rule, Verdict, evaluate
+from .snapshot import Snapshot
 
 __all__ = ["judge", "lookup_stat"]
 
 
 def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> float | None:
-    """The observed value of ``stat`` for an endpoint (or a kind's aggregate), or None with no data."""
-    stats = snapshot.find(kind, name or AGGREGATED)
+    """The observed value of ``stat`` for an endpoint (or with no ``name``, a kind's aggregate), or None
+    with no data."""
+    stats = snapshot.find(kind, name)
     if stats is None:
         return 0.0 if stat in ("count", "failures", "error_rate") and name is None else None
     if stat == "count":
@@ -30,11 +31,9 @@ def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> f
         return stats.latency.min
     if stat == "avg":
         return stats.latency.mean
-    return stats.latency.percentiles[PCT_NAMES.index(stat)] if stat in PCT_NAMES else None
+    return stats.latency.percentiles[PERCENTILE_NAMES.index(stat)] if stat in PERCENTILE_NAMES else None
 
 
 def judge(rules: list[Rule], snapshot: Snapshot) -> list[Verdict]:
     return evaluate(rules, lambda kind, name, stat: lookup_stat(snapshot, kind, name, stat))
 
-
-assert len(PCT_NAMES) == len(PERCENTILES) - 1

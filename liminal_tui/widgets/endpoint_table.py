@@ -6,13 +6,14 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.reactive import reactive
 
-from ..engine.snapshot import EndpointStats, Snapshot
+from ..engine.snapshot import EndpointStats, Snapshot, StatsTable
+from ..metrics.kinds import Kind
 from .figure_table import FigureTable
 from .units import count, ms, per_s
 
 __all__ = ["EndpointTable", "SORT_KEYS"]
 
-_KIND = {"http": "http", "ws_connect": "ws", "ws_ping": "ping", "ws_message": "msg"}
+_KIND = {Kind.HTTP: "http", Kind.WS_CONNECT: "ws", Kind.WS_PING: "ping", Kind.WS_MESSAGE: "msg"}
 
 SORT_KEYS: dict[str, tuple[str, object]] = {
     "name": ("name", lambda s: (s.kind, s.name)),
@@ -53,7 +54,7 @@ class EndpointTable(FigureTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._stats: tuple[EndpointStats, ...] = ()
+        self._stats = StatsTable()
 
     def on_mount(self) -> None:
         self.add_column("kind", key="kind")
@@ -90,17 +91,20 @@ class EndpointTable(FigureTable):
     def _fill(self) -> None:
         if not self.is_mounted or not self.columns:
             return
-        rows = [s for s in self._stats if s.name != "Aggregated"]
+        rows = list(self._stats.endpoints)
         key = SORT_KEYS[self.sort_key][1]
         rows.sort(key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
-        rows += [s for s in self._stats if s.name == "Aggregated" and s.kind == "http"]
-        self.set_rows([(f"{s.kind}:{s.name}", self._cells(s)) for s in rows])
+        table = [(f"{s.kind}:{s.name}", self._cells(s)) for s in rows]
+        http = self._stats.aggregate(Kind.HTTP)
+        if http is not None:
+            table.append((f"aggregate:{http.kind}", self._cells(http, aggregate=True)))
+        self.set_rows(table)
 
     @staticmethod
-    def _cells(s: EndpointStats) -> list:
+    def _cells(s: EndpointStats, aggregate: bool = False) -> list:
         return [
             _KIND.get(s.kind, s.kind),
-            Content.styled(s.name, "bold") if s.name == "Aggregated" else s.name,
+            Content.styled(s.name, "bold") if aggregate else s.name,
             count(s.total),
             count(s.failures),
             per_s(s.rps),

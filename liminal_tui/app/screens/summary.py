@@ -14,18 +14,19 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from ...engine.snapshot import Snapshot
+from ...metrics.kinds import ALL, Kind
 from ...profile import Profile, Verdict
 from ...widgets.units import clock, count, ms, pct, per_s
 
 __all__ = ["SummaryScreen"]
 
-_KIND_LABEL = {"http": "HTTP", "ws_connect": "WS connect", "ws_ping": "heartbeat",
-               "ws_message": "WS message", "all": "everything"}
+_KIND_LABEL = {Kind.HTTP: "HTTP", Kind.WS_CONNECT: "WS connect", Kind.WS_PING: "heartbeat",
+               Kind.WS_MESSAGE: "WS message", ALL: "everything"}
 
 
 def figures(final: Snapshot) -> Table:
     """Whole-run figures, one column per metric kind (its Aggregated row), so it fits 80 columns."""
-    kinds = [s for s in final.total_stats if s.name == "Aggregated" and s.kind != "all"]
+    kinds = [s for s in final.total_stats.aggregates if s.kind != ALL]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("", no_wrap=True, style="bold")
     for s in kinds:
