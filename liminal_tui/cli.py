@@ -192,6 +192,7 @@ def load_with_overrides(args: argparse.Namespace) -> Any:
 async def _headless(args: argparse.Namespace) -> int:
     from .engine.preflight import PreflightError
     from .headless import ProgressPrinter, format_summary
+    from .metrics.events import StopCause, StopReason
     from .profile.loader import ProfileError
     from .session import Session, SessionError
 
@@ -220,16 +221,16 @@ async def _headless(args: argparse.Namespace) -> int:
     def on_signal(name: str) -> None:
         if reported:
             return  # the report is written and the exit code decided: nothing left to interrupt
-        if session.run.stop_reason == "completed":
+        if session.run.stop_reason is not None and session.run.stop_reason.completed:
             # The run ended on its own: the signal only cuts short the wait for in-flight requests.
-            session.run.abort(f"{name} during the wind-down")
+            session.run.abort(StopReason(StopCause.ABORTED, f"{name} during the wind-down"))
             return
         if interrupted:
-            session.run.abort(f"interrupted ({name}, twice)")
+            session.run.abort(StopReason(StopCause.INTERRUPTED, f"{name}, twice"))
             return
         interrupted.append(name)
         print(f"\nliminal-tui: {name}: stopping; press Ctrl-C again to abort", file=sys.stderr)
-        asyncio.ensure_future(session.run.stop(f"interrupted ({name})"))
+        asyncio.ensure_future(session.run.stop(StopReason(StopCause.INTERRUPTED, name)))
 
     def handler(signum: int, frame: Any) -> None:
         # Python-level handlers rather than loop.add_signal_handler: those are removed with the loop, and

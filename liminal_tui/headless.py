@@ -7,6 +7,7 @@ import time
 from typing import Any, TextIO
 
 from .engine.snapshot import EndpointStats, Snapshot
+from .metrics.events import StopCause
 from .metrics.kinds import AGGREGATED, ALL, Kind
 from .profile.thresholds import Verdict
 
@@ -84,7 +85,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
                    health: Any = None) -> str:
     out: list[str] = []
     secs = max(final.elapsed, 1e-9)
-    out.append(f"liminal-tui: {final.profile} against {final.target} - {_clock(final.elapsed)} ({final.stop_reason or 'completed'})")
+    out.append(f"liminal-tui: {final.profile} against {final.target} - {_clock(final.elapsed)} ({final.stop_reason or StopCause.COMPLETED})")
     out.append("")
     rows = []
     table = final.total_stats

@@ -27,6 +27,9 @@ from .report.timeline import Health
 
 __all__ = ["Session", "SessionError", "Outcome"]
 
+MAX_INCIDENTS = 100
+"""Incidents kept for the report's notes; a run that keeps failing does not grow its report without end."""
+
 
 class SessionError(Exception):
     """Something to fix before a run can start; ``str()`` is one line for the user."""
@@ -65,8 +68,8 @@ class Session:
 
     def _watch_events(self, snapshot: Snapshot) -> None:
         for event in snapshot.events:
-            if any(word in event for word in ("died", "failed", "threshold lost", "killed", "abort")):
-                if len(self.incidents) < 100:
+            if event.incident:
+                if len(self.incidents) < MAX_INCIDENTS:
                     self.incidents.append(f"{snapshot.elapsed:.0f}s: {event}")
 
     def prepare(self) -> None:

@@ -116,7 +116,7 @@ async def test_demo_closed_run_counts_match_the_server(demo_server):
     errors = {(e.name, e.error): e.count for e in final.errors}
     assert errors == {("health 418", "HTTP 200"): wrong_status.failures,
                       ("health body", "check failed"): wrong_body.failures}
-    assert final.final and final.stop_reason == "completed" and final.phase == "finished"
+    assert final.final and str(final.stop_reason) == "completed" and final.phase == "finished"
 
 
 WS = """
@@ -252,7 +252,7 @@ async def test_stop_is_graceful_and_loses_no_completed_sample(test_server):
     await run.stop()
     final = await asyncio.wait_for(run.wait(), 5)
     assert time.perf_counter() - started < run.grace
-    assert final.final and final.stop_reason == "stopped" and final.elapsed < 5
+    assert final.final and str(final.stop_reason) == "stopped" and final.elapsed < 5
     ep = final.find("http", f"GET {path}")
     assert ep.failures == 0
     assert ep.count == test_server.state.counts[path]  # in-flight requests finished and were counted
@@ -268,7 +268,7 @@ async def test_abort_stops_at_once_and_still_publishes_the_final_snapshot(test_s
     run.abort()
     final = await _first(sub, lambda s: s.final)
     assert time.perf_counter() - started < 2.0
-    assert final is run.final and final.stop_reason == "aborted"
+    assert final is run.final and str(final.stop_reason) == "aborted"
     ep = final.find("http", f"GET {path}")
     assert 0 < ep.total <= test_server.state.counts[path]  # cancelled in-flight requests are not samples
     assert test_server.state.counts[path] - ep.total <= 10  # at most one per user was cut short
@@ -297,7 +297,7 @@ async def test_a_real_worker_process_counts_what_the_server_served(test_server):
     ep = final.find("http", f"GET {path}")
     assert ep is not None and ep.count > 10 and ep.failures == 0
     assert ep.count == test_server.state.counts[path]
-    assert final.stop_reason == "completed"
+    assert str(final.stop_reason) == "completed"
     assert [h.worker for h in final.health] == [0]
 
 
@@ -316,7 +316,7 @@ http = ["p99 < 1ms"]
 """
     started = time.perf_counter()
     _, final = await run_to_end(make_profile(test_server.url, body, duration="4s"), tick=0.2)
-    assert final.stop_reason == "threshold lost: http p99 < 1ms"  # judged from 25% of the duration on
+    assert str(final.stop_reason) == "threshold lost: http p99 < 1ms"  # judged from 25% of the duration on
     assert final.elapsed < 3 and time.perf_counter() - started < 3.5
     assert final.find("http").count == test_server.state.counts["/delay/20"]
 

@@ -13,6 +13,7 @@ from liminal_tui.engine.messages import Done, Failed, IntervalReport, Lost, Read
 from liminal_tui.engine.pool import InProcessPool, ProcessPool
 from liminal_tui.engine.run import Run
 from liminal_tui.engine.worker import Worker, WorkerSpec
+from liminal_tui.metrics.events import Event, EventKind
 from servers import make_profile
 
 pytestmark = pytest.mark.timeout(60)
@@ -47,7 +48,7 @@ async def test_every_pool_counts_what_the_server_served(name, test_server):
     ep = final.find("http", f"GET {path}")
     assert ep is not None and ep.count > 10 and ep.failures == 0
     assert ep.count == test_server.state.counts[path]
-    assert final.stop_reason == "completed"
+    assert str(final.stop_reason) == "completed"
     assert [h.worker for h in final.health] == list(range(workers))
 
 
@@ -115,7 +116,7 @@ async def test_an_in_process_worker_that_crashes_is_reported(test_server, monkey
     run = Run(make_profile(test_server.url, _get("/ok", users=1), duration="5s"), workers=0, tick=0.2)
     await run.start()
     final = await asyncio.wait_for(run.wait(), 10)
-    assert "worker 0 failed: RuntimeError: boom" in final.events
+    assert Event(EventKind.WORKER_FAILED, "worker 0 failed: RuntimeError: boom") in final.events
 
 
 def test_run_clock_is_computed_locally_from_the_start_instant():

@@ -67,7 +67,7 @@ path = "/ok"
     assert http.count == served[0]  # every success the server served is counted, nothing more
     names = {e.error for e in final.errors}
     assert names <= {"connect refused", "server disconnected", "connection reset", "connection error"}, names
-    assert final.stop_reason == "completed"
+    assert str(final.stop_reason) == "completed"
 
 
 PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'

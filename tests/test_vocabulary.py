@@ -75,3 +75,20 @@ def test_the_vocabulary_is_one_dependency_free_module():
     assert set(PERCENTILE_NAMES) < set(LATENCY_STATS)
     code = "import sys, liminal_tui.metrics.kinds; sys.exit(sorted(m for m in sys.modules if m.startswith('liminal_tui')) != ['liminal_tui', 'liminal_tui.metrics', 'liminal_tui.metrics.kinds'])"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_incidents_are_picked_by_kind_not_by_words():
+    """A rewording cannot drop an incident from the report, and a word in a text cannot add one."""
+    from dataclasses import replace
+
+    from liminal_tui.metrics.events import Event, EventKind, StopCause, StopReason
+    from liminal_tui.session import Session
+
+    session = Session(make_profile("http://127.0.0.1:1", PROFILE), workers=0, report_base=None)
+    events = (Event(EventKind.PHASE, "phase: failed, killed, died"), Event(EventKind.WORKER_DIED, "worker 1 gone"),
+              Event(EventKind.THRESHOLD_LOST, "rule broken"))
+    session.run.bus.publish(replace(_final(), events=events))
+    assert session.incidents == ["1s: worker 1 gone", "1s: rule broken"]
+    assert str(StopReason(StopCause.INTERRUPTED, "SIGINT")) == "interrupted (SIGINT)"
+    assert str(StopReason(StopCause.THRESHOLD_LOST, "http p99 < 1ms")) == "threshold lost: http p99 < 1ms"
+    assert str(StopReason(StopCause.COMPLETED)) == "completed" and StopReason(StopCause.COMPLETED).completed

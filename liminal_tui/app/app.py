@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from ..metrics.events import StopCause, StopReason
 from ..profile import Profile, ProfileDocument
 from ..profile.document import write_atomic
 from .feed import default_run_factory
@@ -91,7 +92,7 @@ class LiminalApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
                 screen.phase = "stopping"
-        asyncio.ensure_future(run.stop(f"interrupted ({reason})"))
+        asyncio.ensure_future(run.stop(StopReason(StopCause.INTERRUPTED, reason)))
         self.set_timer(30.0, self.leave)  # never hang on a run that does not end
 
     def keep_unsaved_edits(self) -> list[Path]:

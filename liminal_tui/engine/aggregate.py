@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from hdrh.histogram import HdrHistogram
 
 from .recorder import clear_histogram, new_histogram
+from ..metrics.events import Event, StopReason
 from ..metrics.kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
 from .snapshot import (
     BUCKETS_MS,
@@ -204,9 +205,9 @@ class Aggregator:
         self,
         phase: Phase,
         elapsed: float,
-        events: tuple[str, ...] = (),
+        events: tuple[Event, ...] = (),
         final: bool = False,
-        stop_reason: str = "",
+        stop_reason: StopReason | None = None,
         clock: float | None = None,
         upto_tick: int | None = None,
     ) -> Snapshot:

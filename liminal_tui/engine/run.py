@@ -18,6 +18,7 @@ import asyncio
 import os
 from typing import Any, Coroutine, Literal
 
+from ..metrics.events import Event, EventKind, StopCause, StopReason
 from ..profile.models import Profile
 from .aggregate import Aggregator
 from .bus import MetricsBus
@@ -65,7 +66,8 @@ class Run:
         self.started_at: float | None = None
         """Unix time when load started."""
         self.final: Snapshot | None = None
-        self.stop_reason = ""
+        self.stop_reason: StopReason | None = None
+        """Why load stopped; None while it runs."""
         self.report_dir = None
         self._shape = LoadShape(profile.load, 1.0)
         self._live: set[int] = set()
@@ -75,7 +77,7 @@ class Run:
         self._killed = False
         self._load_end: float | None = None
         """Seconds into the run when load stopped: the window that rates are computed over."""
-        self._events: list[str] = []
+        self._events: list[Event] = []
         self._phase = "starting"
         self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick)
         self._agg.buckets = buckets  # latency buckets for a metrics exporter
@@ -113,7 +115,7 @@ class Run:
         if isinstance(event, IntervalReport):
             self._agg.add(event)
         elif isinstance(event, Failed):
-            self._events.append(f"worker {event.worker} failed: {event.error}")
+            self._note(EventKind.WORKER_FAILED, f"worker {event.worker} failed: {event.error}")
         elif isinstance(event, Done):
             self._worker_done(event.worker)
         elif isinstance(event, Lost):
@@ -124,14 +126,19 @@ class Run:
         if i not in self._live:
             return
         if not event.crashed:
-            self._events.append(f"worker {i} {event.reason}")
+            self._note(EventKind.WORKER_SILENT, f"worker {i} {event.reason}")
             self._worker_done(i)
             return
-        self._events.append(f"worker {i} died at {self.elapsed:.0f}s ({event.reason}); its load is missing from here on")
+        self._note(EventKind.WORKER_DIED,
+                   f"worker {i} died at {self.elapsed:.0f}s ({event.reason}); its load is missing from here on")
         self._agg.forget_worker(i)
         self._worker_done(i)
         if self.profile.on_worker_loss == "stop" and not self._stopping:
-            self._spawn(self.stop(f"worker {i} died"))
+            self._spawn(self.stop(StopReason(StopCause.WORKER_LOST, f"worker {i} died")))
+
+    def _note(self, kind: EventKind, text: str) -> None:
+        """An event for the next snapshot."""
+        self._events.append(Event(kind, text))
 
     def _worker_done(self, index: int) -> None:
         self._live.discard(index)
@@ -143,25 +150,25 @@ class Run:
         """Users (closed model) or iterations/s (open model), from now on."""
         elapsed = self.elapsed
         self._shape.set(value, elapsed)
-        self._events.append(f"load set to {value:g} {'users' if self.profile.load.model == 'closed' else 'it/s'}")
+        self._note(EventKind.LOAD, f"load set to {value:g} {'users' if self.profile.load.model == 'closed' else 'it/s'}")
         self.pool.send(SetLoad(value))
 
-    async def stop(self, reason: str = "stopped") -> None:
+    async def stop(self, reason: StopReason = StopReason(StopCause.STOPPED)) -> None:
         """Graceful stop: no new iterations; in-flight requests get ``grace`` seconds."""
         if self._stopping:
             return
         self._stopping = True
         self._load_end = self._load_end or self.elapsed
         self.stop_reason = self.stop_reason or reason
-        self._events.append(f"stopping: {reason}")
+        self._note(EventKind.STOPPING, f"stopping: {reason}")
         self.pool.send(Stop(self.grace))
 
-    def abort(self, reason: str = "aborted") -> None:
+    def abort(self, reason: StopReason = StopReason(StopCause.ABORTED)) -> None:
         """Stop at once; what completed is still reported."""
         self._stopping = True
         self._load_end = self._load_end or self.elapsed
         self.stop_reason = self.stop_reason or reason
-        self._events.append(f"abort: {reason}")
+        self._note(EventKind.ABORT, f"abort: {reason}")
         self.pool.send(Abort())
 
     async def wait(self) -> Snapshot:
@@ -194,9 +201,9 @@ class Run:
                 if not self._stopping and self.elapsed >= duration:
                     self._stopping = True
                     self._load_end = self._load_end or duration
-                    self.stop_reason = self.stop_reason or "completed"
+                    self.stop_reason = self.stop_reason or StopReason(StopCause.COMPLETED)
             if self._live:  # workers that did not finish in time
-                self._events.append("workers did not stop in time; killed")
+                self._note(EventKind.WORKERS_KILLED, "workers did not stop in time; killed")
                 self._killed = True
                 self._live.clear()
         finally:
@@ -212,15 +219,15 @@ class Run:
     def _snapshot(self, final: bool = False, upto_tick: int | None = None) -> Snapshot:
         phase = "finished" if final else self._phase_now()
         if phase != self._phase and not final:
-            self._events.append(f"phase: {phase}")
+            self._note(EventKind.PHASE, f"phase: {phase}")
         self._phase = phase
         events, self._events = tuple(self._events), []
         elapsed = self.elapsed if not final or self._load_end is None else min(self.elapsed, self._load_end)
         snap = self._agg.snapshot(phase, elapsed, events,
-                                  final=final, stop_reason=self.stop_reason if final else "", clock=self.elapsed,
+                                  final=final, stop_reason=self.stop_reason if final else None, clock=self.elapsed,
                                   upto_tick=upto_tick)
         if not final and snap.saturated:
-            self._events.append("generator saturated: CPU or event-loop lag is high; figures may be skewed")
+            self._note(EventKind.SATURATED, "generator saturated: CPU or event-loop lag is high; figures may be skewed")
         return snap
 
     def _check_thresholds(self, snap: Snapshot) -> None:
@@ -230,8 +237,8 @@ class Run:
             return
         lost = [v for v in judge(self._rules, snap) if not v.passed and v.observed is not None]
         if lost:
-            reason = f"threshold lost: {lost[0].rule.selector} {lost[0].rule.text}"
-            self._events.append(reason)
+            reason = StopReason(StopCause.THRESHOLD_LOST, f"{lost[0].rule.selector} {lost[0].rule.text}")
+            self._note(EventKind.THRESHOLD_LOST, str(reason))
             self._spawn(self.stop(reason))
 
     async def _finish(self) -> None:
@@ -239,8 +246,8 @@ class Run:
         duration = float(self.profile.duration or 0)
         if not self.stop_reason and self.elapsed >= duration:
             # The workers can finish (at the duration) before a tick sees the duration pass.
-            self.stop_reason = "completed"
-        if self.stop_reason == "completed" or self._load_end is None:
+            self.stop_reason = StopReason(StopCause.COMPLETED)
+        if (self.stop_reason is not None and self.stop_reason.completed) or self._load_end is None:
             self._load_end = min(self._load_end or duration or self.elapsed, self.elapsed)
         final = self._snapshot(final=True)
         self.final = final

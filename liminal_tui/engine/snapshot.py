@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..metrics.events import Event, StopReason
 from ..metrics.kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
 
 __all__ = [
@@ -282,12 +283,13 @@ class Snapshot:
     ws: WsCounters
     ws_interval: WsCounters
     health: tuple[WorkerHealth, ...]
-    events: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
     """Notable events of this tick: phase changes, threshold lost, generator saturated, worker lost."""
     final: bool = False
     wall_time: float = 0.0
     """Unix time of the snapshot (for history timestamps)."""
-    stop_reason: str = ""
+    stop_reason: StopReason | None = None
+    """Final snapshot only: why load stopped."""
     peak_users: int = 0
     """Most users (closed) or iterations in flight (open) seen in any tick so far."""
     peak_target: float = 0.0

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..engine.snapshot import Snapshot
+from ..metrics.events import StopCause
 from ..profile.models import Profile
 from ..profile.thresholds import LATENCY_STATS, Verdict
 from .redact import redact_url
@@ -83,7 +84,7 @@ def build_summary(
         "started_at": iso(started_at),
         "ended_at": iso(final.wall_time) if final.wall_time else None,
         "duration": {"actual_s": round(final.elapsed, 3), "planned_s": planned},
-        "stop_reason": final.stop_reason or "completed",
+        "stop_reason": str(final.stop_reason or StopCause.COMPLETED),
         "passed": passed,
         "load": {
             **load_settings(profile),

@@ -11,6 +11,7 @@ from liminal_tui.engine.aggregate import Aggregator
 from liminal_tui.engine.bus import MetricsBus
 from liminal_tui.engine.recorder import Recorder
 from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
+from liminal_tui.metrics.events import Event, EventKind, StopCause, StopReason
 
 ENDPOINTS = (
     ("http", "POST /api/memories", "POST", 40, 12.0),
@@ -57,9 +58,9 @@ def build_snapshots(ticks: int = 6, model: str = "closed", saturated_at: int | N
         agg.add(_report(tick, model == "open", tick == saturated_at, users, 10.0))
         phase = "ramping" if users < 10 else "steady"
         is_final = final and tick == ticks
-        events = ("ws reconnects: 1",) if tick == 4 else ()
-        out.append(agg.snapshot("finished" if is_final else phase, float(tick), events=events,
-                                final=is_final, stop_reason="duration reached" if is_final else ""))
+        events = (Event(EventKind.WORKER_SILENT, "ws reconnects: 1"),) if tick == 4 else ()  # any non-phase event
+        out.append(agg.snapshot("finished" if is_final else phase, float(tick), events=events, final=is_final,
+                                stop_reason=StopReason(StopCause.COMPLETED, "duration reached") if is_final else None))
     return out
 
 
@@ -96,11 +97,11 @@ class FakeRun:
     def set_load(self, value: float) -> None:
         self.loads.append(value)
 
-    async def stop(self) -> None:
+    async def stop(self, reason: object = None) -> None:
         self.stopped = True
         self.publish(len(self.snapshots) - 1)
 
-    def abort(self) -> None:
+    def abort(self, reason: object = None) -> None:
         self.aborted = True
         self.publish(len(self.snapshots) - 1)
 
