@@ -17,9 +17,9 @@ from typing import Any, Sequence
 
 from . import __version__
 
-__all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_INTERRUPTED"]
+__all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_ENGINE", "EXIT_INTERRUPTED"]
 
-EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_ENGINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 _STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 """What stops a headless run gracefully (a second one aborts it)."""
 
@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="liminal-tui",
         description="Load testing for HTTP and WebSocket APIs, in the terminal. With no arguments, opens the app.",
-        epilog="Exit codes: 0 passed, 1 threshold failed, 2 bad profile or usage, 3 target unreachable, 130 interrupted.",
+        epilog="Exit codes: 0 passed, 1 threshold failed, 2 bad profile or usage, 3 target unreachable, "
+               "4 the load generator failed to start, 130 interrupted.",
     )
     p.add_argument("--version", action="version", version=f"liminal-tui {__version__}")
     mode = p.add_mutually_exclusive_group()
@@ -190,6 +191,7 @@ def load_with_overrides(args: argparse.Namespace) -> Any:
 
 
 async def _headless(args: argparse.Namespace) -> int:
+    from .engine.pool import WorkerStartError
     from .engine.preflight import PreflightError
     from .headless import ProgressPrinter, format_summary
     from .metrics.events import StopCause, StopReason
@@ -215,6 +217,7 @@ async def _headless(args: argparse.Namespace) -> int:
     if not args.quiet:
         session.run.bus.add_callback(printer.on_snapshot)
     interrupted: list[str] = []
+    stopping: list[asyncio.Future[None]] = []  # kept: a task nobody holds may be collected mid-way
     reported: list[bool] = []
     loop = asyncio.get_running_loop()
 
@@ -230,7 +233,7 @@ async def _headless(args: argparse.Namespace) -> int:
             return
         interrupted.append(name)
         print(f"\nliminal-tui: {name}: stopping; press Ctrl-C again to abort", file=sys.stderr)
-        asyncio.ensure_future(session.run.stop(StopReason(StopCause.INTERRUPTED, name)))
+        stopping.append(asyncio.ensure_future(session.run.stop(StopReason(StopCause.INTERRUPTED, name))))
 
     def handler(signum: int, frame: Any) -> None:
         # Python-level handlers rather than loop.add_signal_handler: those are removed with the loop, and
@@ -246,6 +249,9 @@ async def _headless(args: argparse.Namespace) -> int:
         except PreflightError as exc:
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        except WorkerStartError as exc:  # our own side failed: not the target's fault
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_ENGINE
         except RuntimeError as exc:  # the demo target failed to start
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from . import __version__
+from .engine.bus import Subscription
 from .engine.judge import judge
 from .engine.preflight import preflight
 from .engine.run import Run
@@ -57,6 +60,10 @@ class Session:
         self.prometheus = prometheus
         self.settings = settings or {}
         self._demo: Any = None
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liminal-report")
+        """The report writer's one thread: its files are written in order, off the event loop."""
+        self._history: Subscription | None = None
+        self._history_task: asyncio.Task[None] | None = None
         self.writer: Any = None
         self.exporter: Any = None
         self.health = Health()
@@ -88,7 +95,8 @@ class Session:
                 self.writer.check_writable()
             except ReportError as exc:
                 raise SessionError(str(exc)) from None
-            self.run.bus.add_callback(self.writer.on_snapshot)
+            # The writer's disk I/O runs on a thread of its own, never on the loop (in the app: the UI's).
+            self._history = self.run.bus.subscribe("every")
         if self.prometheus is not None:
             from .exporter import PrometheusExporter
 
@@ -118,6 +126,14 @@ class Session:
             self.writer.target_url = self.run.target_url
             if self.run.started_at:
                 self.writer.started_at = self.run.started_at
+            self._history_task = asyncio.create_task(self._feed_writer(), name="liminal-report-history")
+
+    async def _feed_writer(self) -> None:
+        """Hand every snapshot to the report writer, on its thread; ends after the final one."""
+        assert self._history is not None
+        loop = asyncio.get_running_loop()
+        async for snapshot in self._history:
+            await loop.run_in_executor(self._io, self.writer.on_snapshot, snapshot)
 
     def summary(self, outcome: "Outcome") -> dict[str, Any]:
         """Everything in summary.json, for ``--json`` (also without a report)."""
@@ -143,9 +159,13 @@ class Session:
         error = None
         if self.writer is not None:
             try:
-                report_dir = self.writer.write(final, verdicts, notes=self.notes(final))
+                if self._history_task is not None:
+                    await self._history_task
+                report_dir = await asyncio.get_running_loop().run_in_executor(
+                    self._io, partial(self.writer.write, final, verdicts, notes=self.notes(final)))
             except Exception as exc:  # ReportError or OSError: the summary still reaches the user
                 error = f"could not write the report: {getattr(exc, 'message', exc)}"
+        self._io.shutdown(wait=False)
         self.run.report_dir = report_dir
         if self.exporter is not None:
             self.exporter.close()
@@ -167,6 +187,7 @@ class Session:
                 "latencies then include the generator's own delay."
             )
         notes.extend(self.incidents)
+        notes.extend(f"a reader failed and was dropped: {error}" for error in self.run.unnoted_reader_errors)
         if final.dropped:
             notes.append(f"{final.dropped} arrivals were dropped: max_in_flight and its backlog were full.")
         return notes

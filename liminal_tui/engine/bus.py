@@ -3,6 +3,7 @@
 A reader never slows the engine: ``publish`` only appends to each subscription and returns. A
 ``latest`` subscription (a screen) keeps just the newest snapshot, so a slow reader skips stale frames;
 an ``every`` subscription (the report writer) keeps them all, which is cheap at one snapshot a second.
+Nor can a reader stop it: a callback that raises is dropped and named in :attr:`MetricsBus.errors`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class MetricsBus:
         self._callbacks: list[Callable[[Snapshot], None]] = []
         self.latest: Snapshot | None = None
         """The newest snapshot published, for readers that join late."""
+        self.errors: list[str] = []
+        """Callbacks that raised, each dropped: ``"<callback>: <error>"``, in order."""
 
     def subscribe(self, mode: Literal["latest", "every"] = "every") -> Subscription:
         sub = Subscription(self, mode)
@@ -85,4 +88,9 @@ class MetricsBus:
         for sub in list(self._subs):
             sub._push(snapshot)
         for callback in list(self._callbacks):
-            callback(snapshot)
+            try:
+                callback(snapshot)
+            except Exception as exc:  # one broken reader must not stop the run or starve the others
+                self._callbacks.remove(callback)
+                name = getattr(callback, "__qualname__", type(callback).__name__)
+                self.errors.append(f"{name}: {type(exc).__name__}: {exc}")

@@ -67,7 +67,8 @@ class Ready:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """The worker's body raised; :class:`Done` follows."""
+    """Something failed in the worker that no sample records: its body raised (then :class:`Done`
+    follows), or a part of it failed while it went on."""
 
     worker: int
     error: str

@@ -40,7 +40,7 @@ PIPE_POLL = 1.0
 """Seconds the results reader blocks before checking whether the pool has closed."""
 
 
-class WorkerStartError(RuntimeError):
+class WorkerStartError(Exception):
     """The workers could not be started; ``str()`` is one line for the user."""
 
 

@@ -75,6 +75,8 @@ class Run:
         self._done: asyncio.Future[Snapshot] | None = None
         self._stopping = False
         self._killed = False
+        self._reader_errors = 0
+        """How many of the bus's reader errors have become events."""
         self._load_end: float | None = None
         """Seconds into the run when load stopped: the window that rates are computed over."""
         self._events: list[Event] = []
@@ -171,6 +173,11 @@ class Run:
         self._note(EventKind.ABORT, f"abort: {reason}")
         self.pool.send(Abort())
 
+    @property
+    def unnoted_reader_errors(self) -> list[str]:
+        """Bus readers that failed too late for an event (on the final snapshot)."""
+        return self.bus.errors[self._reader_errors:]
+
     async def wait(self) -> Snapshot:
         assert self._done is not None, "start() first"
         return await asyncio.shield(self._done)
@@ -217,6 +224,9 @@ class Run:
         return "ramping" if abs(later - now) > 1e-9 else "steady"
 
     def _snapshot(self, final: bool = False, upto_tick: int | None = None) -> Snapshot:
+        for error in self.bus.errors[self._reader_errors:]:
+            self._note(EventKind.READER_FAILED, f"a reader failed and was dropped: {error}")
+        self._reader_errors = len(self.bus.errors)
         phase = "finished" if final else self._phase_now()
         if phase != self._phase and not final:
             self._note(EventKind.PHASE, f"phase: {phase}")
@@ -242,15 +252,24 @@ class Run:
             self._spawn(self.stop(reason))
 
     async def _finish(self) -> None:
-        await self.pool.close(0.0 if self._killed else JOIN_WAIT)
-        duration = float(self.profile.duration or 0)
-        if not self.stop_reason and self.elapsed >= duration:
-            # The workers can finish (at the duration) before a tick sees the duration pass.
-            self.stop_reason = StopReason(StopCause.COMPLETED)
-        if (self.stop_reason is not None and self.stop_reason.completed) or self._load_end is None:
-            self._load_end = min(self._load_end or duration or self.elapsed, self.elapsed)
-        final = self._snapshot(final=True)
-        self.final = final
-        self.bus.publish(final)
-        if self._done is not None and not self._done.done():
-            self._done.set_result(final)
+        """Close the pool, publish the final snapshot; whatever happens, ``wait()`` returns or raises."""
+        try:
+            await self.pool.close(0.0 if self._killed else JOIN_WAIT)
+            duration = float(self.profile.duration or 0)
+            if not self.stop_reason and self.elapsed >= duration:
+                # The workers can finish (at the duration) before a tick sees the duration pass.
+                self.stop_reason = StopReason(StopCause.COMPLETED)
+            if (self.stop_reason is not None and self.stop_reason.completed) or self._load_end is None:
+                self._load_end = min(self._load_end or duration or self.elapsed, self.elapsed)
+            self.final = self._snapshot(final=True)
+            self.bus.publish(self.final)
+        except Exception as exc:
+            if self._done is not None and not self._done.done():
+                self._done.set_exception(exc)
+            raise
+        finally:
+            if self._done is not None and not self._done.done():
+                if self.final is not None:
+                    self._done.set_result(self.final)
+                else:  # cancelled before the final snapshot existed
+                    self._done.cancel()

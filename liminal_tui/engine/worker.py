@@ -37,6 +37,8 @@ HARD_END_SLACK = 30.0
 """Seconds past duration + grace after which a worker ends whatever happens."""
 GC_FREEZE_AFTER = 1.0
 """Seconds into the run before the worker may freeze gc (the load must have ramped up, too)."""
+CANCEL_WAIT = 2.0
+"""Seconds a cancelled iteration gets to unwind (close its sockets) when the worker stops."""
 USER_NUMBERS_PER_WORKER = 1_000_000
 """Worker ``i`` numbers its users from ``i * USER_NUMBERS_PER_WORKER + 1``: unique across workers."""
 
@@ -58,7 +60,7 @@ class WorkerSpec:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, clock: RunClock, emit: Callable[[IntervalReport], None],
+    def __init__(self, spec: WorkerSpec, clock: RunClock, emit: Callable[[WorkerEvent], None],
                  freeze_gc: bool = False, parent_pid: int | None = None) -> None:
         self.spec = spec
         self.clock = clock
@@ -162,17 +164,24 @@ class Worker:
                 await asyncio.wait(tasks, timeout=self._grace)
             for task in load.tasks():
                 task.cancel()
+            broken = []
             for task in load.tasks():
                 try:
-                    await asyncio.wait_for(task, 2.0)
-                except BaseException:
-                    pass
+                    await asyncio.wait_for(task, CANCEL_WAIT)
+                except (asyncio.CancelledError, asyncio.TimeoutError):
+                    pass  # cut short, as asked
+                except Exception as exc:  # an iteration that failed in a way no step recorded
+                    broken.append(exc)
+            if broken:
+                first = broken[0]
+                self.emit(Failed(spec.index, f"{len(broken)} iteration(s) ended with an error while stopping, "
+                                             f"e.g. {type(first).__name__}: {first}"))
         finally:
             health_task.cancel()
             try:
                 await client.close()
-            except Exception:
-                pass
+            except Exception as exc:  # the run's figures are complete; say so, then send them
+                self.emit(Failed(spec.index, f"closing the HTTP client: {type(exc).__name__}: {exc}"))
             self._report(load, self._elapsed(), client, last_iterations, last_dropped, final=True)
 
     def _report(self, load: Any, t: float, client: Any, last_it: int, last_drop: int, final: bool = False) -> tuple[int, int]:
@@ -180,10 +189,7 @@ class Worker:
         connects, reconnects, drops, msgs_in, msgs_out = self.ws_stats.take()
         iterations = load.iterations
         dropped = getattr(load, "dropped", 0)
-        try:
-            conns = client.open_connections()
-        except Exception:
-            conns = 0
+        conns = client.open_connections()
         self.emit(IntervalReport(
             worker=self.spec.index, tick=self._tick, t_start=self._tick_start, t_end=t, endpoints=self.recorder.drain(),
             users=0 if final else load.active, target=0.0 if final else load.target(t),

@@ -15,11 +15,18 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from websockets.exceptions import WebSocketException
+
 from .recorder import EndpointRecorder
 
 __all__ = ["WsConnection", "WsStats", "WsMessage"]
 
 BUFFER = 512
+"""Messages kept per connection for ``ws_wait`` (the oldest go first)."""
+CLOSE_TIMEOUT = 1.0
+"""Seconds a closing handshake may take before the socket is simply dropped."""
+BACKOFF_BASE = 0.1
+"""Seconds before the first reconnect attempt; doubles each attempt up to ``backoff_max``."""
 
 
 @dataclass(slots=True)
@@ -141,9 +148,11 @@ class WsConnection:
         from websockets.exceptions import ConnectionClosed
 
         attempt = 0
+        read_started = 0
         while not self._closing:
             ws = self._ws
             if ws is not None:
+                read_started = time.perf_counter_ns()
                 try:
                     async for raw in ws:
                         text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
@@ -152,9 +161,10 @@ class WsConnection:
                         self.arrived.set()
                     attempt = 0
                 except ConnectionClosed:
-                    pass
-                except Exception:
-                    pass
+                    pass  # a drop: counted below
+                except Exception as exc:  # anything else ends the connection too, as a named failure
+                    self.connect_rec.failure(time.perf_counter_ns() - read_started, "ws read error",
+                                             f"{type(exc).__name__}: {exc}")
                 if self._ws is ws:
                     self._ws = None
                     self.stats.open -= 1
@@ -163,7 +173,7 @@ class WsConnection:
                 self.arrived.set()
             if self._closing or not self.reconnect:
                 return
-            delay = min(self.backoff_max, 0.1 * (2 ** attempt)) * (0.5 + random.random() / 2)
+            delay = min(self.backoff_max, BACKOFF_BASE * (2 ** attempt)) * (0.5 + random.random() / 2)
             attempt = min(attempt + 1, 16)
             await asyncio.sleep(delay)
             if self._closing:
@@ -193,9 +203,11 @@ class WsConnection:
         ws = self._ws
         if ws is None:
             return False
+        start = time.perf_counter_ns()
         try:
             await ws.send(text)
-        except Exception:
+        except Exception as exc:  # closed under us, or a transport error: counted, and the step fails
+            self.connect_rec.failure(time.perf_counter_ns() - start, "ws send failed", f"{type(exc).__name__}: {exc}")
             return False
         self.stats.messages_out += 1
         return True
@@ -206,14 +218,14 @@ class WsConnection:
         if ws is not None:
             self.stats.open -= 1
             try:
-                await asyncio.wait_for(ws.close(), 1.0)
-            except Exception:
-                pass
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT)
+            except (asyncio.TimeoutError, OSError, WebSocketException):
+                pass  # closing anyway: the socket is gone either way, and nothing was being measured
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             try:
                 await task
-            except BaseException:
+            except asyncio.CancelledError:
                 pass
         self._tasks.clear()

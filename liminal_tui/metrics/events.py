@@ -35,11 +35,13 @@ class EventKind(StrEnum):
     """A worker process exited but its last report never arrived."""
     WORKERS_KILLED = "workers_killed"
     """Workers that did not stop in time were killed."""
+    READER_FAILED = "reader_failed"
+    """A reader of the metrics bus raised and was dropped (the run goes on without it)."""
 
 
 INCIDENTS = frozenset({
     EventKind.ABORT, EventKind.THRESHOLD_LOST, EventKind.WORKER_FAILED, EventKind.WORKER_DIED,
-    EventKind.WORKER_SILENT, EventKind.WORKERS_KILLED,
+    EventKind.WORKER_SILENT, EventKind.WORKERS_KILLED, EventKind.READER_FAILED,
 })
 """Events a report must carry as notes."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..engine.snapshot import Snapshot
-from ..profile.document import write_atomic
+from ..profile.document import current_umask, write_atomic
 from ..profile.models import Profile
 from ..profile.thresholds import Verdict
 from .charts import distribution_chart, timeline_charts
@@ -43,12 +43,6 @@ FILES = (
 HISTORY = "results_stats_history.csv"
 _PART = f".{HISTORY}.part"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class ReportError(Exception):
@@ -198,7 +192,7 @@ class ReportWriter:
         }
         try:
             self._finish_history()
-            mode = 0o666 & ~_umask()
+            mode = 0o666 & ~current_umask()
             for name, text in files.items():
                 write_atomic(self.report_dir / name, text)
                 os.chmod(self.report_dir / name, mode)  # write_atomic's temp file is private (0600)

@@ -7,7 +7,6 @@ through :func:`follow`, so the screen shows the newest state and never queues st
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +130,7 @@ class DashboardScreen(Screen[None]):
             return
         self.app.active_run = run
         if not getattr(getattr(run, "run", run), "in_process", True):
-            _yield_cpu_to_workers()
+            self.app.yield_cpu_to_workers()
         target = getattr(run, "target_url", None)
         if target:
             self.query_one(RunHeader).set_target(str(target))
@@ -249,19 +248,3 @@ class DashboardScreen(Screen[None]):
             self._forget()
         await asyncio.sleep(0)
 
-
-_niced = False
-
-
-def _yield_cpu_to_workers() -> None:
-    """Once the workers (and the demo target) have started, lower this process's priority, so that
-    drawing never takes CPU the engine needs (measured: the app's 8 % of a core cost ~6 % of req/s on
-    2 cores). Children started before keep their priority. Once per process: nice only goes up."""
-    global _niced
-    if _niced:
-        return
-    _niced = True
-    try:
-        os.nice(10)
-    except (AttributeError, OSError):
-        pass
