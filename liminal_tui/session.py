@@ -13,22 +13,22 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from . import __version__
-from .engine.bus import Subscription
+from .engine.bus import MetricsBus, Subscription
 from .engine.judge import judge
 from .engine.preflight import preflight
 from .engine.run import Run
 from .engine.snapshot import Snapshot
+from .live import LiveRun, Outcome
+from .metrics.events import StopReason
 from .profile.loader import ProfileError, check_environment
 from .profile.models import Profile
-from .profile.thresholds import Verdict
 from .report.timeline import Health
 
-__all__ = ["Session", "SessionError", "Outcome"]
+__all__ = ["Session", "SessionError", "Outcome", "LiveRun"]
 
 MAX_INCIDENTS = 100
 """Incidents kept for the report's notes; a run that keeps failing does not grow its report without end."""
@@ -38,19 +38,9 @@ class SessionError(Exception):
     """Something to fix before a run can start; ``str()`` is one line for the user."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    final: Snapshot
-    verdicts: list[Verdict]
-    report_dir: Path | None
-    report_error: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return all(v.passed for v in self.verdicts)
-
-
 class Session:
+    """A run with its report writer and exporter: what every front end drives (see :class:`LiveRun`)."""
+
     def __init__(self, profile: Profile, *, workers: int | Literal["auto"] = 1, report_base: Path | None = Path("reports"),
                  tick: float = 1.0, grace: float = 5.0, prometheus: tuple[str, int] | None = None,
                  settings: dict[str, Any] | None = None) -> None:
@@ -72,6 +62,28 @@ class Session:
         self.incidents: list[str] = []
         """Events a report must carry: workers lost, thresholds lost, workers killed (bounded)."""
         self.run.bus.add_callback(self._watch_events)
+
+    # -- the LiveRun protocol: the run's bus and controls --------------------------------------------
+    @property
+    def bus(self) -> MetricsBus:
+        return self.run.bus
+
+    @property
+    def target_url(self) -> str:
+        return self.run.target_url
+
+    @property
+    def in_process(self) -> bool:
+        return self.run.in_process
+
+    def set_load(self, value: float) -> None:
+        self.run.set_load(value)
+
+    async def stop(self, reason: StopReason | None = None) -> None:
+        await self.run.stop(reason)
+
+    def abort(self, reason: StopReason | None = None) -> None:
+        self.run.abort(reason)
 
     def _watch_events(self, snapshot: Snapshot) -> None:
         for event in snapshot.events:
@@ -166,7 +178,6 @@ class Session:
             except Exception as exc:  # ReportError or OSError: the summary still reaches the user
                 error = f"could not write the report: {getattr(exc, 'message', exc)}"
         self._io.shutdown(wait=False)
-        self.run.report_dir = report_dir
         if self.exporter is not None:
             self.exporter.close()
         return Outcome(final, verdicts, report_dir, error)

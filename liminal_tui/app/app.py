@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from ..live import LiveRun
 from ..metrics.events import StopCause, StopReason
 from ..profile import Profile, ProfileDocument
 from ..profile.document import write_atomic
@@ -45,7 +46,7 @@ class LiminalApp(App[None]):
         self,
         profile_dirs: list[Path],
         start_profile: Path | None = None,
-        run_factory: Callable[[Profile], Any] | None = None,
+        run_factory: Callable[[Profile], LiveRun] | None = None,
     ) -> None:
         super().__init__()
         self.profile_dirs = profile_dirs
@@ -54,7 +55,7 @@ class LiminalApp(App[None]):
         """A profile file to highlight on start (it is listed even outside the folders)."""
         self.run_factory = run_factory or default_run_factory
         """``profile -> Run``; tests pass one that runs the engine in-process."""
-        self.active_run: Any = None
+        self.active_run: LiveRun | None = None
         """The run the dashboard drives, from start until its final snapshot; None otherwise."""
         self.quit_requested = False
         """The user chose to quit during a run: the dashboard exits once the run has ended."""

@@ -68,7 +68,6 @@ class Run:
         self.final: Snapshot | None = None
         self.stop_reason: StopReason | None = None
         """Why load stopped; None while it runs."""
-        self.report_dir = None
         self._shape = LoadShape(profile.load, 1.0)
         self._live: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -155,18 +154,20 @@ class Run:
         self._note(EventKind.LOAD, f"load set to {value:g} {'users' if self.profile.load.model == 'closed' else 'it/s'}")
         self.pool.send(SetLoad(value))
 
-    async def stop(self, reason: StopReason = StopReason(StopCause.STOPPED)) -> None:
+    async def stop(self, reason: StopReason | None = None) -> None:
         """Graceful stop: no new iterations; in-flight requests get ``grace`` seconds."""
         if self._stopping:
             return
+        reason = reason or StopReason(StopCause.STOPPED)
         self._stopping = True
         self._load_end = self._load_end or self.elapsed
         self.stop_reason = self.stop_reason or reason
         self._note(EventKind.STOPPING, f"stopping: {reason}")
         self.pool.send(Stop(self.grace))
 
-    def abort(self, reason: StopReason = StopReason(StopCause.ABORTED)) -> None:
+    def abort(self, reason: StopReason | None = None) -> None:
         """Stop at once; what completed is still reported."""
+        reason = reason or StopReason(StopCause.ABORTED)
         self._stopping = True
         self._load_end = self._load_end or self.elapsed
         self.stop_reason = self.stop_reason or reason

@@ -7,11 +7,15 @@ from pathlib import Path
 
 from rich.console import Console
 
+
 from liminal_tui.engine.aggregate import Aggregator
+from liminal_tui.engine.judge import judge
 from liminal_tui.engine.bus import MetricsBus
 from liminal_tui.engine.recorder import Recorder
 from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
+from liminal_tui.live import Outcome
 from liminal_tui.metrics.events import Event, EventKind, StopCause, StopReason
+from liminal_tui.profile import load_profile, shipped_profiles
 
 ENDPOINTS = (
     ("http", "POST /api/memories", "POST", 40, 12.0),
@@ -65,19 +69,24 @@ def build_snapshots(ticks: int = 6, model: str = "closed", saturated_at: int | N
 
 
 class FakeRun:
-    """Stands in for ``engine.run.Run``: the test publishes snapshots; stop/abort publish the final one."""
+    """A :class:`~liminal_tui.live.LiveRun` stand-in: the test publishes snapshots; stop/abort publish the
+    final one; ``finish`` judges the shipped smoke profile's thresholds (the snapshots' profile)."""
 
     def __init__(self, snapshots: list[Snapshot], report_dir: Path | None = None, fail: str | None = None) -> None:
         self.bus = MetricsBus()
         self.snapshots = snapshots
         self.report_dir = report_dir
         self.target_url = "http://127.0.0.1:8080"
+        self.in_process = True
         self.fail = fail
         self.loads: list[float] = []
         self.started = asyncio.Event()
         self.stopped = False
         self.aborted = False
         self._done = asyncio.Event()
+
+    def prepare(self) -> None:
+        pass
 
     async def start(self) -> None:
         if self.fail:
@@ -105,9 +114,11 @@ class FakeRun:
         self.aborted = True
         self.publish(len(self.snapshots) - 1)
 
-    async def wait(self) -> Snapshot:
+    async def finish(self) -> Outcome:
         await self._done.wait()
-        return self.snapshots[-1]
+        final = self.snapshots[-1]
+        rules = load_profile(shipped_profiles()["smoke"]).thresholds.parsed()
+        return Outcome(final, judge(rules, final), self.report_dir)
 
 
 def plain(renderable, width: int = 120) -> str:

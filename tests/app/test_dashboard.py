@@ -178,3 +178,12 @@ async def test_failures_say_none_until_the_first_failure():
         run.publish(1)
         await pilot.pause(0.05)
         assert str(failures.get_row_at(0)[1]) == "HTTP 503" and failures.border_title == "Failures (1)"
+
+
+def test_the_session_and_the_stand_in_speak_one_protocol(tmp_path):
+    """The app drives a LiveRun only: the real Session and the tests' stand-in both implement it."""
+    from liminal_tui.live import LiveRun
+    from liminal_tui.session import Session
+
+    assert isinstance(Session(smoke(), workers=0, report_base=None), LiveRun)
+    assert isinstance(FakeRun(build_snapshots(2)), LiveRun)

@@ -50,7 +50,7 @@ async def test_real_run_to_report(tmp_path):
         first = dashboard.last
         await until(pilot, lambda: dashboard.last.seq > first.seq + 1)  # numbers move
         assert dashboard.last.find("http").total > first.find("http").total
-        assert app.active_run is dashboard.engine_run
+        assert app.active_run is dashboard.session
         await pilot.press("plus")  # 2 -> 3 users
         await until(pilot, lambda: dashboard.last.target_load == 3 and dashboard.last.users == 3)
         await pilot.press("s")
