@@ -94,6 +94,7 @@ check = { body_contains = "no such text" }
 CRUD_ROUTES = ("POST /api/memories", "GET /api/memories/{id}", "GET /api/memories", "PATCH /api/memories/{id}")
 
 
+@pytest.mark.slow
 async def test_demo_closed_run_counts_match_the_server(demo_server):
     """Create -> get by extracted id -> list -> patch: every request the server saw, the engine counted."""
     _, final = await run_to_end(make_profile(demo_server.url, CRUD, duration="3s"))
@@ -291,6 +292,7 @@ async def test_set_load_changes_active_users(test_server):
     assert final.final and final.find("http").failures == 0
 
 
+@pytest.mark.slow
 async def test_a_real_worker_process_counts_what_the_server_served(test_server):
     path = "/delay/10"
     run, final = await run_to_end(make_profile(test_server.url, _get(path, users=3), duration="2s"), workers=1)
@@ -308,6 +310,7 @@ async def test_preflight_refuses_a_closed_port_before_any_load(closed_port):
     assert session.run.started_at is None and session.run.bus.latest is None
 
 
+@pytest.mark.slow
 async def test_threshold_with_abort_on_fail_stops_the_run_early(test_server):
     body = _get("/delay/20", users=2) + """
 [thresholds]

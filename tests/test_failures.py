@@ -59,6 +59,7 @@ async def test_a_reader_that_fails_on_the_final_snapshot_is_in_the_report_notes(
     assert any("fails_at_the_end: RuntimeError: late" in note for note in session.notes(outcome.final))
 
 
+@pytest.mark.slow
 def test_workers_that_cannot_start_are_not_an_unreachable_target(tmp_path: Path) -> None:
     """Worker processes that die at birth: exit 4 and a message about the workers, not exit 3."""
     (tmp_path / "sitecustomize.py").write_text(

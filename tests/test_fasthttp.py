@@ -253,7 +253,8 @@ async def test_garbage_is_a_bad_response(garbage_server):
 async def test_cancelled_request_closes_its_connection(test_server):
     client = _client()
     task = asyncio.ensure_future(_get(client, test_server.url + "/hang"))
-    await asyncio.sleep(0.1)
+    while not test_server.state.counts["/hang"]:  # the request is in flight (bounded by the test's timeout)
+        await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -22,6 +22,7 @@ POOLS = {
     "in-process": (InProcessPool, 1),
     "processes": (ProcessPool, 2),
 }
+POOL_NAMES = [pytest.param("in-process"), pytest.param("processes", marks=pytest.mark.slow)]
 
 
 def _get(path: str, users: int) -> str:
@@ -37,7 +38,7 @@ path = "{path}"
 """
 
 
-@pytest.mark.parametrize("name", POOLS)
+@pytest.mark.parametrize("name", POOL_NAMES)
 async def test_every_pool_counts_what_the_server_served(name, test_server):
     pool_type, workers = POOLS[name]
     path = "/delay/10"
@@ -52,7 +53,7 @@ async def test_every_pool_counts_what_the_server_served(name, test_server):
     assert [h.worker for h in final.health] == list(range(workers))
 
 
-@pytest.mark.parametrize("name", POOLS)
+@pytest.mark.parametrize("name", POOL_NAMES)
 async def test_every_pool_speaks_the_messages_in_order(name, test_server):
     """Ready from each worker; after Start, reports numbered 1, 2, ... each starting where the last ended,
     the final one last, then Done. Stop is obeyed."""
@@ -88,6 +89,7 @@ async def test_every_pool_speaks_the_messages_in_order(name, test_server):
     assert not any(isinstance(e, (Failed, Lost)) for e in events)
 
 
+@pytest.mark.slow
 async def test_a_killed_worker_process_is_lost(test_server):
     pool = ProcessPool()
     lost = asyncio.Event()

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from servers import make_profile
+
+pytestmark = pytest.mark.slow  # a real run with processes (the CLI, workers or the demo target)
 
 
 async def _serve(port: int, counter: list[int]) -> web.AppRunner:

@@ -121,6 +121,15 @@ class FakeRun:
         return Outcome(final, judge(rules, final), self.report_dir)
 
 
+async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app work until ``condition()`` holds (bounded): a wait on a state, not a fixed sleep."""
+    async def poll() -> None:
+        while not condition():
+            await pilot.pause(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
 def plain(renderable, width: int = 120) -> str:
     """A widget's content (Rich renderable or Textual content) as plain text."""
     with open("/dev/null", "w") as sink:

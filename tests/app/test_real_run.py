@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 
 from liminal_tui.app import create_app
 from liminal_tui.app.screens import DashboardScreen, SummaryScreen
 from liminal_tui.profile import parse_profile
 from liminal_tui.session import Session
+
+pytestmark = pytest.mark.slow  # a real run with processes (the CLI, workers or the demo target)
 
 SHORT = """
 name = "short"
