@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import provenance, RESULTS  # noqa: E402
 
-from liminal_tui.engine.aggregate import Aggregator  # noqa: E402
-from liminal_tui.engine.recorder import Recorder  # noqa: E402
-from liminal_tui.engine.snapshot import IntervalReport, WorkerHealth  # noqa: E402
+from liminal_tui.metrics.aggregate import Aggregator  # noqa: E402
+from liminal_tui.metrics.recorder import Recorder  # noqa: E402
+from liminal_tui.metrics.snapshot import IntervalReport, WorkerHealth  # noqa: E402
 
 ENDPOINTS = 10
 RSS_LIMIT_MB = 150.0

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import start_http_server
 
-from .engine.snapshot import Snapshot
+from .metrics.snapshot import Snapshot
 from .metrics.kinds import PERCENTILES
 
 __all__ = ["PrometheusExporter"]

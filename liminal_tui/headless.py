@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .engine.snapshot import EndpointStats, Snapshot
+from .metrics.snapshot import EndpointStats, Snapshot
 from .metrics.events import StopCause
 from .metrics.kinds import AGGREGATED, ALL, Kind
 from .profile.thresholds import Verdict

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from .engine.bus import MetricsBus
-from .engine.snapshot import Snapshot
+from .metrics.bus import MetricsBus
+from .metrics.snapshot import Snapshot
 from .metrics.events import StopReason
 from .profile.thresholds import Verdict
 

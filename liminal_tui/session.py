@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import __version__
-from .engine.bus import MetricsBus, Subscription
-from .engine.judge import judge
+from .metrics.bus import MetricsBus, Subscription
+from .metrics.judge import judge
 from .engine.preflight import preflight
 from .engine.run import Run
-from .engine.snapshot import Snapshot
+from .metrics.snapshot import Snapshot
 from .live import LiveRun, Outcome
 from .metrics.events import StopReason
 from .profile.loader import ProfileError, check_environment

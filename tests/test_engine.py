@@ -327,9 +327,9 @@ http = ["p99 < 1ms"]
 def test_interval_rate_is_over_the_time_the_reports_cover():
     """The final report covers only up to the stop (here 0.5 s after the last tick) and arrives while
     the main side's clock says 0.9 s: its rate is over 0.5 s. A late wake-up does not stretch a tick."""
-    from liminal_tui.engine.aggregate import Aggregator
-    from liminal_tui.engine.recorder import Recorder
-    from liminal_tui.engine.snapshot import IntervalReport, WorkerHealth
+    from liminal_tui.metrics.aggregate import Aggregator
+    from liminal_tui.metrics.recorder import Recorder
+    from liminal_tui.metrics.snapshot import IntervalReport, WorkerHealth
 
     agg = Aggregator("p", "http://127.0.0.1:1", "closed", duration=2.5)
     rec = Recorder()

@@ -1,4 +1,4 @@
-"""FastHttpClient (liminal_tui/engine/fasthttp.py) against real servers on 127.0.0.1."""
+"""FastHttpClient (liminal_tui/engine/clients/fasthttp.py) against real servers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import gzip
 
 import pytest
 
-from liminal_tui.engine.fasthttp import FastHttpClient
-from liminal_tui.engine.http import AiohttpClient, HttpError, make_client
+from liminal_tui.engine.clients.fasthttp import FastHttpClient
+from liminal_tui.engine.clients.http import AiohttpClient, HttpError, make_client
 from liminal_tui.profile.models import HttpSettings
 
 pytestmark = pytest.mark.timeout(30)

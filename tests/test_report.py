@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.judge import judge
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.judge import judge
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, Snapshot, WorkerHealth
 from liminal_tui.metrics.events import StopCause, StopReason
 from liminal_tui.profile.loader import parse_profile
 from liminal_tui.report import FILES, ReportError, ReportWriter

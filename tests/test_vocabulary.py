@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.judge import judge
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, WorkerHealth
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.judge import judge
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, WorkerHealth
 from liminal_tui.headless import format_summary
 from liminal_tui.metrics.kinds import AGGREGATED, ALL, KINDS, PERCENTILE_NAMES, PERCENTILES, Kind
 from liminal_tui.profile.thresholds import LATENCY_STATS

@@ -12,8 +12,8 @@ from pathlib import Path
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ..engine.bus import Subscription
-from ..engine.snapshot import Snapshot
+from ..metrics.bus import Subscription
+from ..metrics.snapshot import Snapshot
 from ..live import LiveRun
 from ..profile import Profile
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from .snapshot import IntervalReport
+from ..metrics.snapshot import IntervalReport
 
 __all__ = [
     "Start", "SetLoad", "Stop", "Abort", "Command",

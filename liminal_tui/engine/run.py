@@ -20,14 +20,14 @@ from typing import Any, Coroutine, Literal
 
 from ..metrics.events import Event, EventKind, StopCause, StopReason
 from ..profile.models import Profile
-from .aggregate import Aggregator
-from .bus import MetricsBus
+from ..metrics.aggregate import Aggregator
+from ..metrics.bus import MetricsBus
 from .clock import RunClock
-from .judge import judge
+from ..metrics.judge import judge
 from .load import LoadShape
 from .messages import Abort, Done, Failed, IntervalReport, Lost, SetLoad, Start, Stop, WorkerEvent
 from .pool import InProcessPool, ProcessPool, WorkerPool
-from .snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from .worker import WorkerSpec
 
 __all__ = ["Run", "resolve_workers"]

@@ -22,14 +22,14 @@ from typing import Any, Callable
 from ..profile.models import Profile
 from ..profile.templates import compile_value, render_value
 from .clock import RunClock
-from .health import HealthMonitor
-from .http import make_client
+from ..metrics.health import HealthMonitor
+from .clients.http import make_client
 from .load import TICK, ClosedLoad, LoadShape, OpenLoad
 from .messages import Abort, Command, Done, Failed, Ready, SetLoad, Start, Stop, WorkerEvent
-from .recorder import Recorder
-from .snapshot import IntervalReport
+from ..metrics.recorder import Recorder
+from ..metrics.snapshot import IntervalReport
 from .steps import Engine, User, compile_steps
-from .ws import WsStats
+from .clients.ws import WsStats
 
 __all__ = ["WorkerSpec", "Worker", "serve_worker", "worker_process_main"]
 

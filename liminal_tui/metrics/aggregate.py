@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from hdrh.histogram import HdrHistogram
 
 from .recorder import clear_histogram, new_histogram
-from ..metrics.events import Event, StopReason
-from ..metrics.kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
+from .events import Event, StopReason
+from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
 from .snapshot import (
     BUCKETS_MS,
     EndpointInterval,

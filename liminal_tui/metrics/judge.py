@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..metrics.kinds import PERCENTILE_NAMES
+from .kinds import PERCENTILE_NAMES
 from ..profile.thresholds import Rule, Verdict, evaluate
 from .snapshot import Snapshot
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..metrics.events import Event, StopReason
-from ..metrics.kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
+from .events import Event, StopReason
+from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
 
 __all__ = [
     "Kind",

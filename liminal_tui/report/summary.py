@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from ..metrics.events import StopCause
 from ..profile.models import Profile
 from ..profile.thresholds import LATENCY_STATS, Verdict

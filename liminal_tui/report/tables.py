@@ -6,7 +6,7 @@ number in a CSV file reads back equal to the one in ``summary.json``.
 
 from __future__ import annotations
 
-from ..engine.snapshot import EndpointStats, ErrorCount, LatencyStats, Snapshot, StatsTable
+from ..metrics.snapshot import EndpointStats, ErrorCount, LatencyStats, Snapshot, StatsTable
 from ..metrics.kinds import AGGREGATED, ALL, PERCENTILES, Kind
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..engine.snapshot import KIND_HTTP, Snapshot
+from ..metrics.snapshot import KIND_HTTP, Snapshot
 from ..metrics.kinds import ALL
 from .tables import split
 

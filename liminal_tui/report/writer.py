@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from ..profile.document import current_umask, write_atomic
 from ..profile.models import Profile
 from ..profile.thresholds import Verdict

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from ..engine.snapshot import EndpointStats, Snapshot
+from ..metrics.snapshot import EndpointStats, Snapshot
 from ..metrics.kinds import Kind
 from .columns import ColumnsPanel
 from .units import count, ms, per_s

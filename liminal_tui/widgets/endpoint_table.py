@@ -6,7 +6,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.reactive import reactive
 
-from ..engine.snapshot import EndpointStats, Snapshot, StatsTable
+from ..metrics.snapshot import EndpointStats, Snapshot, StatsTable
 from ..metrics.kinds import Kind
 from .figure_table import FigureTable
 from .units import count, ms, per_s

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Log
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from ..metrics.events import EventKind
 from .units import clock
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..engine.snapshot import EndpointStats, LatencyStats, Snapshot
+from ..metrics.snapshot import EndpointStats, LatencyStats, Snapshot
 from ..metrics.kinds import ALL, Kind
 from .columns import ColumnsPanel
 from .units import ms

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from ..metrics.kinds import Kind
 from .units import clock, count, load_value, per_s, relayout_needed
 

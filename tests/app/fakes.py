@@ -8,11 +8,11 @@ from pathlib import Path
 from rich.console import Console
 
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.judge import judge
-from liminal_tui.engine.bus import MetricsBus
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.judge import judge
+from liminal_tui.metrics.bus import MetricsBus
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, Snapshot, WorkerHealth
 from liminal_tui.live import Outcome
 from liminal_tui.metrics.events import Event, EventKind, StopCause, StopReason
 from liminal_tui.profile import load_profile, shipped_profiles

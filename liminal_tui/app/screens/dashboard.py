@@ -18,8 +18,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ...engine.bus import Subscription
-from ...engine.snapshot import Snapshot
+from ...metrics.bus import Subscription
+from ...metrics.snapshot import Snapshot
 from ...live import LiveRun
 from ...profile import Profile
 from ...widgets import (

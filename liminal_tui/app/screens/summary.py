@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from ...engine.snapshot import Snapshot
+from ...metrics.snapshot import Snapshot
 from ...metrics.kinds import ALL, Kind
 from ...profile import Profile, Verdict
 from ...widgets.units import clock, count, ms, pct, per_s

@@ -16,7 +16,7 @@ import errno
 import ssl
 from typing import Any, Protocol
 
-from ..profile.models import HttpSettings
+from ...profile.models import HttpSettings
 
 __all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "make_client"]
 

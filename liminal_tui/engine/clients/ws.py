@@ -17,7 +17,7 @@ from typing import Any
 
 from websockets.exceptions import WebSocketException
 
-from .recorder import EndpointRecorder
+from ...metrics.recorder import EndpointRecorder
 
 __all__ = ["WsConnection", "WsStats", "WsMessage"]
 
