@@ -8,7 +8,8 @@ import gzip
 import pytest
 
 from liminal_tui.engine.clients.fasthttp import FastHttpClient
-from liminal_tui.engine.clients.http import AiohttpClient, HttpError, make_client
+from liminal_tui.engine.clients import make_client
+from liminal_tui.engine.clients.http import AiohttpClient, HttpError
 from liminal_tui.profile.models import HttpSettings
 
 pytestmark = pytest.mark.timeout(30)

@@ -18,16 +18,16 @@ import asyncio
 import os
 from typing import Any, Coroutine, Literal
 
-from ..metrics.events import Event, EventKind, StopCause, StopReason
-from ..profile.models import Profile
 from ..metrics.aggregate import Aggregator
 from ..metrics.bus import MetricsBus
-from .clock import RunClock
+from ..metrics.events import Event, EventKind, StopCause, StopReason
 from ..metrics.judge import judge
+from ..metrics.snapshot import Snapshot
+from ..profile.models import Profile
+from .clock import RunClock
 from .load import LoadShape
 from .messages import Abort, Done, Failed, IntervalReport, Lost, SetLoad, Start, Stop, WorkerEvent
 from .pool import InProcessPool, ProcessPool, WorkerPool
-from ..metrics.snapshot import Snapshot
 from .worker import WorkerSpec
 
 __all__ = ["Run", "resolve_workers"]

@@ -12,11 +12,11 @@ import re
 import time
 from typing import Any, Mapping
 
+from ..metrics.recorder import Recorder
+from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
 from ..profile.models import HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
-from ..metrics.recorder import Recorder
-from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
 from .clients.ws import WsConnection
 
 __all__ = ["compile_steps", "json_path", "User"]

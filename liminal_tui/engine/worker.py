@@ -19,17 +19,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..profile.models import Profile
-from ..profile.templates import compile_value, render_value
-from .clock import RunClock
 from ..metrics.health import HealthMonitor
-from .clients.http import make_client
-from .load import TICK, ClosedLoad, LoadShape, OpenLoad
-from .messages import Abort, Command, Done, Failed, Ready, SetLoad, Start, Stop, WorkerEvent
 from ..metrics.recorder import Recorder
 from ..metrics.snapshot import IntervalReport
-from .steps import Engine, User, compile_steps
+from ..profile.models import Profile
+from ..profile.templates import compile_value, render_value
+from .clients import make_client
 from .clients.ws import WsStats
+from .clock import RunClock
+from .load import TICK, ClosedLoad, LoadShape, OpenLoad
+from .messages import Abort, Command, Done, Failed, Ready, SetLoad, Start, Stop, WorkerEvent
+from .steps import Engine, User, compile_steps
 
 __all__ = ["WorkerSpec", "Worker", "serve_worker", "worker_process_main"]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 
 from hdrh.histogram import HdrHistogram
 
-from .recorder import clear_histogram, new_histogram
 from .events import Event, StopReason
 from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
+from .recorder import clear_histogram, new_histogram
 from .snapshot import (
     BUCKETS_MS,
     EndpointInterval,

@@ -26,12 +26,8 @@ class Subscription:
         self._items: deque[Snapshot] = deque(maxlen=1 if mode == "latest" else None)
         self._event = asyncio.Event()
         self._closed = False
-        self.skipped = 0
-        """Snapshots replaced before this reader took them (``latest`` mode)."""
 
     def _push(self, snapshot: Snapshot) -> None:
-        if self.mode == "latest" and self._items:
-            self.skipped += 1
         self._items.append(snapshot)
         self._event.set()
 
@@ -39,9 +35,6 @@ class Subscription:
         self._closed = True
         self._event.set()
         self._bus._unsubscribe(self)
-
-    def get_nowait(self) -> Snapshot | None:
-        return self._items.popleft() if self._items else None
 
     def __aiter__(self) -> "Subscription":
         return self

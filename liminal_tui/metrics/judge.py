@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .kinds import PERCENTILE_NAMES
 from ..profile.thresholds import Rule, Verdict, evaluate
+from .kinds import PERCENTILE_NAMES
 from .snapshot import Snapshot
 
 __all__ = ["judge", "lookup_stat"]

@@ -46,6 +46,11 @@ KIND_WS_MESSAGE: str = Kind.WS_MESSAGE.value
 BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 """Latency bucket bounds for exporters (Prometheus' usual ladder, in milliseconds)."""
 
+SATURATED_CPU_PERCENT = 90.0
+"""A worker using this much of a core (or more) in a tick is saturated: it measures itself."""
+SATURATED_LAG_MS = 50.0
+"""An event-loop lag this long (or longer) in a tick is saturation too."""
+
 Phase = Literal["starting", "ramping", "steady", "stopping", "finished"]
 
 
@@ -89,7 +94,7 @@ class WorkerHealth:
 
     @property
     def saturated(self) -> bool:
-        return self.cpu_percent >= 90.0 or self.loop_lag_ms >= 50.0
+        return self.cpu_percent >= SATURATED_CPU_PERCENT or self.loop_lag_ms >= SATURATED_LAG_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +161,6 @@ class LatencyStats:
     def p99(self) -> float:
         return self.percentiles[7]
 
-    @property
-    def p999(self) -> float:
-        return self.percentiles[8]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ...profile.models import HttpSettings
 
-__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "make_client"]
+__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient"]
 
 
 class HttpError(Exception):
@@ -159,14 +159,3 @@ class HttpxClient:
     async def close(self) -> None:
         await self._client.aclose()
 
-
-def make_client(settings: HttpSettings, connections: int = 0) -> HttpClient:
-    """httpx for HTTP/2; for HTTP/1.1 the fast client (which hands https:// URLs to aiohttp) unless
-    ``client = "aiohttp"``."""
-    if settings.http2:
-        return HttpxClient(settings, connections)
-    if getattr(settings, "client", "auto") != "aiohttp":
-        from .fasthttp import FastHttpClient
-
-        return FastHttpClient(settings, connections)
-    return AiohttpClient(settings, connections)
