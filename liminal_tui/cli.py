@@ -18,9 +18,9 @@ from typing import Any, Sequence
 
 from . import __version__
 
-__all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_INTERRUPTED"]
+__all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_ENGINE", "EXIT_INTERRUPTED"]
 
-EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_ENGINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 _STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 """What stops a headless run gracefully (a second one aborts it)."""
 
@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="liminal-tui",
         description="Load testing for HTTP and WebSocket APIs, in the terminal. With no arguments, opens the app.",
-        epilog="Exit codes: 0 passed, 1 threshold failed, 2 bad profile or usage, 3 target unreachable, 130 interrupted.",
+        epilog="Exit codes: 0 passed, 1 threshold failed, 2 bad profile or usage, 3 target unreachable, "
+               "4 the load generator failed to start, 130 interrupted.",
     )
     p.add_argument("--version", action="version", version=f"liminal-tui {__version__}")
     mode = p.add_mutually_exclusive_group()
@@ -229,8 +230,10 @@ def load_with_overrides(args: argparse.Namespace) -> Any:
 
 
 async def _headless(args: argparse.Namespace) -> int:
+    from .engine.pool import WorkerStartError
     from .engine.preflight import PreflightError
     from .headless import ProgressPrinter, format_summary
+    from .metrics.events import StopCause, StopReason
     from .profile.loader import ProfileError
     from .session import Session, SessionError
 
@@ -262,22 +265,23 @@ async def _headless(args: argparse.Namespace) -> int:
     if not args.quiet:
         session.run.bus.add_callback(printer.on_snapshot)
     interrupted: list[str] = []
+    stopping: list[asyncio.Future[None]] = []  # kept: a task nobody holds may be collected mid-way
     reported: list[bool] = []
     loop = asyncio.get_running_loop()
 
     def on_signal(name: str) -> None:
         if reported:
             return  # the report is written and the exit code decided: nothing left to interrupt
-        if session.run.stop_reason == "completed":
+        if session.run.stop_reason is not None and session.run.stop_reason.completed:
             # The run ended on its own: the signal only cuts short the wait for in-flight requests.
-            session.run.abort(f"{name} during the wind-down")
+            session.run.abort(StopReason(StopCause.ABORTED, f"{name} during the wind-down"))
             return
         if interrupted:
-            session.run.abort(f"interrupted ({name}, twice)")
+            session.run.abort(StopReason(StopCause.INTERRUPTED, f"{name}, twice"))
             return
         interrupted.append(name)
         print(f"\nliminal-tui: {name}: stopping; press Ctrl-C again to abort", file=sys.stderr)
-        asyncio.ensure_future(session.run.stop(f"interrupted ({name})"))
+        stopping.append(asyncio.ensure_future(session.run.stop(StopReason(StopCause.INTERRUPTED, name))))
 
     def handler(signum: int, frame: Any) -> None:
         # Python-level handlers rather than loop.add_signal_handler: those are removed with the loop, and
@@ -293,6 +297,9 @@ async def _headless(args: argparse.Namespace) -> int:
         except PreflightError as exc:
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        except WorkerStartError as exc:  # our own side failed: not the target's fault
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_ENGINE
         except RuntimeError as exc:  # the demo target failed to start
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE

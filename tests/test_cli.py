@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here runs the CLI in a process of its own
+
 from liminal_tui.report import FILES
 
 PROFILE = """
@@ -213,11 +215,16 @@ def test_worker_that_dies_is_reported_and_the_run_carries_on(tmp_path: Path) -> 
     workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
     assert len(workers) == 2
     workers[1].kill()
-    time.sleep(2.5)  # let the run notice over a couple of ticks; nothing to await from outside the process
+    seen = []
+    deadline = time.monotonic() + 30
+    for line in proc.stderr:  # the run says so in its progress lines, within a tick or two
+        seen.append(line)
+        if "died" in line or time.monotonic() > deadline:
+            break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
-    assert "died" in err
+    assert "died" in "".join(seen)
     (report,) = reports.iterdir()
     summary = json.loads((report / "summary.json").read_text())
     assert any("died" in note for note in summary["notes"])

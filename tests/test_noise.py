@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from liminal_tui.engine.recorder import new_histogram
+from liminal_tui.metrics.recorder import new_histogram
 from liminal_tui.history import compare, load_run, scan
 from liminal_tui.history.noise import quantile_halfwidth, t975, welch
 from liminal_tui.report.tables import HISTORY_HEADER

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.judge import judge
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
 from liminal_tui.headless import format_summary
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.events import StopCause, StopReason
+from liminal_tui.metrics.judge import judge
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, Snapshot, WorkerHealth
 from liminal_tui.profile.loader import parse_profile
 from liminal_tui.profile.thresholds import parse_rule
 from liminal_tui.report import FILES, ReportError, ReportWriter
@@ -89,7 +90,7 @@ def _tick(rec: Recorder, base_ms: float, ok: int = 40, failed: int = 3) -> None:
         rec.endpoint("ws_message", "broadcast item.updated").success(int((base_ms / 2 + i) * MS))
 
 
-def _run(writer: ReportWriter, ticks: list[float], *, cpu: float = 20.0, stop_reason: str = "") -> Snapshot:
+def _run(writer: ReportWriter, ticks: list[float], *, cpu: float = 20.0, stop_reason: StopReason | None = None) -> Snapshot:
     """Tick the real pipeline; every snapshot goes to ``writer.on_snapshot``, the last one is final."""
     agg = Aggregator("checkout", TARGET, "closed", duration=3.0)
     rec = Recorder()
@@ -287,7 +288,7 @@ def test_zero_samples(tmp_path, profile):
     writer = _writer(tmp_path, profile)
     writer.check_writable()
     final = Aggregator("checkout", TARGET, "closed", 3.0).snapshot(
-        "finished", 0.4, final=True, stop_reason="interrupted (SIGINT)")
+        "finished", 0.4, final=True, stop_reason=StopReason(StopCause.INTERRUPTED, "SIGINT"))
     out = writer.write(final, judge(profile.thresholds.parsed(), final))
     _, rows = _csv(out / "results_stats.csv")
     assert [(r["Name"], r["Request Count"], r["50%"]) for r in rows] == [("Aggregated", "0", "N/A")]
@@ -302,7 +303,7 @@ def test_zero_samples(tmp_path, profile):
 
 def test_interrupted_and_saturated(tmp_path, profile):
     writer = _writer(tmp_path, profile)
-    final = _run(writer, [10.0, 12.0], cpu=97.0, stop_reason="interrupted (SIGINT)")
+    final = _run(writer, [10.0, 12.0], cpu=97.0, stop_reason=StopReason(StopCause.INTERRUPTED, "SIGINT"))
     out = writer.write(final, [], notes=[writer.health.warning, "another note"])  # as Session.notes gives them
     s = json.loads((out / "summary.json").read_text())
     assert s["stop_reason"] == "interrupted (SIGINT)" and s["duration"]["actual_s"] == 2.0

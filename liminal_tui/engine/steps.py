@@ -13,13 +13,13 @@ import re
 import time
 from typing import Any, Mapping
 
+from ..metrics.recorder import Recorder
+from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
-from .follow import REDIRECT_STATUSES, Follower
 from ..profile.templates import Template, compile_template, compile_value, render_value
-from .http import HttpError
-from .recorder import Recorder
-from .snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
-from .ws import WsConnection
+from .clients.http import HttpError
+from .clients.ws import WsConnection
+from .follow import REDIRECT_STATUSES, Follower
 
 __all__ = ["compile_steps", "json_path", "User"]
 

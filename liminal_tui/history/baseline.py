@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..profile.models import Profile
-from ..profile.thresholds import PERCENTILES, Rule
+from ..metrics.kinds import PERCENTILE_NAMES as PERCENTILES
+from ..profile.thresholds import Rule
 from ..report.redact import redact_url
 from .record import RunError, RunRecord, clean, load_run
 

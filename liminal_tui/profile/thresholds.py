@@ -28,13 +28,13 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
+from ..metrics.kinds import ALL, PERCENTILE_NAMES, SELECTOR_KINDS
 from .durations import parse_duration
 
 __all__ = ["Thresholds", "Rule", "KINDS", "LATENCY_STATS", "Verdict", "evaluate"]
 
-KINDS = ("all", "http", "ws_connect", "ws_ping", "ws_message")
-PERCENTILES = ("p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p99.99")
-LATENCY_STATS = PERCENTILES + ("max", "min", "avg")
+KINDS = SELECTOR_KINDS
+LATENCY_STATS = PERCENTILE_NAMES + ("max", "min", "avg")
 OTHER_STATS = ("error_rate", "rps", "count", "failures")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -224,7 +224,7 @@ class Thresholds(BaseModel):
         for rule in self.parsed():
             if rule.name is None:
                 continue
-            known = names.get(rule.kind, set()) if rule.kind != "all" else set().union(*names.values())
+            known = names.get(rule.kind, set()) if rule.kind != ALL else set().union(*names.values())
             if rule.name not in known:
                 hint = get_close_matches(rule.name, sorted(known), n=1)
                 raise ValueError(

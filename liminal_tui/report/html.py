@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..engine.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING
+from ..metrics.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING
 from .charts import Chart
 from .tables import PERCENTILE_KEYS
 

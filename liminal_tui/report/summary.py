@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..engine.judge import outcome_of
-from ..engine.snapshot import Snapshot
+from ..metrics.events import StopCause
+from ..metrics.judge import outcome_of
+from ..metrics.snapshot import Snapshot
 from ..profile.models import Profile
 from ..profile.thresholds import LATENCY_STATS, Verdict
 from .redact import redact_url
@@ -103,7 +104,7 @@ def build_summary(
         "started_at": iso(started_at),
         "ended_at": iso(final.wall_time) if final.wall_time else None,
         "duration": {"actual_s": round(final.elapsed, 3), "planned_s": planned},
-        "stop_reason": final.stop_reason or "completed",
+        "stop_reason": str(final.stop_reason or StopCause.COMPLETED),
         "outcome": outcome,
         "passed": outcome == "passed",
         "load": {

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from ..engine.snapshot import Snapshot
-from ..profile.document import write_atomic
+from ..metrics.snapshot import Snapshot
+from ..profile.document import current_umask, write_atomic
 from ..profile.models import Profile
 from ..profile.thresholds import Verdict
 from .charts import distribution_chart, timeline_charts
@@ -45,12 +45,6 @@ _PART = f".{HISTORY}.part"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_MAX = 80
 """Characters of the profile name kept in a report folder's name (a file name may have 255 bytes at most)."""
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class ReportError(Exception):
@@ -225,7 +219,7 @@ class ReportWriter:
             "report.html": html,
         }
         try:
-            mode = 0o666 & ~_umask()
+            mode = 0o666 & ~current_umask()
             for name, text in files.items():
                 write_atomic(self.report_dir / name, text)
                 os.chmod(self.report_dir / name, mode)  # write_atomic's temp file is private (0600)

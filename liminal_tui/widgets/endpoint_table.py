@@ -6,15 +6,16 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.reactive import reactive
 
-from ..engine.snapshot import EndpointStats, Snapshot
+from ..metrics.snapshot import EndpointStats, Snapshot, StatsTable
+from ..metrics.kinds import ALL, Kind
 from .figure_table import FigureTable
 from .units import count, ms, per_s
 
 __all__ = ["EndpointTable", "SORT_KEYS"]
 
-_KIND = {"http": "http", "ws_connect": "ws", "ws_ping": "ping", "ws_message": "msg"}
-AGGREGATE_LABEL = {"http": "Aggregated (HTTP)", "ws_connect": "Aggregated (WS connect)",
-                   "ws_ping": "Aggregated (heartbeat)", "ws_message": "Aggregated (WS message)"}
+_KIND = {Kind.HTTP: "http", Kind.WS_CONNECT: "ws", Kind.WS_PING: "ping", Kind.WS_MESSAGE: "msg"}
+AGGREGATE_LABEL = {Kind.HTTP: "Aggregated (HTTP)", Kind.WS_CONNECT: "Aggregated (WS connect)",
+                   Kind.WS_PING: "Aggregated (heartbeat)", Kind.WS_MESSAGE: "Aggregated (WS message)"}
 """An ``Aggregated`` row's name on screen says which kind it adds up (the CSV's one row adds up all kinds)."""
 
 SORT_KEYS: dict[str, tuple[str, object]] = {
@@ -60,7 +61,7 @@ class EndpointTable(FigureTable):
 
     def __init__(self, aggregates: str = "http", **kwargs) -> None:
         super().__init__(**kwargs)
-        self._stats: tuple[EndpointStats, ...] = ()
+        self._stats = StatsTable()
         self.aggregates = aggregates
         """Which ``Aggregated`` rows end the table: ``"http"`` or ``"every"`` kind's."""
 
@@ -100,18 +101,20 @@ class EndpointTable(FigureTable):
     def _fill(self) -> None:
         if not self.is_mounted or not self.columns:
             return
-        rows = [s for s in self._stats if s.name != "Aggregated"]
+        rows = list(self._stats.endpoints)
         key = SORT_KEYS[self.sort_key][1]
         rows.sort(key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
-        rows += [s for s in self._stats if s.name == "Aggregated" and s.kind != "all"
-                 and (self.aggregates == "every" or s.kind == "http")]
-        self.set_rows([(f"{s.kind}:{s.name}", self._cells(s)) for s in rows])
+        table = [(f"{s.kind}:{s.name}", self._cells(s)) for s in rows]
+        for agg in self._stats.aggregates:
+            if agg.kind != ALL and (self.aggregates == "every" or agg.kind == Kind.HTTP):
+                table.append((f"aggregate:{agg.kind}", self._cells(agg, aggregate=True)))
+        self.set_rows(table)
 
     @staticmethod
-    def _cells(s: EndpointStats) -> list:
+    def _cells(s: EndpointStats, aggregate: bool = False) -> list:
         return [
             _KIND.get(s.kind, s.kind),
-            Content.styled(AGGREGATE_LABEL.get(s.kind, s.name), "bold") if s.name == "Aggregated" else s.name,
+            Content.styled(AGGREGATE_LABEL.get(s.kind, s.name), "bold") if aggregate else s.name,
             count(s.total),
             count(s.failures),
             count(s.skipped),

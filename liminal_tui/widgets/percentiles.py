@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..engine.snapshot import EndpointStats, LatencyStats, Snapshot
+from ..metrics.snapshot import EndpointStats, LatencyStats, Snapshot
+from ..metrics.kinds import ALL, Kind
 from .columns import ColumnsPanel
 from .units import ms
 
@@ -15,7 +16,7 @@ PERCENTILE_ROWS: tuple[tuple[str, float], ...] = (
 
 def headline_stats(snapshot: Snapshot, total: bool) -> EndpointStats | None:
     """The row the dashboard leads with: all HTTP endpoints together, else everything together."""
-    return snapshot.find("http", total=total) or snapshot.find("all", total=total)
+    return snapshot.find(Kind.HTTP, total=total) or snapshot.find(ALL, total=total)
 
 
 def headline_label(snapshot: Snapshot | None) -> str:

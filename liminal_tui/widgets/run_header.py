@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
+from ..metrics.kinds import Kind
 from .units import clock, count, load_value, per_s, relayout_needed
 
 __all__ = ["RunHeader"]
@@ -71,7 +72,7 @@ class RunHeader(Vertical):
         time_label = self.query_one("#run-time", Label)
         time_label.update(time_text, layout=relayout_needed(time_label, len(time_text)))  # auto width
         if s.model == "open":
-            started = s.find("http", total=False)
+            started = s.find(Kind.HTTP, total=False)
             rate = (s.iterations and started and started.rps) or 0.0
             text = (
                 f"rate target {load_value('open', s.target_load)} · "

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from .percentiles import headline_label, headline_stats
 from .trendline import TrendLine
 from .units import count, ms, per_s

@@ -139,7 +139,7 @@ async def test_p99_trend_shows_nothing_for_a_second_without_a_success():
     from textual.widgets import Label
 
     from fakes import build_snapshots
-    from liminal_tui.engine.snapshot import LatencyStats
+    from liminal_tui.metrics.snapshot import LatencyStats
     from liminal_tui.widgets.trends import Trends
 
     class Host(App[None]):

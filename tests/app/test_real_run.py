@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import json
 
@@ -9,6 +11,8 @@ from liminal_tui.app import create_app
 from liminal_tui.app.screens import DashboardScreen, SummaryScreen
 from liminal_tui.profile import parse_profile
 from liminal_tui.session import Session
+
+pytestmark = pytest.mark.slow  # a real run with processes (the CLI, workers or the demo target)
 
 SHORT = """
 name = "short"
@@ -51,7 +55,7 @@ async def test_real_run_to_report(tmp_path):
         first = dashboard.last
         await until(pilot, lambda: dashboard.last.seq > first.seq + 1)  # numbers move
         assert dashboard.last.find("http").total > first.find("http").total
-        assert app.active_run is dashboard.engine_run
+        assert app.active_run is dashboard.session
         await pilot.press("plus")  # 2 -> 3 users
         await until(pilot, lambda: dashboard.last.target_load == 3 and dashboard.last.users == 3)
         await pilot.press("s")

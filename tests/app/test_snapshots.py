@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import FakeRun, build_snapshots
+from fakes import FakeRun, build_snapshots, until
 
 from liminal_tui.app import create_app
 from liminal_tui.profile import load_profile, shipped_profiles
@@ -56,7 +56,11 @@ def _dashboard_run(final: bool, model: str = "closed") -> tuple[FakeRun, object]
         await run.started.wait()
         for i in range(6 if final else 5):
             run.publish(i)  # frames may be skipped; trends and events still get every tick
-        await pilot.pause(0.1)
+        if final:
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "SummaryScreen")
+        else:
+            await until(pilot, lambda: getattr(pilot.app.screen, "last", None) is run.snapshots[4])
+        await pilot.pause()
 
     return run, run_before
 

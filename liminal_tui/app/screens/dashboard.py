@@ -7,9 +7,8 @@ through :func:`follow`, so the screen shows the newest state and never queues st
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -20,8 +19,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ...engine.judge import judge
-from ...engine.snapshot import Snapshot
+from ...metrics.bus import Subscription
+from ...metrics.snapshot import Snapshot
+from ...live import LiveRun
 from ...profile import Profile
 from ...widgets import (
     ConnectionCounters,
@@ -50,7 +50,7 @@ def next_load(model: str, current: float, step: str) -> float:
 
 
 class DashboardScreen(Screen[None]):
-    """Drives ``run`` (see :class:`~liminal_tui.app.feed.RunLike`) and shows its snapshots."""
+    """Drives a :class:`~liminal_tui.live.LiveRun` and shows its snapshots."""
 
     BINDINGS = [
         Binding("plus,equals_sign", "load('+10%')", "Load +10%", key_display="+", id="dashboard.more",
@@ -73,13 +73,13 @@ class DashboardScreen(Screen[None]):
     load_target: reactive[float] = reactive(0.0)
     """Users (closed) or iterations/s (open) the run is asked for, as last set or seen."""
 
-    def __init__(self, profile: Profile, session: Any, min_interval: float = 0.25) -> None:
+    def __init__(self, profile: Profile, session: LiveRun, min_interval: float = 0.25) -> None:
         super().__init__()
         self.profile = profile
         self.session = session
-        """A :class:`~liminal_tui.session.Session` (the run plus its report), or a bare run."""
-        self.engine_run = session.run if hasattr(session, "finish") else session
-        """The run itself: its bus, load control and stop."""
+        """The run and its report (a :class:`~liminal_tui.session.Session`, or a test's stand-in)."""
+        self._subscription: Subscription | None = None
+        self._forget: Callable[[], None] = lambda: None
         self.min_interval = min_interval
         """Fewest seconds between two screen updates."""
         self.last: Snapshot | None = None
@@ -107,7 +107,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.profile.load.model == "open", "-open-model")
         self.query_one("#dash-body").focus()  # arrows and page keys scroll the panels; tab reaches the tables
-        bus = self.engine_run.bus
+        bus = self.session.bus
         self._subscription = bus.subscribe("latest")  # before start: no snapshot is missed
         # Frames may be skipped, ticks must not: trends and events take every snapshot at the next frame.
         self._unseen: list[Snapshot] = []
@@ -118,7 +118,8 @@ class DashboardScreen(Screen[None]):
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.app.active_run = None
-        self._subscription.close()
+        if self._subscription is not None:
+            self._subscription.close()
         self.failure = f"{what}: {exc}"
         self.phase = "failed"
         self.query_one(EventLog).note(self.failure)
@@ -135,43 +136,35 @@ class DashboardScreen(Screen[None]):
     @work(exclusive=True, group="run", exit_on_error=False)
     async def drive(self) -> None:
         """Prepare, start, follow the snapshots to the final one, then show the summary."""
-        run, session = self.engine_run, self.session
+        session = self.session
         try:
-            if session is not run:
-                session.prepare()  # SessionError: missing env variable, report folder not writable
-            await session.start()  # PreflightError: target unreachable
-        except Exception as exc:
+            session.prepare()  # SessionError: missing env variable, report folder not writable
+            await session.start()  # PreflightError: target unreachable; WorkerStartError
+        except Exception as exc:  # shown on the screen and in a notification: the user can go back
             self._failed("run did not start", exc)
             return
-        self.app.active_run = run
-        if not getattr(getattr(run, "run", run), "in_process", True):
-            _yield_cpu_to_workers()
-        target = getattr(run, "target_url", None)
-        if target:
-            self.query_one(RunHeader).set_target(str(target))
-        self.query_one(EventLog).note(f"started against {target or self.profile.target}", 0.0)
+        self.app.active_run = session
+        if not session.in_process:
+            self.app.yield_cpu_to_workers()
+        self.query_one(RunHeader).set_target(session.target_url)
+        self.query_one(EventLog).note(f"started against {session.target_url}", 0.0)
+        assert self._subscription is not None
         await follow(self._subscription, self, self.min_interval)
         try:
-            if session is not run:
-                outcome = await session.finish()
-                final, verdicts, report = outcome.final, outcome.verdicts, outcome.report_dir
-                if outcome.report_error:
-                    self.notify(outcome.report_error, title="Report", severity="error", timeout=10)
-            else:
-                final = await run.wait()
-                verdicts = judge(self.profile.thresholds.parsed(), final)
-                report = getattr(run, "report_dir", None)
-        except Exception as exc:
+            outcome = await session.finish()
+        except Exception as exc:  # shown, as above
             self._failed("run failed", exc)
             return
+        if outcome.report_error:
+            self.notify(outcome.report_error, title="Report", severity="error", timeout=10)
         self.app.active_run = None
-        self.finish(final, verdicts, Path(report) if report else None)
+        self.finish(outcome.final, outcome.verdicts, outcome.report_dir)
 
     def finish(self, final: Snapshot, verdicts: list, report: Path | None) -> None:
         """Show the summary in place of this screen (or quit, when the user asked to while it ran)."""
         from .summary import SummaryScreen
 
-        if getattr(self.app, "quit_requested", False):
+        if self.app.quit_requested:
             self.app.leave()
             return
         self.app.switch_screen(SummaryScreen(self.profile, final, verdicts, report))
@@ -212,7 +205,7 @@ class DashboardScreen(Screen[None]):
 
     @property
     def running(self) -> bool:
-        return self.app.active_run is self.engine_run and self.phase not in ("stopping", "finished", "failed")
+        return self.app.active_run is self.session and self.phase not in ("stopping", "finished", "failed")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in ("load", "stop", "abort", "sort", "back", "again"):
@@ -222,10 +215,10 @@ class DashboardScreen(Screen[None]):
         if action == "sort":
             return self.last is not None or self.phase != "failed"
         if action in ("load", "stop", "abort"):  # shown dimmed while they cannot act yet
-            ok = self.running if action != "abort" else self.app.active_run is self.engine_run
+            ok = self.running if action != "abort" else self.app.active_run is self.session
             return True if ok else None
         if action == "back":
-            return self.app.active_run is not self.engine_run
+            return self.app.active_run is not self.session
         if action == "again":
             return self.phase == "failed"
         return True
@@ -235,7 +228,7 @@ class DashboardScreen(Screen[None]):
             return
         model = self.profile.load.model
         value = next_load(model, self.load_target, step)
-        self.engine_run.set_load(value)
+        self.session.set_load(value)
         self.load_target = value
         self.notify(f"load set to {load_value(model, value)}", timeout=2)
 
@@ -244,11 +237,11 @@ class DashboardScreen(Screen[None]):
         if not self.running:
             return
         self.phase = "stopping"
-        await self.engine_run.stop()
+        await self.session.stop()
 
     @work(group="abort")
     async def action_abort(self) -> None:
-        if self.app.active_run is not self.engine_run:
+        if self.app.active_run is not self.session:
             return
         if await self.app.push_screen_wait(ChoiceDialog("Abort the run now? In-flight requests are dropped.", default="no")) != "yes":
             return
@@ -256,13 +249,13 @@ class DashboardScreen(Screen[None]):
 
     def abort(self) -> None:
         self.phase = "stopping"
-        self.engine_run.abort()
+        self.session.abort()
 
     def action_sort(self) -> None:
         self.query_one(EndpointTable).action_next_sort()
 
     def action_back(self) -> None:
-        if self.app.active_run is not self.engine_run:
+        if self.app.active_run is not self.session:
             self.dismiss(None)
 
     def action_again(self) -> None:
@@ -271,25 +264,8 @@ class DashboardScreen(Screen[None]):
             self.app.start_run(self.profile)
 
     async def on_unmount(self) -> None:
-        sub = getattr(self, "_subscription", None)
-        if sub is not None:
-            sub.close()
+        if self._subscription is not None:
+            self._subscription.close()
             self._forget()
         await asyncio.sleep(0)
 
-
-_niced = False
-
-
-def _yield_cpu_to_workers() -> None:
-    """Once the workers (and the demo target) have started, lower this process's priority, so that
-    drawing never takes CPU the engine needs (measured: the app's 8 % of a core cost ~6 % of req/s on
-    2 cores). Children started before keep their priority. Once per process: nice only goes up."""
-    global _niced
-    if _niced:
-        return
-    _niced = True
-    try:
-        os.nice(10)
-    except (AttributeError, OSError):
-        pass

@@ -15,21 +15,22 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from ...engine.judge import outcome_of, outcome_text
-from ...engine.snapshot import Snapshot
+from ...metrics.judge import outcome_of, outcome_text
+from ...metrics.kinds import ALL, Kind
+from ...metrics.snapshot import Snapshot
 from ...profile import Profile, Verdict
 from ...widgets import EndpointTable, FailureTable
 from ...widgets.units import clock, count, ms, pct, per_s
 
 __all__ = ["SummaryScreen"]
 
-_KIND_LABEL = {"http": "HTTP", "ws_connect": "WS connect", "ws_ping": "heartbeat",
-               "ws_message": "WS message", "all": "everything"}
+_KIND_LABEL = {Kind.HTTP: "HTTP", Kind.WS_CONNECT: "WS connect", Kind.WS_PING: "heartbeat",
+               Kind.WS_MESSAGE: "WS message", ALL: "everything"}
 
 
 def figures(final: Snapshot) -> Table:
     """Whole-run figures, one column per metric kind (that kind's Aggregated row), so it fits 80 columns."""
-    kinds = [s for s in final.total_stats if s.name == "Aggregated" and s.kind != "all"]
+    kinds = [s for s in final.total_stats.aggregates if s.kind != ALL]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("", no_wrap=True, style="bold")
     for s in kinds:
@@ -81,7 +82,7 @@ class SummaryScreen(Screen[None]):
 
     @property
     def outcome(self) -> str:
-        """``passed``, ``failed``, ``stopped`` or ``aborted`` (see :func:`~liminal_tui.engine.judge.outcome_of`)."""
+        """``passed``, ``failed``, ``stopped`` or ``aborted`` (see :func:`~liminal_tui.metrics.judge.outcome_of`)."""
         return outcome_of(self.final.stop_reason, self.verdicts)
 
     @property

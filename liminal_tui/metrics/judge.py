@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from ..profile.thresholds import PERCENTILES as PCT_NAMES, Rule, Verdict, evaluate
-from .aggregate import AGGREGATED
-from .snapshot import PERCENTILES, Snapshot
+from ..profile.thresholds import Rule, Verdict, evaluate
+from .events import StopCause, StopReason
+from .kinds import PERCENTILE_NAMES
+from .snapshot import Snapshot
 
 __all__ = ["judge", "lookup_stat", "outcome_of", "outcome_text"]
 
 
 def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> float | None:
-    """The observed value of ``stat`` for an endpoint (or a kind's aggregate), or None with no data."""
-    stats = snapshot.find(kind, name or AGGREGATED)
+    """The observed value of ``stat`` for an endpoint (or with no ``name``, a kind's aggregate), or None
+    with no data."""
+    stats = snapshot.find(kind, name)
     if stats is None or stats.total == 0:  # an endpoint with a row but no sample yet has no data either
         return 0.0 if stat in ("count", "failures", "error_rate") and name is None else None
     if stat == "count":
@@ -30,33 +32,32 @@ def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> f
         return stats.latency.min
     if stat == "avg":
         return stats.latency.mean
-    return stats.latency.percentiles[PCT_NAMES.index(stat)] if stat in PCT_NAMES else None
+    return stats.latency.percentiles[PERCENTILE_NAMES.index(stat)] if stat in PERCENTILE_NAMES else None
 
 
 def judge(rules: list[Rule], snapshot: Snapshot) -> list[Verdict]:
     return evaluate(rules, lambda kind, name, stat: lookup_stat(snapshot, kind, name, stat))
 
 
-def outcome_of(stop_reason: str, verdicts: list[Verdict]) -> str:
+def outcome_of(stop_reason: StopReason | None, verdicts: list[Verdict]) -> str:
     """How a run ended, in one word: ``passed`` or ``failed`` (it ran to its end, or a threshold stopped it),
     ``stopped`` (stopped early: by the user, a signal or a lost worker) or ``aborted`` (in-flight dropped).
 
     A stopped or aborted run is never ``passed``: its thresholds were judged over what ran, shown beside.
-    Reads today's ``Run.stop_reason`` strings: ``aborted`` (``Run.abort``), ``interrupted (SIGINT, twice)``
-    (the CLI aborts on a second signal), ``threshold lost: ...`` (``abort_on_fail``).
+    A second signal aborts (the CLI's ``interrupted (SIGINT, twice)``).
     """
-    reason = stop_reason or "completed"
-    if reason == "aborted" or reason.endswith(", twice)"):
+    cause = stop_reason.cause if stop_reason is not None else StopCause.COMPLETED
+    if cause is StopCause.ABORTED or (cause is StopCause.INTERRUPTED and stop_reason.detail.endswith(", twice")):
         return "aborted"
     failed = not all(v.passed for v in verdicts)
-    if reason == "completed":
+    if cause is StopCause.COMPLETED:
         return "failed" if failed else "passed"
-    if reason.startswith("threshold lost") and failed:  # abort_on_fail: the threshold is why it ended
+    if cause is StopCause.THRESHOLD_LOST and failed:  # abort_on_fail: the threshold is why it ended
         return "failed"
     return "stopped"
 
 
-def outcome_text(stop_reason: str, verdicts: list[Verdict]) -> str:
+def outcome_text(stop_reason: StopReason | None, verdicts: list[Verdict]) -> str:
     """The outcome as the summaries headline it: ``PASSED``, ``FAILED (1 of 3 thresholds)``,
     ``STOPPED (thresholds judged over what ran: 2 of 2 passed)``, ``ABORTED (...)``."""
     word = outcome_of(stop_reason, verdicts).upper()
@@ -69,6 +70,3 @@ def outcome_text(stop_reason: str, verdicts: list[Verdict]) -> str:
         return word
     judged = f"{len(verdicts) - failed} of {len(verdicts)} passed" if not failed else f"{failed} of {len(verdicts)} failed"
     return f"{word} (thresholds judged over what ran: {judged})"
-
-
-assert len(PCT_NAMES) == len(PERCENTILES) - 1

@@ -19,9 +19,9 @@ import errno
 import ssl
 from typing import Any, Protocol
 
-from ..profile.models import HttpSettings
+from ...profile.models import HttpSettings
 
-__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "make_client", "MAX_HEADER_BYTES"]
+__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "MAX_HEADER_BYTES"]
 
 MAX_HEADER_BYTES = 65536
 """Longest response header name or value the HTTP/1.1 clients accept (64 KiB); a longer one is the
@@ -174,14 +174,3 @@ class HttpxClient:
     async def close(self) -> None:
         await self._client.aclose()
 
-
-def make_client(settings: HttpSettings, connections: int = 0) -> HttpClient:
-    """httpx for HTTP/2; for HTTP/1.1 the fast client (which hands https:// URLs to aiohttp) unless
-    ``client = "aiohttp"``."""
-    if settings.http2:
-        return HttpxClient(settings, connections)
-    if getattr(settings, "client", "auto") != "aiohttp":
-        from .fasthttp import FastHttpClient
-
-        return FastHttpClient(settings, connections)
-    return AiohttpClient(settings, connections)

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
 
-from ..profile.models import HttpSettings
+from ...profile.models import HttpSettings
 from .http import MAX_HEADER_BYTES, AiohttpClient, HttpError, _os_error_name
 
 __all__ = ["FastHttpClient"]
