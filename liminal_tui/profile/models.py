@@ -99,17 +99,6 @@ class HttpSettings(_Model):
 
     _v_headers = field_validator("headers")(classmethod(lambda cls, v: _check_template(v)))
 
-    @field_validator("headers")
-    @classmethod
-    def _static_headers(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, value in v.items():
-            used = template_variables(value) - {"seq", "uuid"}
-            if used:
-                raise ValueError(
-                    f"headers.{name}: uses ${{{sorted(used)[0]}}}, but [http].headers are rendered once per "
-                    f"worker, before any user or step: set this header on the steps that need it"
-                )
-        return v
 
 
 # ---------------------------------------------------------------- load model
@@ -230,8 +219,15 @@ class Profile(_Model):
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"scenarios: names must be unique ({', '.join(sorted(dupes))} repeated)")
+        for name, value in self.http.headers.items():
+            used = template_variables(value) | _per_user(value)
+            if used:
+                raise ValueError(
+                    f"http.headers.{name}: uses ${{{sorted(used)[0]}}}, but [http].headers are rendered once per "
+                    f"worker, before any user or step: set this header on the steps that need it"
+                )
         for name, value in self.vars.items():
-            used = template_variables(value)
+            used = template_variables(value) | _per_user(value)
             if used:
                 raise ValueError(
                     f"vars.{name}: uses ${{{sorted(used)[0]}}}, but [vars] are rendered once per worker, "
@@ -333,3 +329,16 @@ class _Anything(dict):
 
     def __missing__(self, key: str) -> str:
         return "x"
+
+
+def _per_user(value: Any) -> set[str]:
+    """``user`` / ``iteration`` where ``value`` uses them (they have no value before a user exists)."""
+    import re
+
+    if isinstance(value, str):
+        return set(re.findall(r"\$\{\s*(user|iteration)\s*\}", value))
+    if isinstance(value, dict):
+        return set().union(*(_per_user(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_per_user(v) for v in value))
+    return set()
