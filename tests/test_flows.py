@@ -137,3 +137,245 @@ async def test_on_connect_runs_after_every_connect_and_reconnect(flow_server):
     assert st.ws_connects == _count(final, "chat", "ws_connect").count
     assert st.ws_hellos == st.ws_connects == _count(final, "welcome", "ws_message").count
     assert _count(final, "echo", "ws_message").count == st.ws_says
+
+
+# ---------------------------------------------------------------- 2. CAS: hidden form token, ticket in a redirect
+
+CAS = """
+[http]
+follow_redirects = false
+{client}
+
+[load]
+users = 2
+spawn_rate = 1000
+
+[[scenarios]]
+name = "sso"
+[[scenarios.steps]]
+type = "http"
+path = "/cas/login"
+name = "login form"
+extract = {{ lt = 'regex:name="lt" value="([^"]+)"' }}
+[[scenarios.steps]]
+type = "http"
+method = "POST"
+path = "/cas/login"
+name = "login"
+form = {{ username = "user${{user}}", password = "pw${{user}}", lt = "${{lt}}" }}
+check = {{ status = 302 }}
+extract = {{ ticket = "header:Location|regex:ticket=([^&]+)" }}
+[[scenarios.steps]]
+type = "http"
+path = "/cas/validate"
+query = {{ ticket = "${{ticket}}" }}
+name = "validate"
+check = {{ body_contains = "yes" }}
+"""
+
+
+@pytest.mark.parametrize("client", ["fast", "aiohttp"])
+async def test_cas_login_with_hidden_token_and_ticket_from_location(flow_server, client):
+    body = CAS.format(client='client = "aiohttp"' if client == "aiohttp" else "")
+    _, final = await run_to_end(make_profile(flow_server.url, body, duration="0.8s"), tick=0.1)
+    st = flow_server.state
+    assert not st.refused, st.refused
+    form, login, validate = _count(final, "login form"), _count(final, "login"), _count(final, "validate")
+    assert validate.count > 2 and validate.failures == login.failures == 0
+    assert (form.count, login.count, validate.count) == (st.counts["cas form"], st.counts["cas login"],
+                                                         st.counts["cas validate"])
+
+
+# ---------------------------------------------------------------- 3. CSRF cookie read into a header
+
+NOTES = """
+[load]
+users = 2
+spawn_rate = 1000
+
+[[scenarios]]
+name = "notes"
+[[scenarios.setup]]
+type = "http"
+path = "/csrf"
+name = "csrf"
+extract = { csrf = "cookie:csrftoken" }
+[[scenarios.steps]]
+type = "http"
+method = "POST"
+path = "/notes"
+name = "save note"
+headers = { X-CSRFToken = "${csrf}" }
+json = { text = "note ${iteration}" }
+"""
+
+
+async def test_csrf_cookie_is_read_into_a_variable(flow_server):
+    _, final = await run_to_end(make_profile(flow_server.url, NOTES, duration="0.8s"), tick=0.1)
+    st = flow_server.state
+    assert not st.refused, st.refused
+    assert _count(final, "csrf").count == 2 == st.counts["csrf"]
+    notes = _count(final, "save note")
+    assert notes.count == st.counts["notes"] > 2 and notes.failures == 0
+
+
+# ---------------------------------------------------------------- 4. a multipart upload the server checks
+
+UPLOAD = """
+[http]
+{client}
+
+[load]
+users = 2
+spawn_rate = 1000
+
+[[scenarios]]
+name = "avatar"
+[[scenarios.steps]]
+type = "http"
+method = "POST"
+path = "/upload"
+name = "upload"
+multipart = [
+  {{ name = "title", value = "pic of user ${{user}}" }},
+  {{ name = "avatar", file = "avatar.png", content_type = "image/png" }},
+]
+check = {{ json_equals = {{ stored = {size} }} }}
+"""
+
+
+@pytest.mark.parametrize("client", ["fast", "aiohttp"])
+async def test_multipart_upload_sends_the_file(flow_server, tmp_path, client):
+    from liminal_tui.profile import load_profile
+
+    (tmp_path / "avatar.png").write_bytes(UPLOAD_BYTES)
+    path = tmp_path / "upload.toml"
+    path.write_text(f'name = "up"\ntarget = "{flow_server.url}"\nduration = "0.8s"\n'
+                    + UPLOAD.format(client='client = "aiohttp"' if client == "aiohttp" else "", size=len(UPLOAD_BYTES)))
+    _, final = await run_to_end(load_profile(path), tick=0.1)
+    st = flow_server.state
+    assert not st.refused, st.refused
+    upload = _count(final, "upload")
+    assert upload.count == st.counts["upload"] > 2 and upload.failures == 0
+
+
+# ---------------------------------------------------------------- 5. CSV of credentials, token login (CRUD API)
+
+TOKENS = """
+name = "crud"
+target = "{target}"
+duration = "0.8s"
+
+[load]
+users = 4
+spawn_rate = 1000
+
+[[data]]
+name = "creds"
+file = "users.csv"
+pick = "per_user"
+
+[[scenarios]]
+name = "crud"
+[[scenarios.setup]]
+type = "http"
+method = "POST"
+path = "/token"
+name = "token"
+json = {{ username = "${{creds.username}}", password = "${{creds.password}}" }}
+extract = {{ token = "json:token" }}
+[[scenarios.steps]]
+type = "http"
+path = "/me"
+name = "me"
+headers = {{ Authorization = "Bearer ${{token}}" }}
+check = {{ json_equals = {{ username = "${{creds.username}}" }} }}
+"""
+
+
+async def test_csv_credentials_one_row_per_user(flow_server, tmp_path):
+    from liminal_tui.profile import load_profile
+
+    (tmp_path / "users.csv").write_text("username,password\n" + "".join(f"{u},{p}\n" for u, p in USERS.items()))
+    path = tmp_path / "crud.toml"
+    path.write_text(TOKENS.format(target=flow_server.url))
+    _, final = await run_to_end(load_profile(path), tick=0.1)
+    st = flow_server.state
+    assert not st.refused, st.refused
+    assert _count(final, "token").count == 4 == st.counts["token"]
+    assert dict(st.logins_by) == {f"user{i}": 1 for i in range(1, 5)}  # each user its own row
+    me = _count(final, "me")
+    assert me.count == st.counts["me"] > 4 and me.failures == 0
+
+
+async def test_data_rows_run_out_with_stop_user(flow_server, tmp_path):
+    from liminal_tui.profile import load_profile
+
+    (tmp_path / "users.jsonl").write_text('{"username": "user1", "password": "pw1"}\n'
+                                          '{"username": "user2", "password": "pw2"}\n')
+    path = tmp_path / "crud.toml"
+    text = TOKENS.format(target=flow_server.url).replace('"users.csv"', '"users.jsonl"')
+    path.write_text(text.replace('pick = "per_user"', 'pick = "per_user"\non_end = "stop_user"'))
+    _, final = await run_to_end(load_profile(path), tick=0.1)
+    assert _count(final, "token").count == 2 == flow_server.state.counts["token"]  # 4 users, 2 rows
+    assert dict(flow_server.state.logins_by) == {"user1": 1, "user2": 1}
+
+
+# ---------------------------------------------------------------- 6. a sequential purchase flow: set, when, retry, pause
+
+PURCHASE = """
+[load]
+users = 2
+spawn_rate = 1000
+
+[user_vars]
+shopper = "user${user}"
+
+[[scenarios]]
+name = "purchase"
+[[scenarios.setup]]
+type = "http"
+method = "POST"
+path = "/login"
+name = "login"
+json = { username = "${shopper}", password = "pw${user}" }
+[[scenarios.steps]]
+type = "set"
+vars = { product = "${choice:11|12|13}", qty = "${randint:1:3}" }
+[[scenarios.steps]]
+type = "http"
+path = "/items/${product}"
+name = "view"
+[[scenarios.steps]]
+type = "pause"
+min = "0.01s"
+max = "0.02s"
+[[scenarios.steps]]
+type = "http"
+method = "POST"
+path = "/cart"
+name = "add"
+json = { product_id = "${product}", quantity = "${qty}" }
+[[scenarios.steps]]
+type = "http"
+path = "/flaky?u=${user}"
+name = "flaky"
+retry = { times = 1, pause = "0.01s" }
+[[scenarios.steps]]
+type = "http"
+path = "/items/99"
+name = "never"
+when = "status != 200 or product == 'none'"
+"""
+
+
+async def test_purchase_flow_with_set_pause_retry_and_when(flow_server):
+    _, final = await run_to_end(make_profile(flow_server.url, PURCHASE, duration="1s"), tick=0.1)
+    st = flow_server.state
+    view, add, flaky, never = (_count(final, n) for n in ("view", "add", "flaky", "never"))
+    assert view.count == add.count == st.counts["item"] == st.counts["cart"] > 2
+    assert add.failures == 0 and st.refused["cart"] == 0  # product set once, sent as a number in /cart
+    # every other /flaky fails; the retry makes each iteration pass on its second attempt
+    assert flaky.count == st.counts["flaky"] and flaky.failures == st.refused["flaky"] == flaky.count
+    assert never.total == 0 and never.skipped == flaky.count  # when was false after the 200: skipped
+    assert dict(st.logins_by) == {"user1": 1, "user2": 1}  # [user_vars] rendered for each user

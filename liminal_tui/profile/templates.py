@@ -4,7 +4,7 @@
 ``${user}``            the virtual user's number; ``${iteration}`` its iteration count
 ``${uuid}``            a random UUID4 (hex with dashes)
 ``${randint:A:B}``     a random integer A <= n <= B
-``${choice:a|b|c}``    one of the listed values, at random
+``${choice:a|b|c}``    one of the listed values, at random (a number in a JSON body when all are integers)
 ``${env:NAME}``        an environment variable, read once when the profile is loaded (a secret:
                        it is redacted in every report)
 ``${name}``            a variable extracted by an earlier step, set by a ``set`` step or in ``[vars]``,
@@ -162,6 +162,9 @@ def _placeholder(expr: str, env: Mapping[str, str]) -> tuple[Any, Any, str | Non
             options = tuple(o for o in arg.split("|"))
             if not arg:
                 raise TemplateError(f"'${{{expr}}}': choice needs options, e.g. ${{choice:a|b|c}}")
+            numbers = [int(o) for o in options if o.lstrip("-").isdigit()]
+            if len(numbers) == len(options):  # ${choice:11|12|13}: numbers in a JSON body
+                return (lambda ctx: random.choice(options)), (lambda ctx: random.choice(numbers)), None, False
             return (lambda ctx: random.choice(options)), None, None, False
         if func == "env":
             if not _NAME.fullmatch(arg):
