@@ -379,3 +379,43 @@ async def test_purchase_flow_with_set_pause_retry_and_when(flow_server):
     assert flaky.count == st.counts["flaky"] and flaky.failures == st.refused["flaky"] == flaky.count
     assert never.total == 0 and never.skipped == flaky.count  # when was false after the 200: skipped
     assert dict(st.logins_by) == {"user1": 1, "user2": 1}  # [user_vars] rendered for each user
+
+
+# ---------------------------------------------------------------- absolute URLs, a second host, step cookies
+
+SECOND_HOST = """
+[vars]
+other = "{other}"
+
+[load]
+users = 1
+spawn_rate = 1000
+
+[[scenarios]]
+name = "two hosts"
+[[scenarios.steps]]
+type = "http"
+path = "${{other}}/echo/abs"
+name = "second host"
+cookies = {{ theme = "dark", who = "u${{user}}" }}
+check = {{ json_equals = {{ path = "/echo/abs" }}, body_contains = "theme=dark; who=u1" }}
+[[scenarios.steps]]
+type = "http"
+path = "${{other}}/echo/again"
+name = "jar keeps it"
+check = {{ body_contains = "theme=dark" }}
+[[scenarios.steps]]
+type = "http"
+path = "/csrf"
+name = "first host"
+"""
+
+
+async def test_absolute_url_from_a_variable_and_step_cookies(flow_server, test_server):
+    body = SECOND_HOST.format(other=test_server.url)
+    _, final = await run_to_end(make_profile(flow_server.url, body, duration="0.5s"), tick=0.1)
+    second, again, first = (_count(final, n) for n in ("second host", "jar keeps it", "first host"))
+    assert second.failures == again.failures == first.failures == 0, final.errors
+    assert second.count == test_server.state.counts["/echo/abs"] > 0  # counted under the step's name
+    assert again.count == test_server.state.counts["/echo/again"]
+    assert first.count == flow_server.state.counts["csrf"]

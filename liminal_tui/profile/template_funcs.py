@@ -130,6 +130,10 @@ def make_function(func: str, arg: str) -> tuple[Raw, str | None]:
     if func == "fake":
         if arg not in FAKE_KINDS:
             raise TemplateError(f"'{expr}': unknown fake value (known: {', '.join(FAKE_KINDS)})")
+        import importlib.util
+
+        if importlib.util.find_spec("faker") is None:
+            raise TemplateError(f"'{expr}': fake data needs Faker: pip install 'liminal-tui[fake]'")
         return (lambda ctx: getattr(_fake(), arg)()), None
     raise TemplateError(f"'{expr}': unknown template function '{func}' (known: {', '.join(FUNCTIONS)})")
 
