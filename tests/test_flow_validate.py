@@ -95,3 +95,18 @@ def test_the_old_errors_still_raise_profile_error(tmp_path: Path):
     path.write_text(HEAD + '[vars]\nx = "${iteration}"\n' + STEP)
     with pytest.raises(ProfileError):
         load_profile(path)
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "profiles" / "examples").glob("*.toml"))
+
+
+def test_there_is_an_example_per_capability():
+    names = {p.stem for p in EXAMPLES}
+    assert {"setup_teardown", "ws_handshake", "template_functions", "set_and_user_vars", "conditions_retry_pause",
+            "data_feeder", "forms_uploads", "lists_and_extraction", "second_host"} <= names
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_shipped_example_validates(path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("SHOP_PASSWORD", "example")
+    assert main(["--validate", str(path)]) == 0, capsys.readouterr().err
