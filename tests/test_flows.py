@@ -376,8 +376,10 @@ async def test_purchase_flow_with_set_pause_retry_and_when(flow_server):
     assert view.count == add.count == st.counts["item"] == st.counts["cart"] > 2
     assert add.failures == 0 and st.refused["cart"] == 0  # product set once, sent as a number in /cart
     # every other /flaky fails; the retry makes each iteration pass on its second attempt
-    assert flaky.count == st.counts["flaky"] and flaky.failures == st.refused["flaky"] == flaky.count
-    assert never.total == 0 and never.skipped == flaky.count  # when was false after the 200: skipped
+    assert flaky.count == st.counts["flaky"] and flaky.failures == st.refused["flaky"]
+    assert 0 <= flaky.failures - flaky.count <= 2  # a user stopped in the retry pause does not retry
+    # when was false after each 200: skipped; an iteration whose flaky failed for good skipped it too
+    assert never.total == 0 and never.skipped == flaky.failures
     assert dict(st.logins_by) == {"user1": 1, "user2": 1}  # [user_vars] rendered for each user
 
 

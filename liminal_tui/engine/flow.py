@@ -147,7 +147,7 @@ class ScenarioFlow:
     def __init__(self, scenario: Any, compile_steps: Callable[..., list[Any]]) -> None:
         self.scenario = scenario
         self.steps = compile_steps(scenario.steps)
-        self.setup = compile_steps(scenario.setup)
+        self.setup = compile_steps(scenario.setup, "end_iteration")  # any failure fails the setup
         self.teardown = compile_steps(scenario.teardown)
         self.policy = scenario.on_setup_failure
         self.needs_start = bool(self.setup or self.teardown)

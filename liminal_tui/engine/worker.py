@@ -100,7 +100,7 @@ class Worker:
         eng = Engine(client, self.recorder, spec.base_url, self.ws_stats, profile.http.verify_tls, headers, profile.http)
         if profile.seed is not None:
             seed_random(profile.seed + spec.index)
-        flows = [ScenarioFlow(s, lambda steps, s=s: compile_steps(steps, eng, s.on_failure))
+        flows = [ScenarioFlow(s, lambda steps, on_failure=None, s=s: compile_steps(steps, eng, on_failure or s.on_failure))
                  for s in profile.scenarios if s.weight > 0]
         cum_weights = list(itertools.accumulate(f.scenario.weight for f in flows))
         feeders = load_feeders(profile.data, spec.index, spec.count)
