@@ -110,3 +110,36 @@ def test_when_grammar(text, ctx, status, expected):
 def test_when_refuses_what_it_cannot_read(text):
     with pytest.raises(ConditionError):
         compile_condition(text)
+
+
+def test_feeders_share_rows_between_workers_and_pick_as_asked():
+    from liminal_tui.engine.feeders import Feeder
+    from liminal_tui.profile.flow_models import DataFile
+
+    rows = [{"n": i} for i in range(5)]
+    seq = DataFile(name="d", file="x.csv", pick="sequential")
+    w0, w1 = Feeder(seq, rows, 0, 2), Feeder(seq, rows, 1, 2)
+    assert [w0.take()["n"] for _ in range(4)] == [0, 2, 4, 0]  # recycled
+    assert [w1.take()["n"] for _ in range(3)] == [1, 3, 1]
+    stop = Feeder(DataFile(name="d", file="x.csv", on_end="stop_user"), rows[:2], 0, 1)
+    assert [stop.take(), stop.take(), stop.take()] == [rows[0], rows[1], None]
+    rnd = Feeder(DataFile(name="d", file="x.csv", pick="random"), rows, 0, 1)
+    assert {rnd.take()["n"] for _ in range(200)} == set(range(5))
+    few = Feeder(seq, rows[:1], 1, 4)  # fewer rows than workers: every worker has them all
+    assert few.take() == rows[0]
+
+
+def test_data_files_report_what_is_wrong(tmp_path):
+    from liminal_tui.profile.data_files import DataFileError, read_rows
+
+    (tmp_path / "a.jsonl").write_text('{"u": 1}\nnot json\n')
+    with pytest.raises(DataFileError, match="line 2 is not JSON"):
+        read_rows(tmp_path / "a.jsonl")
+    (tmp_path / "b.txt").write_text("u\n1\n")
+    with pytest.raises(DataFileError, match="use a .csv"):
+        read_rows(tmp_path / "b.txt")
+    (tmp_path / "c.csv").write_text("u,p\n")
+    with pytest.raises(DataFileError, match="no rows"):
+        read_rows(tmp_path / "c.csv")
+    (tmp_path / "d.csv").write_text("\ufeffu,p\nx,y\n")  # a BOM from a spreadsheet
+    assert read_rows(tmp_path / "d.csv") == ([{"u": "x", "p": "y"}], ["u", "p"])

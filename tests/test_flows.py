@@ -421,3 +421,31 @@ async def test_absolute_url_from_a_variable_and_step_cookies(flow_server, test_s
     assert second.count == test_server.state.counts["/echo/abs"] > 0  # counted under the step's name
     assert again.count == test_server.state.counts["/echo/again"]
     assert first.count == flow_server.state.counts["csrf"]
+
+
+# ---------------------------------------------------------------- the CLI: data relative to the profile, never in reports
+
+async def test_cli_run_reads_data_beside_the_profile_and_keeps_it_out_of_reports(flow_server, tmp_path):
+    import asyncio
+    import os
+    import sys
+
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    rows = {"user5": "pw5", "user6": "pw6"}
+    (folder / "creds.csv").write_text("username,password,note\n"
+                                      + "".join(f"{u},{p},ROW-NOTE-{u}\n" for u, p in rows.items()))
+    (folder / "crud.toml").write_text(TOKENS.format(target=flow_server.url).replace("users = 4", "users = 2")
+                                      .replace('"users.csv"', '"creds.csv"'))
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liminal_tui", "--run", str(folder / "crud.toml"), "--report-dir", str(tmp_path / "r"),
+        "-q", cwd=elsewhere, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ))
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert dict(flow_server.state.logins_by) == {"user5": 1, "user6": 1}
+    report = next((tmp_path / "r").iterdir())
+    texts = [out.decode(), err.decode()] + [f.read_text(errors="replace") for f in report.iterdir() if f.is_file()]
+    for text in texts:
+        assert "ROW-NOTE" not in text and "pw5" not in text and "pw6" not in text
