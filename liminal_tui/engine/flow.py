@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from ..profile.conditions import compile_condition, lookup_in
 from ..profile.flow_models import PauseStep, SetStep
 from ..profile.templates import compile_template, compile_value, render_value
 from .feeders import Feeder
 
-__all__ = ["Guarded", "SetCall", "PauseCall", "ScenarioFlow", "make_iteration", "UserMaker", "BACKOFF_MAX"]
+__all__ = ["Guarded", "SetCall", "PauseCall", "ScenarioFlow", "make_iteration", "UserMaker", "BACKOFF_MAX",
+           "SetCookies", "MaybeAbsolute", "handshake"]
 
 BACKOFF_MAX = 30.0
 """Longest wait between two setup attempts (seconds)."""
@@ -234,3 +235,37 @@ class UserMaker:
         for name, value in self.user_vars.items():
             user.vars[name] = render_value(value, user.vars)
         return user
+
+
+class SetCookies:
+    """Response headers holding only ``Set-Cookie`` values (a step's own ``cookies``, see follow.py)."""
+
+    def __init__(self, values: list[str]) -> None:
+        self.set_cookie = values
+
+
+class MaybeAbsolute:
+    """A path that starts with a template: an absolute URL when it renders to one (used as it is, still
+    counted under the step's name), else joined to the target."""
+
+    is_static = False
+
+    def __init__(self, template: Any, base_url: str) -> None:
+        self.template = template
+        self.base_url = base_url
+
+    def render(self, ctx: Mapping[str, Any]) -> str:
+        url = self.template.render(ctx)
+        return url if url.startswith(("http://", "https://")) else self.base_url + url
+
+
+async def handshake(steps: list[Any], user: Any, gate: asyncio.Event) -> bool:
+    """A ``ws_connect``'s ``on_connect`` steps, after a connect or a reconnect; True: all passed. The
+    user's own ``ws_send`` steps wait at ``gate`` until it is done."""
+    try:
+        for step in steps:
+            if not await step.run(user):
+                return False
+        return True
+    finally:
+        gate.set()

@@ -17,6 +17,7 @@ from ..profile.steps import PauseStep, SetStep
 from .extract import compile_extract
 from .follow import REDIRECT_STATUSES, Follower
 from ..profile.templates import Template, compile_template, compile_value, render_value
+from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies, handshake
 from .forms import FormBody, MultipartBody
 from .http import HttpError
 from .jsonpath import MISSING as _MISSING, json_path
@@ -107,7 +108,7 @@ class HttpCall(_Step):
         self.url_static = None
         self.url = compile_template(step.path, url=True)  # values percent-encoded
         if step.path.startswith("${"):
-            self.url = _MaybeAbsolute(self.url, eng.base_url)  # known at run time only
+            self.url = MaybeAbsolute(self.url, eng.base_url)  # known at run time only
         elif not step.path.startswith(("http://", "https://")):
             self.url = self.url.prefixed(eng.base_url)
         if self.url.is_static:
@@ -195,7 +196,7 @@ class HttpCall(_Step):
             url = self.url_static or self.url.render(user.vars)
         except KeyError:
             return
-        self.follower.keep(user, url, _SetCookies([f"{k}={v}; Path=/" for k, v in values.items()]))
+        self.follower.keep(user, url, SetCookies([f"{k}={v}; Path=/" for k, v in values.items()]))
 
     def _check(self, user: User, status: int, body: bytes, headers: Any, url: str = "") -> str | None:
         """None when the response passes every check (and extraction worked), else what failed."""
@@ -231,28 +232,6 @@ class HttpCall(_Step):
             if problem is not None:
                 return problem
         return None
-
-
-class _SetCookies:
-    """Response headers holding only ``Set-Cookie`` values (a step's own ``cookies``, see follow.py)."""
-
-    def __init__(self, values: list[str]) -> None:
-        self.set_cookie = values
-
-
-class _MaybeAbsolute:
-    """A path that starts with a template: an absolute URL when it renders to one (used as it is, still
-    counted under the step's name), else joined to the target."""
-
-    is_static = False
-
-    def __init__(self, template: Template, base_url: str) -> None:
-        self.template = template
-        self.base_url = base_url
-
-    def render(self, ctx: Mapping[str, Any]) -> str:
-        url = self.template.render(ctx)
-        return url if url.startswith(("http://", "https://")) else self.base_url + url
 
 
 class WsOpen(_Step):
@@ -292,13 +271,13 @@ class WsOpen(_Step):
 
         def again() -> asyncio.Future[bool]:
             gate.clear()  # at once: no step of the user's may send before the handshake
-            return asyncio.ensure_future(_handshake(steps, user, gate))
+            return asyncio.ensure_future(handshake(steps, user, gate))
 
         conn.on_reconnect = again
         if not await conn.open():
             gate.set()
             return False
-        return await _handshake(steps, user, gate)
+        return await handshake(steps, user, gate)
 
 
 class WsSendStep(_Step):
@@ -405,21 +384,7 @@ class WsCloseStep(_Step):
         return True
 
 
-async def _handshake(steps: list[Any], user: User, gate: asyncio.Event) -> bool:
-    """A ``ws_connect``'s ``on_connect`` steps, after a connect or a reconnect; True: all passed. The
-    user's own ``ws_send`` steps wait at ``gate`` until it is done."""
-    try:
-        for step in steps:
-            if not await step.run(user):
-                return False
-        return True
-    finally:
-        gate.set()
-
-
 def _compilers() -> dict[type, Any]:
-    from .flow import PauseCall, SetCall
-
     return {
         HttpStep: HttpCall, WsConnect: WsOpen, WsSend: WsSendStep, WsWait: WsWaitStep,
         WsHold: WsHoldStep, WsClose: WsCloseStep, SetStep: SetCall, PauseStep: PauseCall,
@@ -429,8 +394,6 @@ def _compilers() -> dict[type, Any]:
 def compile_steps(steps: list[Any], eng: Engine, on_failure: str = "end_iteration") -> list[Any]:
     """Compile a scenario's steps; ``on_failure`` is the scenario's (a step's own wins). A step with
     ``when``, ``retry`` or ``cookies`` is wrapped (:class:`.flow.Guarded`); the others run as they are."""
-    from .flow import Guarded
-
     compilers = _compilers()
     out = []
     for step in steps:
