@@ -22,6 +22,8 @@ shows the profile did the flow right.
                              answers {"op": "welcome"} and echoes {"op": "echo", "text": ...} for each
                              {"op": "say"}; a say before hello is counted in ``ws_rude`` and closes the socket;
                              after ``drop_after`` says it drops the connection (to exercise reconnects)
+Socket.IO (python-socketio) at ``/socket.io``, namespace ``/chat``: a connect needs ``auth = {token: "ok"}``;
+``join`` {room} answers an ack {ok: true} after emitting ``message`` {room, n} to the sender
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class FlowState:
     ws_rude: int = 0
     ws_connects: int = 0
     drop_after: int = 0
+    sio_connects: int = 0
+    sio_refused: int = 0
+    sio_joins: int = 0
     flaky: Counter = field(default_factory=Counter)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -258,7 +263,30 @@ def make_flow_app() -> web.Application:
     r.add_get("/me", me)
     r.add_get("/flaky", flaky)
     r.add_get("/ws/chat", ws_chat)
+    _attach_socketio(app)
     return app
+
+
+def _attach_socketio(app: web.Application) -> None:
+    import socketio
+
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    sio.attach(app)
+    st = app[KEY]
+
+    @sio.on("connect", namespace="/chat")
+    async def connect(sid, environ, auth=None):  # type: ignore[no-untyped-def]
+        if not isinstance(auth, dict) or auth.get("token") != "ok":
+            st.sio_refused += 1
+            return False
+        st.sio_connects += 1
+        return True
+
+    @sio.on("join", namespace="/chat")
+    async def join(sid, data):  # type: ignore[no-untyped-def]
+        st.sio_joins += 1
+        await sio.emit("message", {"room": data.get("room"), "n": st.sio_joins}, to=sid, namespace="/chat")
+        return {"ok": True}
 
 
 class FlowServer:

@@ -49,6 +49,14 @@ CASES = {
         HEAD + '[[data]]\nname = "creds"\nfile = "users.csv"\n' + STEP + 'json = { u = "${creds.login}" }\n',
         ["data.0:", "has no column login", "username, password"],
     ),
+    "socketio_emit without a connect": (
+        HEAD + '[[scenarios]]\nname = "s"\n[[scenarios.steps]]\ntype = "socketio_emit"\nevent = "x"\n',
+        ["steps.0: socketio_emit needs a socketio_connect step before it"],
+    ),
+    "unknown step type": (
+        HEAD + '[[scenarios]]\nname = "s"\n[[scenarios.steps]]\ntype = "sleep"\n',
+        ["unknown step type", "pause", "socketio_emit"],
+    ),
     "setup without ws_connect": (
         HEAD + '[[scenarios]]\nname = "s"\n[[scenarios.setup]]\ntype = "ws_send"\ntext = "x"\n'
         '[[scenarios.steps]]\ntype = "http"\npath = "/x"\n',
@@ -103,7 +111,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "profiles" / "exampl
 def test_there_is_an_example_per_capability():
     names = {p.stem for p in EXAMPLES}
     assert {"setup_teardown", "ws_handshake", "template_functions", "set_and_user_vars", "conditions_retry_pause",
-            "data_feeder", "forms_uploads", "lists_and_extraction", "second_host"} <= names
+            "data_feeder", "forms_uploads", "lists_and_extraction", "second_host", "socketio"} <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -449,3 +449,50 @@ async def test_cli_run_reads_data_beside_the_profile_and_keeps_it_out_of_reports
     texts = [out.decode(), err.decode()] + [f.read_text(errors="replace") for f in report.iterdir() if f.is_file()]
     for text in texts:
         assert "ROW-NOTE" not in text and "pw5" not in text and "pw6" not in text
+
+
+# ---------------------------------------------------------------- 8. Socket.IO: namespace, auth, emit with ack, events
+
+SOCKETIO = """
+[load]
+users = 2
+spawn_rate = 1000
+
+[[scenarios]]
+name = "sio"
+[[scenarios.setup]]
+type = "socketio_connect"
+namespace = "/chat"
+name = "chat"
+auth = { token = "ok" }
+[[scenarios.steps]]
+type = "socketio_emit"
+event = "join"
+data = { room = "lobby" }
+ack = "join ack"
+[[scenarios.steps]]
+type = "socketio_wait"
+event = "message"
+name = "lobby message"
+match = { room = "lobby" }
+since = "previous"
+timeout = "2s"
+"""
+
+
+async def test_socketio_connect_emit_with_ack_and_wait(flow_server):
+    _, final = await run_to_end(make_profile(flow_server.url, SOCKETIO, duration="1s"), tick=0.1)
+    st = flow_server.state
+    connect, ack, message = (_count(final, "chat", "ws_connect"), _count(final, "join ack", "ws_message"),
+                             _count(final, "lobby message", "ws_message"))
+    assert connect.count == 2 == st.sio_connects and st.sio_refused == 0  # once per user, in setup
+    assert connect.failures == 0  # closing at the end is not a drop
+    assert ack.failures == message.failures == 0, final.errors
+    assert ack.count == st.sio_joins > 4 and message.count == ack.count
+
+
+async def test_socketio_refused_auth_is_a_connect_failure(flow_server):
+    body = SOCKETIO.replace('token = "ok"', 'token = "bad"')
+    _, final = await run_to_end(make_profile(flow_server.url, body, duration="0.5s"), tick=0.1)
+    assert _count(final, "chat", "ws_connect").failures == 2 == flow_server.state.sio_refused
+    assert flow_server.state.sio_joins == 0

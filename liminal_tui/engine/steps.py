@@ -33,7 +33,7 @@ class User:
     """What one virtual user (or one open-model iteration) carries between steps."""
 
     __slots__ = ("vars", "ws", "step_start_ns", "prev_start_ns", "schedule_lag_ns", "stopping", "holding",
-                 "cookies", "status", "started", "ended")
+                 "cookies", "status", "started", "ended", "sio")
 
     def __init__(self, number: int, base_vars: Mapping[str, Any]) -> None:
         self.vars: dict[str, Any] = dict(base_vars)
@@ -55,6 +55,8 @@ class User:
         """Scenarios (``flow.ScenarioFlow``) with setup or teardown that this user has started."""
         self.ended = False
         """Ended by a failed setup or used-up data: sends nothing more."""
+        self.sio: Any = None
+        """This user's Socket.IO client (:mod:`.socketio_steps`), if a step opened one."""
 
     async def close(self) -> None:
         if self.started:
@@ -64,6 +66,9 @@ class User:
         if self.ws is not None:
             ws, self.ws = self.ws, None
             await ws.close()
+        if self.sio is not None:
+            sio, self.sio = self.sio, None
+            await sio.close()
 
 
 class Engine:
@@ -385,9 +390,11 @@ class WsCloseStep(_Step):
 
 
 def _compilers() -> dict[type, Any]:
+    from .socketio_steps import COMPILERS as SOCKETIO
+
     return {
         HttpStep: HttpCall, WsConnect: WsOpen, WsSend: WsSendStep, WsWait: WsWaitStep,
-        WsHold: WsHoldStep, WsClose: WsCloseStep, SetStep: SetCall, PauseStep: PauseCall,
+        WsHold: WsHoldStep, WsClose: WsCloseStep, SetStep: SetCall, PauseStep: PauseCall, **SOCKETIO,
     }
 
 

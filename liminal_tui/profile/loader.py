@@ -206,7 +206,10 @@ def _key_path(loc: tuple[Any, ...]) -> list[str | int]:
     return path
 
 
-_STEP_TAGS = {"http", "ws_connect", "ws_send", "ws_wait", "ws_hold", "ws_close"}
+_STEP_TAGS = {"http", "ws_connect", "ws_send", "ws_wait", "ws_hold", "ws_close", "set", "pause",
+              "socketio_connect", "socketio_emit", "socketio_wait", "socketio_close"}
+_STEP_TYPES = ("http, ws_connect, ws_send, ws_wait, ws_hold, ws_close, set, pause, socketio_connect, socketio_emit, "
+               "socketio_wait or socketio_close")
 
 
 _WRONG_MEMBER = {"model_type", "list_type", "dict_type", "int_type", "float_type", "string_type", "bool_type"}
@@ -260,9 +263,9 @@ def _describe(err: Mapping[str, Any], text: str | None) -> str:
     elif kind == "missing":
         msg = "is required but missing"
     elif kind == "union_tag_invalid":
-        msg = "unknown step type; use http, ws_connect, ws_send, ws_wait, ws_hold or ws_close"
+        msg = f"unknown step type; use {_STEP_TYPES}"
     elif kind == "union_tag_not_found":
-        msg = "a step needs a 'type' (http, ws_connect, ws_send, ws_wait, ws_hold or ws_close)"
+        msg = f"a step needs a 'type' ({_STEP_TYPES})"
     line = _line_of(path, text)
     if not key and line is None:  # a message that starts with its own key path: find that line
         named = re.match(r"^([\w.-]+):", msg)

@@ -21,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from ._base import _Model, _check_template
 from .durations import Duration
 from .flow_models import DataFile
+from .socketio_models import SioConnect, SioEmit, SioWait
 from .templates import BUILTIN_NAMES, template_variables
 from .steps import (
     HTTP_METHODS,
@@ -297,6 +298,10 @@ class Profile(_Model):
                         out["ws_ping"].add(step.stats_name)
                 elif isinstance(step, WsWait):
                     out["ws_message"].add(step.name)
+                elif isinstance(step, SioConnect):
+                    out["ws_connect"].add(step.stats_name)
+                elif isinstance(step, SioWait) or (isinstance(step, SioEmit) and step.ack):
+                    out["ws_message"].add(step.name if isinstance(step, SioWait) else step.ack or "")
         return out
 
     def endpoints(self) -> list[tuple[str, str, str]]:
@@ -312,6 +317,12 @@ class Profile(_Model):
                         out.setdefault(("ws_ping", step.stats_name), "WSPING")
                 elif isinstance(step, WsWait):
                     out.setdefault(("ws_message", step.name), "WSMSG")
+                elif isinstance(step, SioConnect):
+                    out.setdefault(("ws_connect", step.stats_name), "SIO")
+                elif isinstance(step, SioWait):
+                    out.setdefault(("ws_message", step.name), "SIOMSG")
+                elif isinstance(step, SioEmit) and step.ack:
+                    out.setdefault(("ws_message", step.ack), "SIOACK")
         return [(kind, name, method) for (kind, name), method in out.items()]
 
     @property

@@ -10,6 +10,7 @@ from ._base import _Model, _check_template
 from .conditions import ConditionError, condition_variables
 from .durations import Duration
 from .flow_models import Part, PauseStep, Retry, SetStep, SetupPolicy
+from .socketio_models import SioClose, SioConnect, SioEmit, SioWait
 from .templates import BUILTIN_NAMES, template_variables
 
 __all__ = [
@@ -269,7 +270,9 @@ class WsClose(_Model):
 
 
 Step = Annotated[
-    Union[HttpStep, WsConnect, WsSend, WsWait, WsHold, WsClose, SetStep, PauseStep], Field(discriminator="type")
+    Union[HttpStep, WsConnect, WsSend, WsWait, WsHold, WsClose, SetStep, PauseStep,
+          SioConnect, SioEmit, SioWait, SioClose],
+    Field(discriminator="type"),
 ]
 
 
@@ -338,6 +341,10 @@ class Scenario(_Model):
                     isinstance(s, WsConnect) for s in [*before, *steps[:i]]
                 ):
                     raise ValueError(f"{part}.{i}: {step.type} needs a ws_connect step before it")
+                if isinstance(step, (SioEmit, SioWait)) and not any(
+                    isinstance(s, SioConnect) for s in [*before, *steps[:i]]
+                ):
+                    raise ValueError(f"{part}.{i}: {step.type} needs a socketio_connect step before it")
         return self
 
     def check_variables(self, predefined: set[str]) -> None:
