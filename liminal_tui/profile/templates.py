@@ -34,7 +34,6 @@ as it is.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import random
 import re
@@ -130,9 +129,6 @@ def _variable(name: str) -> tuple[Callable[[Context], str], Callable[[Context], 
 
 def _text_of(raw: Callable[[Context], Any]) -> Callable[[Context], str]:
     return lambda ctx: to_text(raw(ctx))
-
-
-Part = "str | Callable[[Context], str]"
 
 
 def _placeholder(expr: str, env: Mapping[str, str]) -> tuple[Any, Any, str | None, bool]:
