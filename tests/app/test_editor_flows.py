@@ -46,3 +46,18 @@ async def test_the_toml_pane_names_a_missing_data_column(workdir):
         area.text = area.text.replace("${creds.password}", "${creds.secret}")
         await pilot.pause()
         assert any("has no column secret" in p for p in editor.problems), editor.problems
+
+
+async def test_the_profiles_screen_shows_setup_and_data_files(workdir):
+    from test_profiles_screen import highlight, preview_text
+
+    shutil.copy(EXAMPLES / "users.csv", workdir / "profiles" / "users.csv")
+    text = (EXAMPLES / "data_feeder.toml").read_text().replace('name = "data-feeder"', 'name = "flowy"')
+    (workdir / "profiles" / "flowy.toml").write_text(text)
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await highlight(pilot, screen, "flowy")
+        shown = preview_text(screen)
+        assert "1 steps, setup 1, teardown 0" in shown
+        assert "users.csv, per_user, stop_user" in shown and "pw1" not in shown
