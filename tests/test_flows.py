@@ -174,9 +174,12 @@ check = {{ body_contains = "yes" }}
 """
 
 
-@pytest.mark.parametrize("client", ["fast", "aiohttp"])
+CLIENT_TOML = {"fast": "", "aiohttp": 'client = "aiohttp"', "httpx": "http2 = true"}
+
+
+@pytest.mark.parametrize("client", list(CLIENT_TOML))
 async def test_cas_login_with_hidden_token_and_ticket_from_location(flow_server, client):
-    body = CAS.format(client='client = "aiohttp"' if client == "aiohttp" else "")
+    body = CAS.format(client=CLIENT_TOML[client])
     _, final = await run_to_end(make_profile(flow_server.url, body, duration="0.8s"), tick=0.1)
     st = flow_server.state
     assert not st.refused, st.refused
@@ -244,14 +247,14 @@ check = {{ json_equals = {{ stored = {size} }} }}
 """
 
 
-@pytest.mark.parametrize("client", ["fast", "aiohttp"])
+@pytest.mark.parametrize("client", list(CLIENT_TOML))
 async def test_multipart_upload_sends_the_file(flow_server, tmp_path, client):
     from liminal_tui.profile import load_profile
 
     (tmp_path / "avatar.png").write_bytes(UPLOAD_BYTES)
     path = tmp_path / "upload.toml"
     path.write_text(f'name = "up"\ntarget = "{flow_server.url}"\nduration = "0.8s"\n'
-                    + UPLOAD.format(client='client = "aiohttp"' if client == "aiohttp" else "", size=len(UPLOAD_BYTES)))
+                    + UPLOAD.format(client=CLIENT_TOML[client], size=len(UPLOAD_BYTES)))
     _, final = await run_to_end(load_profile(path), tick=0.1)
     st = flow_server.state
     assert not st.refused, st.refused
