@@ -25,6 +25,8 @@ class Host:
     version: str
     processes: int
     """Worker processes the agent runs there (its share of the load is weighted by this)."""
+    pid: int = 0
+    """The Dask worker's process id on its host."""
     in_process: bool = False
     """The engine runs in the agent's thread (``workers = 0``), weighted as one process."""
     agent: Any = None

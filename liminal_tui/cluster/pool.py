@@ -111,7 +111,8 @@ class ClusterPool:
         hellos = await asyncio.wait_for(asyncio.gather(*(a.hello() for a in agents)), CALL_TIMEOUT)
         for i, (addr, agent, hello) in enumerate(zip(addresses, agents, hellos)):
             n = hello["cores"] if self.workers_per_host == "auto" else int(self.workers_per_host)
-            self.hosts.append(Host(i, addr, hello["hostname"], hello["version"], max(1, n), in_process=n == 0, agent=agent))
+            self.hosts.append(Host(i, addr, hello["hostname"], hello["version"], max(1, n), pid=hello["pid"],
+                                   in_process=n == 0, agent=agent))
         wrong = [h for h in self.hosts if h.version != __version__]
         if wrong:
             listed = ", ".join(f"{h.name} has {h.version}" for h in wrong)
