@@ -99,7 +99,7 @@ class ClusterPool:
                 raise ClusterError(f"cannot start a local Dask cluster: {exc or type(exc).__name__}", EXIT_ENGINE) from None
             address = self._cluster.scheduler_address
         try:
-            self._client = await asyncio.wait_for(Client(address, asynchronous=True, timeout=CONNECT_TIMEOUT),
+            self._client = await asyncio.wait_for(Client(address, asynchronous=True, timeout=CONNECT_TIMEOUT, direct_to_workers=True),
                                                   CONNECT_TIMEOUT + 1)
         except (OSError, asyncio.TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc or 'timed out'}", EXIT_ENGINE) from None
@@ -107,7 +107,10 @@ class ClusterPool:
         futures = [self._client.submit(Agent, actor=True, workers=[a], allow_other_workers=False, pure=False,
                                        key=f"liminal-agent-{i}-{time.time_ns()}") for i, a in enumerate(addresses)]
         self._actors = futures  # the agents live as long as their futures are held
-        agents = await asyncio.wait_for(asyncio.gather(*futures), CALL_TIMEOUT)
+        # An actor handle calls its worker through the client current when it is made: ours, which goes
+        # straight to the workers (direct_to_workers), not through the scheduler (a hop more, and its load).
+        with self._client.as_current():
+            agents = await asyncio.wait_for(asyncio.gather(*futures), CALL_TIMEOUT)
         hellos = await asyncio.wait_for(asyncio.gather(*(a.hello() for a in agents)), CALL_TIMEOUT)
         for i, (addr, agent, hello) in enumerate(zip(addresses, agents, hellos)):
             n = hello["cores"] if self.workers_per_host == "auto" else int(self.workers_per_host)

@@ -191,6 +191,7 @@ class Aggregator:
         self._pending: list[IntervalReport] = []
         self._ws = WsCounters()
         self._workers: dict[int, IntervalReport] = {}
+        self._forgotten: set[int] = set()
         self._iterations = 0
         self._dropped = 0
         self._seq = 0
@@ -237,7 +238,8 @@ class Aggregator:
             series.reset()
         msgs_in = msgs_out = connects = reconnects = drops = 0
         for report in reports:
-            self._workers[report.worker] = report
+            if report.worker not in self._forgotten:  # a lost worker's late reports count, its users no more
+                self._workers[report.worker] = report
             self._iterations += report.iterations
             self._dropped += report.dropped
             connects += report.ws_connects
@@ -304,6 +306,7 @@ class Aggregator:
     def forget_worker(self, worker: int) -> None:
         """A worker that died no longer counts toward users and connections."""
         self._workers.pop(worker, None)
+        self._forgotten.add(worker)
 
     def _distribution(self, bins: int = 60) -> tuple[tuple[float, int], ...]:
         hist = new_histogram()
