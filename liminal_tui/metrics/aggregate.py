@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import threading
 import time
 from bisect import bisect_left
 from collections import Counter
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from hdrh.histogram import HdrHistogram
 
+from .hdr import EncodedAdder
 from .recorder import clear_histogram, new_histogram
 from .events import Event, StopReason
 from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
@@ -91,6 +93,17 @@ def cumulative_buckets(hist: HdrHistogram) -> tuple[tuple[float, int], ...]:
     return tuple(out)
 
 
+_local = threading.local()
+
+
+def _adder() -> EncodedAdder:
+    """This thread's :class:`EncodedAdder` (its scratch array is reused, so never shared between threads)."""
+    adder = getattr(_local, "adder", None)
+    if adder is None:
+        adder = _local.adder = EncodedAdder()
+    return adder
+
+
 @dataclass
 class _Series:
     """Histograms and counters of one (kind, name) over some span."""
@@ -125,12 +138,13 @@ class _Series:
         self.count += item.count
         self.failures += item.failures
         self.bytes += item.bytes
+        adder = _adder()
         if item.hist:
-            self.hist.decode_and_add(item.hist)
+            adder.add(self.hist, item.hist)
         if item.failed_hist:
-            self.failed_hist.decode_and_add(item.failed_hist)
+            adder.add(self.failed_hist, item.failed_hist)
         if item.service_hist and self.service_hist is not None:
-            self.service_hist.decode_and_add(item.service_hist)
+            adder.add(self.service_hist, item.service_hist)
         self.statuses.update(dict(item.statuses))
         for i, v in enumerate(item.sums_us):
             self.sums[i] += v
