@@ -236,17 +236,17 @@ async def test_a_frozen_host_is_lost_within_three_ticks(test_server):
 
 
 @slow
-def test_sigint_writes_the_report_with_its_hosts(tmp_path):
+def test_ctrl_c_writes_the_report_with_its_hosts(tmp_path):
     reports = tmp_path / "reports"
     proc = subprocess.Popen([sys.executable, "-m", "liminal_tui", "--run", "smoke", "--target", "builtin", "-u", "4", "-r", "1000",
                              "-d", "60s", "--cluster", "local:2", "--report-dir", str(reports)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stderr is not None
     deadline = time.monotonic() + 40
     for line in proc.stderr:  # wait for every user to run (the phase event), bounded by the deadline
         if "phase: steady" in line or time.monotonic() > deadline:
             break
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to the whole group, local Dask workers too
     out, err = proc.communicate(timeout=40)
     assert proc.returncode == 130, err
     (report,) = reports.iterdir()

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
@@ -214,8 +215,14 @@ class Agent:
             return str(exc)
         return None
 
-    async def begin(self, host: int, specs: list[WorkerSpec], offset_ns: int, in_process: bool) -> None:
-        """Start the host's worker processes; return once they are all Ready (or raise why not)."""
+    async def begin(self, host: int, specs: list[WorkerSpec], offset_ns: int, in_process: bool,
+                    ignore_interrupts: bool = False) -> None:
+        """Start the host's worker processes; return once they are all Ready (or raise why not).
+
+        ``ignore_interrupts``: this Dask worker is a child of the coordinator (``local:N``), in its process
+        group: Ctrl-C in the terminal reaches it too, and the coordinator decides what happens."""
+        if ignore_interrupts and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._engine = _HostEngine(host, specs, offset_ns, in_process, self._deliver)

@@ -160,7 +160,8 @@ class ClusterPool:
             local = [WorkerSpec(first + j, total, template.profile, template.base_url, template.tick, template.grace)
                      for j in range(host.processes)]
             first += host.processes
-            begins.append(host.agent.begin(host.index, local, host.offset_ns, host.in_process))
+            begins.append(host.agent.begin(host.index, local, host.offset_ns, host.in_process,
+                                           ignore_interrupts=self._cluster is not None))
         results = await asyncio.gather(*begins, return_exceptions=True)
         for host, result in zip(self.hosts, results):
             if isinstance(result, BaseException):
