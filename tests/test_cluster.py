@@ -167,6 +167,25 @@ async def test_set_load_reaches_every_host_and_counts_equal_the_servers(test_ser
     assert all(0.3 < h["rps_share"] < 0.7 for h in hosts) and sum(h["rps_share"] for h in hosts) == pytest.approx(1, abs=0.01)
     assert summary["clock"]["measurements"] >= 2 and abs(summary["clock"]["worst_offset_ms"]) < 50
     assert summary["settings"]["cluster"] == dask_cluster.scheduler_address and summary["settings"]["workers"] == 2
+    html = (outcome.report_dir / "report.html").read_text()
+    assert "<h3>Hosts</h3>" in html and all(h["address"] in html for h in hosts)
+
+
+@slow
+async def test_clock_offsets_are_measured_again_during_the_run(test_server, dask_cluster):
+    from liminal_tui.cluster.pool import ClusterPool
+    from liminal_tui.engine.run import Run
+
+    pool = ClusterPool(parse_cluster(dask_cluster.scheduler_address), clock_every=0.2)
+    profile = make_profile(test_server.url, _get("/ok", users=1), duration="1.2s")
+    run = Run(profile, workers=await pool.connect(test_server.url), tick=0.25, pool=pool)
+    assert all(len(h.offsets_ms) == 1 for h in pool.hosts)  # at start
+    await run.start()
+    await asyncio.wait_for(run.wait(), 20)
+    assert all(len(h.offsets_ms) >= 4 for h in pool.hosts)
+    section = pool.summary()
+    assert section["clock"]["measurements"] == sum(len(h.offsets_ms) for h in pool.hosts)
+    assert abs(section["clock"]["worst_offset_ms"]) < 50  # one machine: the same clock, give or take the round trip
 
 
 @slow
@@ -175,11 +194,11 @@ async def test_a_killed_host_is_reported_its_replacement_gets_no_load_and_the_ru
 
     async with _local_cluster(3) as cluster:
         client = await Client(cluster, asynchronous=True, set_as_default=False)  # not the run's client
-        session = _session(make_profile(test_server.url, _get("/delay/10", users=3), duration="5s"),
+        session = _session(make_profile(test_server.url, _get("/delay/10", users=3), duration="3.5s"),
                            cluster.scheduler_address, tmp_path)
         await session.start()
         victim = session.cluster.hosts[1]
-        await _until(lambda: session.run.elapsed >= 1.0)
+        await _until(lambda: session.run.elapsed >= 0.6)
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = session.run.elapsed
         before = {h.address for h in session.cluster.hosts}
@@ -288,5 +307,5 @@ async def test_an_unreachable_scheduler_exits_4(closed_port):
     with pytest.raises(ClusterError) as caught:
         from liminal_tui.cluster.pool import ClusterPool
 
-        await ClusterPool(parse_cluster(f"tcp://127.0.0.1:{closed_port}")).connect("http://127.0.0.1:1")
+        await ClusterPool(parse_cluster(f"tcp://127.0.0.1:{closed_port}"), connect_timeout=1.0).connect("http://127.0.0.1:1")
     assert caught.value.exit_code == 4 and "scheduler" in str(caught.value)

@@ -52,8 +52,11 @@ class ClusterPool:
     start_lead = START_LEAD
 
     def __init__(self, address: ClusterAddress, workers_per_host: int | Literal["auto"] = 1, *,
-                 deadline_ticks: int = DEADLINE_TICKS, clock_every: float = CLOCK_EVERY) -> None:
+                 deadline_ticks: int = DEADLINE_TICKS, clock_every: float = CLOCK_EVERY,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.address = address
+        self.connect_timeout = connect_timeout
+        """Seconds to reach the scheduler (Dask retries a refused connection until then)."""
         self.workers_per_host = workers_per_host
         """Worker processes per host: a number, ``auto`` (one per core there) or 0 (in the agent's thread)."""
         self.deadline_ticks = deadline_ticks
@@ -99,8 +102,9 @@ class ClusterPool:
                 raise ClusterError(f"cannot start a local Dask cluster: {exc or type(exc).__name__}", EXIT_ENGINE) from None
             address = self._cluster.scheduler_address
         try:
-            self._client = await asyncio.wait_for(Client(address, asynchronous=True, timeout=CONNECT_TIMEOUT, direct_to_workers=True),
-                                                  CONNECT_TIMEOUT + 1)
+            self._client = await asyncio.wait_for(
+                Client(address, asynchronous=True, timeout=self.connect_timeout, direct_to_workers=True),
+                self.connect_timeout + 1)
         except (OSError, asyncio.TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc or 'timed out'}", EXIT_ENGINE) from None
         addresses = await self._worker_addresses(self.address.local_workers or 1)
