@@ -309,3 +309,36 @@ async def test_an_unreachable_scheduler_exits_4(closed_port):
 
         await ClusterPool(parse_cluster(f"tcp://127.0.0.1:{closed_port}"), connect_timeout=1.0).connect("http://127.0.0.1:1")
     assert caught.value.exit_code == 4 and "scheduler" in str(caught.value)
+
+
+@slow
+async def test_the_app_runs_on_the_cluster_through_the_clis_factory(dask_cluster, demo_server, tmp_path, monkeypatch):
+    """``liminal-tui --cluster ...`` (the app): the dashboard drives a run on the cluster, to its report."""
+    from liminal_tui.app import create_app
+    from liminal_tui.app.screens import SummaryScreen
+    from liminal_tui.cli import _cluster_factory
+    from liminal_tui.profile import parse_profile
+
+    monkeypatch.chdir(tmp_path)  # the app writes its reports under ./reports
+    app = create_app(profile_dirs=[], run_factory=_cluster_factory(parse_cluster(dask_cluster.scheduler_address)))
+    profile = parse_profile(HEADER.format(name="app", target=demo_server.url, duration="20s")
+                            + _get("/api/memories", users=2), source="app")
+    async with app.run_test(size=(120, 40)) as pilot:
+        dashboard = app.start_run(profile)
+
+        async def until(condition) -> None:  # type: ignore[no-untyped-def]
+            deadline = time.monotonic() + 20
+            while not condition():
+                assert time.monotonic() < deadline, "condition not met in time"
+                await pilot.pause(0.1)
+
+        await until(lambda: dashboard.last is not None and dashboard.last.iterations > 0)
+        assert not dashboard.session.in_process and len(dashboard.last.health) == 2  # two hosts
+        await pilot.press("plus", "plus")  # 2 -> 4 users, 2 on each host
+        await until(lambda: dashboard.last.target_load == 4 and dashboard.last.users == 4)
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SummaryScreen))
+        report = app.screen.report
+        assert report is not None
+        summary = json.loads((report / "summary.json").read_text())
+        assert len(summary["hosts"]) == 2 and summary["settings"]["cluster"] == dask_cluster.scheduler_address
