@@ -20,7 +20,7 @@ from typing import Any, Literal, Sequence
 from distributed import Client, LocalCluster
 
 from .. import __version__
-from ..engine.messages import Abort, Command, Done, IntervalReport, Lost, Ready, Start, Stop
+from ..engine.messages import Abort, Command, Done, Failed, IntervalReport, Lost, Ready, Start, Stop
 from ..engine.pool import Emit, WorkerStartError
 from ..engine.preflight import PreflightError
 from ..engine.worker import WorkerSpec
@@ -66,6 +66,8 @@ class ClusterPool:
         """Dask workers that joined after the start (e.g. a nanny's replacement): never given load."""
         self.undelivered = 0
         """Commands an agent could not be given (its host was gone; the poll reports it lost)."""
+        self.clock_failures = 0
+        """Clock measurements that failed (the host's poll fails the same way and reports it lost)."""
         self._cluster: Any = None
         self._client: Any = None
         self._actors: list[Any] = []
@@ -145,7 +147,8 @@ class ClusterPool:
         results = await asyncio.gather(*(measure_offset(h.agent.clock) for h in hosts), return_exceptions=True)
         for host, result in zip(hosts, results):
             if isinstance(result, BaseException):
-                continue  # its poll fails the same way and reports the host lost
+                self.clock_failures += 1
+                continue
             offset, rtt = result
             host.offsets_ms.append(offset)
             host.rtt_ms = rtt
@@ -229,8 +232,6 @@ class ClusterPool:
         self._emit(Lost(host.index, f"host {host.name}: {reason}"))
 
     def _emit_failed(self, host: Host, error: str) -> None:
-        from ..engine.messages import Failed
-
         self._emit(Failed(host.index, f"host {host.name}: {error}"))
 
     async def _send_loop(self, host: Host, outbox: asyncio.Queue[Command]) -> None:
