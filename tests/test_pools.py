@@ -137,3 +137,15 @@ def test_run_clock_is_computed_locally_from_the_start_instant():
     clock = RunClock(time.time_ns() - 2_000_000_000)
     assert clock.elapsed() == pytest.approx(2.0, abs=0.05)
     assert clock.started_at == pytest.approx(time.time() - 2.0, abs=0.05)
+
+
+async def test_users_add_up_across_workers_whatever_the_split(test_server):
+    """3 users on 2 workers are 1 + 2 (each used to truncate its 1.5 to 1); 2 users on 3 workers, 0 + 1 + 1."""
+    for users, workers in ((3, 2), (2, 3)):
+        profile = make_profile(test_server.url, _get("/delay/20", users=users), duration="0.6s")
+        run = Run(profile, workers=workers, tick=0.2, pool=InProcessPool())
+        seen: list[int] = []
+        run.bus.add_callback(lambda s: seen.append(s.users))
+        await run.start()
+        await asyncio.wait_for(run.wait(), 10)
+        assert max(seen) == users, (users, workers, seen)
