@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -291,15 +292,40 @@ async def test_a_version_mismatch_names_the_host_and_exits_2(test_server, tmp_pa
         assert test_server.state.total == 0
 
 
+UNREACHABLE_PRELOAD = """
+import socket
+
+if not hasattr(socket.getaddrinfo, "real"):  # Dask may run a preload more than once in a process
+    def getaddrinfo(host, port, *args, **kwargs):
+        if port == {port}:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return getaddrinfo.real(host, port, *args, **kwargs)
+
+    getaddrinfo.real = socket.getaddrinfo
+    socket.getaddrinfo = getaddrinfo
+"""
+
+
 @slow
-async def test_an_unreachable_target_names_the_host_and_exits_3(dask_cluster, closed_port):
-    proc = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "liminal_tui", "--run", "smoke", "--no-report",
-                         "--target", f"http://127.0.0.1:{closed_port}", "--cluster", dask_cluster.scheduler_address],
-        capture_output=True, text=True, timeout=60)
+async def test_a_target_unreachable_from_one_host_names_it_and_exits_3(test_server, dask_cluster, tmp_path):
+    """Two hosts reach the target; a third cannot resolve it, as a load host on a network without a route
+    or DNS entry for it (a Dask worker preload: only lookups of the target's port fail there)."""
+    from distributed import Nanny
+
+    preload = tmp_path / "cut_off.py"
+    preload.write_text(UNREACHABLE_PRELOAD.format(port=test_server.port))
+    async with Nanny(dask_cluster.scheduler_address, nthreads=1, host="127.0.0.1", preload=[str(preload)],
+                     silence_logs=logging.ERROR) as cut_off:
+        address = cut_off.worker_address
+        profile = tmp_path / "p.toml"
+        profile.write_text(HEADER.format(name="p", target=test_server.url, duration="2s") + _get("/ok", users=1))
+        proc = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "liminal_tui", "--run", str(profile), "--no-report",
+                             "--cluster", dask_cluster.scheduler_address], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3, proc.stderr
-    assert "from host" in proc.stderr and "connection refused" in proc.stderr and "Traceback" not in proc.stderr
-    assert "(tcp://127.0.0.1:" in proc.stderr  # the host, by its Dask worker's address
+    assert f"from host {socket.gethostname()} ({address})" in proc.stderr  # that host, and only that one
+    assert "cannot resolve host" in proc.stderr and "Traceback" not in proc.stderr
+    assert test_server.state.total == 0  # nothing was sent from any host
 
 
 @slow
