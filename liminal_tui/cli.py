@@ -1,7 +1,8 @@
 """Command line: the app (no arguments), ``--run`` for scripts and CI, ``--validate``, ``--serve-demo``.
 
-Exit codes: 0 all thresholds passed; 1 a threshold failed; 2 bad profile or usage;
-3 target unreachable at preflight; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
+Exit codes: 0 all thresholds passed; 1 a threshold failed; 2 bad profile or usage (``--cluster``: Dask
+missing, versions differ); 3 target unreachable at preflight (``--cluster``: from a host); 4 the load
+generator failed to start (``--cluster``: no scheduler or no workers); 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
 """
 
 from __future__ import annotations
