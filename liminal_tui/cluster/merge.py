@@ -12,6 +12,7 @@ from typing import Sequence
 
 from hdrh.histogram import HdrHistogram
 
+from ..metrics.hdr import thread_adder
 from ..metrics.recorder import new_histogram
 from ..metrics.snapshot import EndpointInterval, IntervalReport, WorkerHealth
 
@@ -23,8 +24,9 @@ def _add(hists: list[bytes | None]) -> bytes | None:
     if len(present) <= 1:
         return present[0] if present else None
     total: HdrHistogram = new_histogram()
+    adder = thread_adder()
     for encoded in present:
-        total.decode_and_add(encoded)
+        adder.add(total, encoded)
     return total.encode()
 
 

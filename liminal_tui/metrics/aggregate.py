@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import threading
 import time
 from bisect import bisect_left
 from collections import Counter
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from hdrh.histogram import HdrHistogram
 
-from .hdr import EncodedAdder
+from .hdr import thread_adder
 from .recorder import clear_histogram, new_histogram
 from .events import Event, StopReason
 from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
@@ -93,17 +92,6 @@ def cumulative_buckets(hist: HdrHistogram) -> tuple[tuple[float, int], ...]:
     return tuple(out)
 
 
-_local = threading.local()
-
-
-def _adder() -> EncodedAdder:
-    """This thread's :class:`EncodedAdder` (its scratch array is reused, so never shared between threads)."""
-    adder = getattr(_local, "adder", None)
-    if adder is None:
-        adder = _local.adder = EncodedAdder()
-    return adder
-
-
 @dataclass
 class _Series:
     """Histograms and counters of one (kind, name) over some span."""
@@ -138,7 +126,7 @@ class _Series:
         self.count += item.count
         self.failures += item.failures
         self.bytes += item.bytes
-        adder = _adder()
+        adder = thread_adder()
         if item.hist:
             adder.add(self.hist, item.hist)
         if item.failed_hist:

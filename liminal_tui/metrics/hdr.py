@@ -9,6 +9,7 @@ that is reused, only its non-zero range is added, and that range is zeroed again
 from __future__ import annotations
 
 import ctypes
+import threading
 
 import pyhdrh  # hdrhistogram's C helpers (decode, add_array), as its own codec uses them
 from hdrh.codec import HdrHistogramEncoder, payload_header_size
@@ -16,7 +17,7 @@ from hdrh.histogram import HdrHistogram
 
 from .recorder import new_histogram
 
-__all__ = ["EncodedAdder"]
+__all__ = ["EncodedAdder", "thread_adder"]
 
 
 class EncodedAdder:
@@ -48,3 +49,14 @@ class EncodedAdder:
         target.total_count += total
         target.max_value = max(target.max_value, target.get_highest_equivalent_value(target.get_value_from_index(hi)))
         target.min_value = min(target.min_value, target.get_value_from_index(lo))
+
+
+_local = threading.local()
+
+
+def thread_adder() -> EncodedAdder:
+    """This thread's :class:`EncodedAdder` (its scratch array is reused, so never shared between threads)."""
+    adder = getattr(_local, "adder", None)
+    if adder is None:
+        adder = _local.adder = EncodedAdder()
+    return adder
