@@ -368,3 +368,29 @@ async def test_the_app_runs_on_the_cluster_through_the_clis_factory(dask_cluster
         assert report is not None
         summary = json.loads((report / "summary.json").read_text())
         assert len(summary["hosts"]) == 2 and summary["settings"]["cluster"] == dask_cluster.scheduler_address
+
+
+@slow
+async def test_local_cluster_starts_inside_a_textual_app(test_server):
+    """``--cluster local:N`` from the app: Textual replaces sys.stderr, which spawning the Dask workers needs."""
+    from textual.app import App
+
+    outcome: list = []
+    profile = make_profile(test_server.url, _get("/ok", users=1), duration="1s")
+
+    class Host(App[None]):
+        async def on_mount(self) -> None:
+            session = _session(profile, "local:1")
+            try:
+                await session.start()
+                outcome.append(await session.finish())
+            except Exception as exc:  # recorded, asserted below
+                outcome.append(exc)
+            self.exit()
+
+    async with Host().run_test() as pilot:
+        deadline = time.monotonic() + 40
+        while not outcome and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+    assert outcome and not isinstance(outcome[0], Exception), outcome
+    assert outcome[0].final.find("http").total == test_server.state.counts["/ok"] > 0

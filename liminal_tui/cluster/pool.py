@@ -21,7 +21,7 @@ from distributed import Client, LocalCluster
 
 from .. import __version__
 from ..engine.messages import Abort, Command, Done, Failed, IntervalReport, Lost, Ready, Start, Stop
-from ..engine.pool import Emit, WorkerStartError
+from ..engine.pool import Emit, WorkerStartError, _stderr_with_descriptor
 from ..engine.preflight import PreflightError
 from ..engine.worker import WorkerSpec
 from . import ClusterAddress, ClusterError
@@ -97,9 +97,10 @@ class ClusterPool:
         address = self.address.scheduler
         if address is None:
             try:
-                self._cluster = await asyncio.wait_for(LocalCluster(
-                    n_workers=self.address.local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, asynchronous=True, silence_logs=logging.ERROR), CONNECT_TIMEOUT * 3)
+                with _stderr_with_descriptor():  # the app: Textual's stderr has no descriptor for spawn
+                    self._cluster = await asyncio.wait_for(LocalCluster(
+                        n_workers=self.address.local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=None, asynchronous=True, silence_logs=logging.ERROR), CONNECT_TIMEOUT * 3)
             except (OSError, asyncio.TimeoutError, RuntimeError) as exc:
                 raise ClusterError(f"cannot start a local Dask cluster: {exc or type(exc).__name__}", EXIT_ENGINE) from None
             address = self._cluster.scheduler_address
