@@ -250,9 +250,9 @@ async def test_a_frozen_host_is_lost_within_three_ticks(test_server):
         assert outcome.final.stop_reason.cause == StopCause.COMPLETED
         (died,) = [e for e in events if e.kind == EventKind.WORKER_DIED]
         assert "no report for 3 ticks" in died.text and frozen.address in died.text
-        # The last report it sent covered up to a tick boundary before the freeze; 3 ticks after that
-        # boundary it is lost (plus the watch's period, a quarter tick).
-        assert 0 < frozen.lost_at - stopped_at <= 3 * tick + tick / 4 + 0.15
+        # Its last report came at a tick boundary before the freeze; 3 ticks after it, it is lost (plus the
+        # watch's period, a quarter tick, and the event loop's own delay on a busy machine).
+        assert 0 < frozen.lost_at - stopped_at <= 3 * tick + tick / 4 + 0.3
 
 
 @slow
