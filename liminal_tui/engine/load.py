@@ -67,8 +67,12 @@ class ClosedLoad:
     """Virtual users that loop over the scenarios until asked to stop."""
 
     def __init__(self, shape: LoadShape, iteration: Iteration, new_user: Callable[[int], User],
-                 think: tuple[float, float], first_user: int) -> None:
+                 think: tuple[float, float], first_user: int, slot: int = 0) -> None:
         self.shape = shape
+        self.slot = slot
+        """This worker's number among the run's workers, all of the same share ``u``: worker ``i`` runs
+        ``floor(u*(i+1)) - floor(u*i)`` users, so the workers' users add up to the run's exactly (3 users on
+        2 workers: 1 and 2, not 1 and 1; 100 users on 400 workers: 100, not 0)."""
         self.iteration = iteration
         self.new_user = new_user
         self.think = think
@@ -87,7 +91,8 @@ class ClosedLoad:
     def adjust(self, t: float) -> None:
         """Start or retire users to match the shape at ``t`` (called every TICK)."""
         self._users = [(u, task) for u, task in self._users if not task.done()]
-        want = int(self.shape.at(t) + 1e-9)
+        share = self.shape.at(t)
+        want = int(share * (self.slot + 1) + 1e-9) - int(share * self.slot + 1e-9)
         running = [pair for pair in self._users if not pair[0].stopping]
         if len(running) < want:
             for _ in range(want - len(running)):

@@ -126,7 +126,7 @@ class Worker:
         if self.open_model:
             load: Any = OpenLoad(self.shape, iteration, new_user, max(1, int(profile.load.max_in_flight * spec.share)), first)
         else:
-            load = ClosedLoad(self.shape, iteration, new_user, profile.load.think_range, first)
+            load = ClosedLoad(self.shape, iteration, new_user, profile.load.think_range, first, slot=spec.index)
         duration = float(profile.duration or 0)
         hard_end = time.perf_counter() + duration + spec.grace + HARD_END_SLACK
         self.health.take()  # CPU is measured from here: setting up the client is not the load
