@@ -97,7 +97,9 @@ async def test_every_pool_speaks_the_messages_in_order(name, test_server, reques
         assert [r.tick for r in reports] == list(range(1, len(reports) + 1)) and len(reports) >= 3
         assert reports[0].t_start == 0.0
         assert all(b.t_start == a.t_end for a, b in zip(reports, reports[1:]))
-        assert all(r.t_end == pytest.approx(r.tick * 0.2, abs=0.15) for r in reports[:-1])
+        # A tick's report is never early; it may be late by the loop's own lateness (0.15 s was seen
+        # under a load average of 10, so the bound is wide: the order and numbering above are exact).
+        assert all(r.tick * 0.2 - 0.01 <= r.t_end <= r.tick * 0.2 + 0.5 for r in reports[:-1]), reports
     assert not any(isinstance(e, (Failed, Lost)) for e in events)
 
 
