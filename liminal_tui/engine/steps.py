@@ -18,7 +18,7 @@ from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
-from .clients.ws import WsConnection
+from .clients.ws import ProxyCache, WsConnection
 from .follow import REDIRECT_STATUSES, Follower
 
 __all__ = ["compile_steps", "json_path", "User"]
@@ -78,6 +78,8 @@ class Engine:
         self.recorder = recorder
         self.base_url = base_url.rstrip("/")
         self.ws_base = "ws" + self.base_url[4:] if self.base_url.startswith("http") else self.base_url
+        self.ws_proxies: ProxyCache = {}
+        """The WebSocket proxy (from the environment) of each origin, looked up once a run."""
         self.ws_stats = ws_stats
         self.verify_tls = verify_tls
         self.default_headers = default_headers
@@ -255,7 +257,7 @@ class WsOpen(_Step):
             return False
         conn = WsConnection(
             url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
-            s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size,
+            s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size, self.eng.ws_proxies,
         )
         user.ws = conn
         return await conn.open()

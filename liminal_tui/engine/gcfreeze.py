@@ -1,0 +1,53 @@
+"""Keep the cyclic garbage collector off long-lived connections (worker processes only).
+
+A worker holding 10,000 WebSockets keeps ~50 gc-tracked objects per connection alive for the run
+(the websockets connection and protocol, their streams, the reader and heartbeat tasks, a deque).
+CPython's full collections walk every one of them: measured 0.1-2.3 s per collection at 5,000
+connections per worker, every few seconds during the hold, each one an event-loop stall that shows up
+as heartbeat RTT and as a "saturated" second (docs/PERFORMANCE.md, "WebSockets at scale").
+
+So every tick in which more WebSockets are open than ever before, the worker collects (only what is
+not frozen yet: the last tick's new objects) and moves what survives to the permanent generation
+(``gc.freeze``), which full collections skip. The first freeze also happens once the users have ramped
+up (the worker's own long-lived objects). When users are retired (a stage or a live change lowers the
+load), ``gc.unfreeze`` hands everything back to the collector, so retired connections are freed.
+Frozen objects that become garbage while frozen are freed by reference counting as usual; only cycles
+among them wait for the next unfreeze (or the end of the worker process).
+"""
+
+from __future__ import annotations
+
+import gc
+
+__all__ = ["GcFreezer", "FREEZE_AFTER"]
+
+FREEZE_AFTER = 1.0
+"""Seconds into the run before the first freeze (the load must have ramped up, too)."""
+
+
+class GcFreezer:
+    """Called once a tick with the worker's figures; freezes, unfreezes, or does nothing."""
+
+    def __init__(self) -> None:
+        self.frozen = False
+        self.freezes = 0
+        self._ws_open = 0
+        """WebSockets open at the last freeze (the peak so far, since the last unfreeze)."""
+        self._users = 0
+        """Users active at the last freeze: fewer than this means users were retired."""
+
+    def tick(self, t: float, users: int, target: float, ws_open: int) -> None:
+        if self.frozen and users < self._users:
+            gc.unfreeze()  # users retired: what they leave must be collectable
+            self.frozen = False
+            self._ws_open, self._users = ws_open, users
+            return
+        if not self.frozen:
+            self._ws_open = min(self._ws_open, ws_open)  # after an unfreeze: growth counts from the low point
+        ramped = t >= FREEZE_AFTER and users >= int(target)
+        if ws_open > self._ws_open or (ramped and not self.frozen and self.freezes == 0):
+            gc.collect()  # only the objects not frozen yet: the garbage must not be frozen with them
+            gc.freeze()
+            self.frozen = True
+            self.freezes += 1
+            self._ws_open, self._users = max(self._ws_open, ws_open), max(self._users, users)

@@ -1,0 +1,130 @@
+"""What holding many WebSockets relies on: per-tick bookkeeping that does not grow with the users,
+the garbage collector kept off long-lived connections, and the proxy looked up once per origin.
+
+(The figures themselves, 10,000 and 30,000 connections, are bench/websockets_10k.py's.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+
+import pytest
+
+from liminal_tui.engine.clients.ws import proxy_for
+from liminal_tui.engine.gcfreeze import GcFreezer
+from liminal_tui.engine.load import ClosedLoad, LoadShape
+from liminal_tui.engine.steps import User
+from liminal_tui.profile.models import LoadModel
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_closed_load_starts_retires_the_newest_and_replaces_users_that_ended() -> None:
+    shape = LoadShape(LoadModel(users=10, spawn_rate=1000), 1.0)
+    shape.set(10, 0.0)
+    shape.spawn_rate = 0.0  # live changes apply at once
+    release: dict[int, asyncio.Event] = {}
+    crash_once = {3}
+
+    async def iteration(user: User) -> None:
+        number = user.vars["user"]
+        if number in crash_once:
+            crash_once.discard(number)
+            raise RuntimeError("an iteration that fails in a way no step records")
+        user.holding = True  # like ws_hold: retiring this user cancels it
+        try:
+            await release.setdefault(number, asyncio.Event()).wait()
+        finally:
+            user.holding = False
+
+    load = ClosedLoad(shape, iteration, lambda n: User(n, {}), (0.0, 0.0), first_user=1)
+    load.adjust(0.0)
+    assert load.active == 10
+    await asyncio.sleep(0)  # user 3's iteration raises, its task ends
+    await asyncio.sleep(0)
+    assert load.active == 9
+    load.adjust(0.05)  # ... and a new user takes its place
+    assert load.active == 10
+    assert sorted(u.vars["user"] for u in load._running) == [1, 2, 4, 5, 6, 7, 8, 9, 10, 11]
+    await asyncio.sleep(0)
+
+    shape.set(4, 0.1)
+    load.adjust(0.1)  # retire 6: the newest, cancelled out of their hold
+    assert sorted(u.vars["user"] for u in load._running) == [1, 2, 4, 5]
+    retired = [u for u in load._tasks if u.stopping]
+    assert sorted(u.vars["user"] for u in retired) == [6, 7, 8, 9, 10, 11]
+    await asyncio.sleep(0.05)
+    assert load.active == 4
+    load.adjust(0.15)  # nothing to do: nothing started, nothing retired
+    assert load.active == 4
+
+    load.stop()
+    await asyncio.wait(load.tasks(), timeout=5)
+    assert load.active == 0 and load.tasks() == []
+
+
+def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_users_leave() -> None:
+    gc.unfreeze()
+    try:
+        freezer = GcFreezer()
+        freezer.tick(0.5, users=0, target=10, ws_open=0)  # nothing open, not ramped up: nothing
+        assert gc.get_freeze_count() == 0 and freezer.freezes == 0
+
+        garbage = _Cycle()
+        dead = weakref.ref(garbage)
+        del garbage
+        alive = _Cycle()
+        freezer.tick(0.5, users=5, target=10, ws_open=5)  # more WebSockets than ever: collect, then freeze
+        assert dead() is None, "garbage made before a freeze must be collected, not frozen"
+        assert freezer.frozen and freezer.freezes == 1
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert not any(o is alive for o in gc.get_objects()), "a survivor is in the permanent generation"
+
+        freezer.tick(1.5, users=10, target=10, ws_open=10)
+        assert freezer.freezes == 2
+        freezer.tick(2.5, users=10, target=10, ws_open=10)  # the hold: nothing changes
+        freezer.tick(3.5, users=10, target=10, ws_open=9)  # a drop (and its reconnect) is no reason either
+        assert freezer.freezes == 2 and freezer.frozen
+
+        freezer.tick(4.5, users=4, target=4, ws_open=10)  # users retired: everything back to the collector
+        assert not freezer.frozen and gc.get_freeze_count() == 0
+        freezer.tick(5.5, users=4, target=4, ws_open=4)  # and not frozen again until connections grow
+        assert not freezer.frozen and gc.get_freeze_count() == 0
+        freezer.tick(6.5, users=6, target=6, ws_open=6)
+        assert freezer.frozen and freezer.freezes == 3
+    finally:
+        gc.unfreeze()
+
+
+def test_gc_freezer_freezes_once_ramped_up_without_websockets() -> None:
+    gc.unfreeze()
+    try:
+        freezer = GcFreezer()
+        freezer.tick(0.5, users=10, target=10, ws_open=0)  # too early in the run
+        assert freezer.freezes == 0
+        freezer.tick(1.0, users=10, target=10, ws_open=0)
+        freezer.tick(2.0, users=10, target=10, ws_open=0)
+        assert freezer.freezes == 1 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_proxy_is_looked_up_once_per_origin_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("no_proxy", "NO_PROXY", "ws_proxy", "WS_PROXY", "all_proxy", "ALL_PROXY", "socks_proxy",
+                "SOCKS_PROXY", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    cache: dict = {}
+    assert proxy_for("ws://target.invalid:8080/ws", cache) == "http://127.0.0.1:9"
+    monkeypatch.delenv("http_proxy")
+    assert proxy_for("ws://target.invalid:8080/other", cache) == "http://127.0.0.1:9", "looked up again"
+    assert proxy_for("ws://target.invalid:8080/ws", {}) is None, "a new run looks again"
+    assert proxy_for("ws://other.invalid:8080/ws", cache) is None
