@@ -74,6 +74,7 @@ def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_use
     gc.unfreeze()
     try:
         freezer = GcFreezer()
+        assert gc.isenabled()
         freezer.tick(0.5, users=0, target=10, ws_open=0)  # nothing open, not ramped up: nothing
         assert gc.get_freeze_count() == 0 and freezer.freezes == 0
 
@@ -84,13 +85,15 @@ def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_use
         freezer.tick(0.5, users=5, target=10, ws_open=5)  # more WebSockets than ever: collect, then freeze
         assert dead() is None, "garbage made before a freeze must be collected, not frozen"
         assert freezer.frozen and freezer.freezes == 1
+        assert not gc.isenabled(), "while connections open, the tick's collection is the only one"
         frozen = gc.get_freeze_count()
         assert frozen > 0
         assert not any(o is alive for o in gc.get_objects()), "a survivor is in the permanent generation"
 
         freezer.tick(1.5, users=10, target=10, ws_open=10)
         assert freezer.freezes == 2
-        freezer.tick(2.5, users=10, target=10, ws_open=10)  # the hold: nothing changes
+        freezer.tick(2.5, users=10, target=10, ws_open=10)  # the hold: nothing new is frozen
+        assert gc.isenabled(), "the hold: the collector is back for short-lived objects"
         freezer.tick(3.5, users=10, target=10, ws_open=9)  # a drop (and its reconnect) is no reason either
         assert freezer.freezes == 2 and freezer.frozen
 
@@ -102,6 +105,7 @@ def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_use
         assert freezer.frozen and freezer.freezes == 3
     finally:
         gc.unfreeze()
+        gc.enable()
 
 
 def test_gc_freezer_freezes_once_ramped_up_without_websockets() -> None:
@@ -115,6 +119,7 @@ def test_gc_freezer_freezes_once_ramped_up_without_websockets() -> None:
         assert freezer.freezes == 1 and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+        gc.enable()
 
 
 def test_proxy_is_looked_up_once_per_origin_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,3 +133,53 @@ def test_proxy_is_looked_up_once_per_origin_and_run(monkeypatch: pytest.MonkeyPa
     assert proxy_for("ws://target.invalid:8080/other", cache) == "http://127.0.0.1:9", "looked up again"
     assert proxy_for("ws://target.invalid:8080/ws", {}) is None, "a new run looks again"
     assert proxy_for("ws://other.invalid:8080/ws", cache) is None
+
+
+HOLD = """
+[load]
+users = 40
+spawn_rate = 1000
+
+[[scenarios]]
+name = "hold"
+[[scenarios.steps]]
+type = "ws_connect"
+path = "/ws/echo"
+name = "ws"
+heartbeat = "0.2s"
+[[scenarios.steps]]
+type = "ws_hold"
+duration = "10s"
+"""
+
+
+async def test_held_connections_share_one_heartbeat_schedule(test_server) -> None:  # type: ignore[no-untyped-def]
+    """40 held connections with 0.2-s heartbeats: every one pings on time, and no task sleeps per connection
+    between pings (a user's loop and its reader are all there is; a ping's task lives for one round trip)."""
+    from servers import make_profile, run_to_end
+
+    counts: list[int] = []
+    kinds: set[str] = set()
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            mine = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]
+            mine = [name for name in mine if name.startswith("WsConnection.")]
+            kinds.update(mine)
+            counts.append(len(mine))
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        _, final = await run_to_end(make_profile(test_server.url, HOLD, duration="1.6s"), tick=0.2)
+    finally:
+        watcher.cancel()
+    ping = final.find("ws_ping", "ws")
+    assert final.ws.connects == 40 and final.ws.drops == 0
+    # 1.6 s, the first ping 0.2 s after each connect: 6-7 rounds per connection (a round is one RTT longer)
+    assert 40 * 5 <= ping.count <= 40 * 8 and ping.failures == 0
+    # the connections' tasks: 40 readers, and pings only while in flight (between rounds, none); a task per
+    # connection sleeping between pings would never let the count fall to 40
+    assert kinds == {"WsConnection._read_loop", "WsConnection._ping_once"}
+    held = [n for n in counts if n >= 40]
+    assert held and min(held) == 40 and max(held) <= 80

@@ -8,7 +8,8 @@ as heartbeat RTT and as a "saturated" second (docs/PERFORMANCE.md, "WebSockets a
 
 So every tick in which more WebSockets are open than ever before, the worker collects (only what is
 not frozen yet: the last tick's new objects) and moves what survives to the permanent generation
-(``gc.freeze``), which full collections skip. The first freeze also happens once the users have ramped
+(``gc.freeze``), which full collections skip; until a tick opens no new connection, that collection is
+the only one (automatic collection is off). The first freeze also happens once the users have ramped
 up (the worker's own long-lived objects). When users are retired (a stage or a live change lowers the
 load), ``gc.unfreeze`` hands everything back to the collector, so retired connections are freed.
 Frozen objects that become garbage while frozen are freed by reference counting as usual; only cycles
@@ -39,6 +40,7 @@ class GcFreezer:
     def tick(self, t: float, users: int, target: float, ws_open: int) -> None:
         if self.frozen and users < self._users:
             gc.unfreeze()  # users retired: what they leave must be collectable
+            gc.enable()
             self.frozen = False
             self._ws_open, self._users = ws_open, users
             return
@@ -48,6 +50,12 @@ class GcFreezer:
         if ws_open > self._ws_open or (ramped and not self.frozen and self.freezes == 0):
             gc.collect()  # only the objects not frozen yet: the garbage must not be frozen with them
             gc.freeze()
+            # While connections keep opening, this collection once a tick is the only one: automatic
+            # collections would walk the half-open connections over and over (measured 20-50 ms for a
+            # generation-1 pass, 100-700 ms for a full one, several a second during a ramp of 1,000/s).
+            gc.disable()
             self.frozen = True
             self.freezes += 1
             self._ws_open, self._users = max(self._ws_open, ws_open), max(self._users, users)
+        elif not gc.isenabled():
+            gc.enable()  # a tick without new connections: the collector is back, for short-lived objects

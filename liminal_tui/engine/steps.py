@@ -18,7 +18,7 @@ from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
-from .clients.ws import ProxyCache, WsConnection
+from .clients.ws import Heartbeats, ProxyCache, WsConnection
 from .follow import REDIRECT_STATUSES, Follower
 
 __all__ = ["compile_steps", "json_path", "User"]
@@ -80,9 +80,18 @@ class Engine:
         self.ws_base = "ws" + self.base_url[4:] if self.base_url.startswith("http") else self.base_url
         self.ws_proxies: ProxyCache = {}
         """The WebSocket proxy (from the environment) of each origin, looked up once a run."""
+        self._heartbeats: dict[float, Heartbeats] = {}
         self.ws_stats = ws_stats
         self.verify_tls = verify_tls
         self.default_headers = default_headers
+
+    def heartbeats(self, interval: float) -> Heartbeats | None:
+        """The run's heartbeat schedule for ``interval`` seconds (one timer for all its connections)."""
+        if interval <= 0:
+            return None
+        if interval not in self._heartbeats:
+            self._heartbeats[interval] = Heartbeats(interval)
+        return self._heartbeats[interval]
 
 
 def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[str, str] | None:
@@ -258,6 +267,7 @@ class WsOpen(_Step):
         conn = WsConnection(
             url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
             s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size, self.eng.ws_proxies,
+            self.eng.heartbeats(s.heartbeat),
         )
         user.ws = conn
         return await conn.open()
