@@ -183,3 +183,37 @@ async def test_held_connections_share_one_heartbeat_schedule(test_server) -> Non
     assert kinds == {"WsConnection._read_loop", "WsConnection._ping_once"}
     held = [n for n in counts if n >= 40]
     assert held and min(held) == 40 and max(held) <= 80
+
+
+async def test_heartbeats_due_together_start_in_batches() -> None:
+    """1,000 connections opened in one burst come due in one burst: their pings start 50 at a time, one
+    batch per pass of the event loop, so other callbacks (pongs, timers) run in between."""
+    from liminal_tui.engine.clients.ws import PING_BATCH, Heartbeats
+
+    loop = asyncio.get_running_loop()
+    passes = [0]
+    beats: list[int] = []  # the loop pass each beat happened in
+
+    class Due:
+        def beat(self) -> None:
+            beats.append(passes[0])
+
+    def count_passes() -> None:
+        passes[0] += 1
+        if len(beats) < 1000:
+            loop.call_soon(count_passes)
+
+    schedule = Heartbeats(0.05)
+    for _ in range(1000):
+        schedule.join()
+        schedule.add(Due())  # type: ignore[arg-type]
+    await asyncio.sleep(0.04)
+    loop.call_soon(count_passes)
+    async with asyncio.timeout(5):
+        while len(beats) < 1000:
+            await asyncio.sleep(0.01)
+    per_pass = [beats.count(p) for p in sorted(set(beats))]
+    assert max(per_pass) == PING_BATCH and len(per_pass) == 1000 // PING_BATCH
+    for _ in range(1000):
+        schedule.leave()
+    assert schedule._timer is None  # nobody left: no timer left behind

@@ -35,6 +35,9 @@ BACKOFF_BASE = 0.1
 CLEAN_CLOSES = frozenset((1000, 1001))
 """Close codes that are not failures: normal closure, going away (a server shutting down or restarting)."""
 TOO_BIG = 1009
+PING_BATCH = 50
+"""Heartbeat pings started in one go: connections opened in a burst come due in a burst, and starting
+1,000 pings at once (~50 us each) would hold the event loop for 50 ms, every interval."""
 
 
 @dataclass(slots=True)
@@ -110,7 +113,7 @@ class Heartbeats:
         self._conns: deque[WsConnection] = deque()
         self._live = 0
         """Connections on the schedule that have not closed (none left: the timer is dropped)."""
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
 
     def join(self) -> None:
         self._live += 1
@@ -138,9 +141,14 @@ class Heartbeats:
         self._timer = None
         now = loop.time() + 0.0005  # timers fire on a 1-ms grid: what is due within it goes now
         due, conns = self._due, self._conns
+        started = 0
         while due and due[0] <= now:
+            if started == PING_BATCH:  # more due at once: the rest after the loop has run the others
+                self._timer = loop.call_soon(self._fire, loop)
+                return
             due.popleft()
             conns.popleft().beat()
+            started += 1
         if due:
             self._timer = loop.call_at(due[0], self._fire, loop)
 
