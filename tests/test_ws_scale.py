@@ -72,6 +72,7 @@ async def test_closed_load_starts_retires_the_newest_and_replaces_users_that_end
 
 def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_users_leave() -> None:
     gc.unfreeze()
+    threshold = gc.get_threshold()
     try:
         freezer = GcFreezer()
         assert gc.isenabled()
@@ -86,6 +87,7 @@ def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_use
         assert dead() is None, "garbage made before a freeze must be collected, not frozen"
         assert freezer.frozen and freezer.freezes == 1
         assert not gc.isenabled(), "while connections open, the tick's collection is the only one"
+        assert gc.get_threshold()[0] >= 10_000, "young collections less often once frozen"
         frozen = gc.get_freeze_count()
         assert frozen > 0
         assert not any(o is alive for o in gc.get_objects()), "a survivor is in the permanent generation"
@@ -106,10 +108,12 @@ def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_use
     finally:
         gc.unfreeze()
         gc.enable()
+        gc.set_threshold(*threshold)
 
 
 def test_gc_freezer_freezes_once_ramped_up_without_websockets() -> None:
     gc.unfreeze()
+    threshold = gc.get_threshold()
     try:
         freezer = GcFreezer()
         freezer.tick(0.5, users=10, target=10, ws_open=0)  # too early in the run
@@ -120,6 +124,7 @@ def test_gc_freezer_freezes_once_ramped_up_without_websockets() -> None:
     finally:
         gc.unfreeze()
         gc.enable()
+        gc.set_threshold(*threshold)
 
 
 def test_proxy_is_looked_up_once_per_origin_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
