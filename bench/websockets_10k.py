@@ -408,7 +408,7 @@ def main() -> int:
     ramp_end = max(IDLE_S + ramp, next((t for t, n in progress if n >= users), float("inf")))
     sat_secs = sorted({int(m) * 60 + int(sec) for m, sec in re.findall(r"^\[(\d+):(\d\d)\] generator saturated", stderr, re.M)})
     after = [t for t in sat_secs if ramp_end < t <= duration]
-    window = max(0, int(duration - ramp_end))
+    window = max(0, int(duration - ramp_end)) if ramp_end < float("inf") else 0
 
     # The anchor: the same pings (5-s heartbeats, one ping and its pong) by a bare client, in the same run.
     bare_out = []
