@@ -222,3 +222,23 @@ async def test_heartbeats_due_together_start_in_batches() -> None:
     for _ in range(1000):
         schedule.leave()
     assert schedule._timer is None  # nobody left: no timer left behind
+
+
+def test_a_wait_takes_the_oldest_matching_message_since_its_start_looking_only_at_newer_ones() -> None:
+    from collections import deque
+
+    from liminal_tui.engine.clients.ws import WsMessage
+    from liminal_tui.engine.steps import _first_match
+
+    buffer = deque((WsMessage(t, f"m{t}") for t in range(1, 513)), maxlen=512)
+    looked: list[int] = []
+
+    def matches(msg: WsMessage) -> bool:
+        looked.append(msg.t_ns)
+        return msg.t_ns % 2 == 0
+
+    assert _first_match(buffer, 509, matches).t_ns == 510
+    assert looked == [509, 510], "only messages since the start are looked at, oldest first"
+    assert _first_match(buffer, 512, matches).t_ns == 512
+    assert _first_match(buffer, 513, matches) is None
+    assert _first_match(deque(), 0, matches) is None

@@ -289,6 +289,23 @@ class WsSendStep(_Step):
         return await user.ws.send(text)
 
 
+def _first_match(buffer: Any, start: int, matches: Any) -> Any:
+    """The oldest message that arrived at or after ``start`` (ns) and ``matches``, or None.
+
+    The buffer is in arrival order: only the messages newer than ``start`` are looked at, found from the
+    newest end (an echo scenario has one; copying and walking all 512 kept messages per wait cost more
+    than the echo itself)."""
+    n = len(buffer)
+    i = n
+    while i > 0 and buffer[i - 1].t_ns >= start:
+        i -= 1
+    for k in range(i, n):
+        msg = buffer[k]
+        if matches(msg):
+            return msg
+    return None
+
+
 class WsWaitStep(_Step):
     def __init__(self, step: WsWait, eng: Engine) -> None:
         self.match = {k: compile_value(v) for k, v in step.match.items()}
@@ -313,18 +330,19 @@ class WsWaitStep(_Step):
             return False
         deadline = now + self.timeout_ns
         while True:
-            for msg in list(conn.buffer):  # bounded (ws.BUFFER), newest last
-                if msg.t_ns >= start and self._matches(msg, want, needle):
-                    self.rec.success(msg.t_ns - start, len(msg.text))
-                    return True
+            msg = _first_match(conn.buffer, start, lambda m: self._matches(m, want, needle))
+            if msg is not None:
+                self.rec.success(msg.t_ns - start, len(msg.text))
+                return True
             left = deadline - time.perf_counter_ns()
             if left <= 0:
                 self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
                 return False
             conn.arrived.clear()
             try:
-                await asyncio.wait_for(conn.arrived.wait(), left / 1e9)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(left / 1e9):  # no task per wait, as wait_for would make
+                    await conn.arrived.wait()
+            except TimeoutError:
                 pass
 
     @staticmethod
