@@ -6,10 +6,9 @@ CPython's full collections walk every one of them: measured 0.1-2.3 s per collec
 connections per worker, every few seconds during the hold, each one an event-loop stall that shows up
 as heartbeat RTT and as a "saturated" second (docs/PERFORMANCE.md, "WebSockets at scale").
 
-So every tick in which more WebSockets are open than ever before, the worker collects (only what is
-not frozen yet: the last tick's new objects) and moves what survives to the permanent generation
-(``gc.freeze``), which full collections skip; until a tick opens no new connection, that collection is
-the only one (automatic collection is off). The first freeze also happens once the users have ramped
+So every tick in which more WebSockets are open than ever before, the worker collects its young
+generations and moves what is alive to the permanent generation (``gc.freeze``), which full collections
+skip; until a tick opens no new connection, there are no full collections at all. The first freeze also happens once the users have ramped
 up (the worker's own long-lived objects). When users are retired (a stage or a live change lowers the
 load), ``gc.unfreeze`` hands everything back to the collector, so retired connections are freed.
 Frozen objects that become garbage while frozen are freed by reference counting as usual; only cycles
@@ -36,6 +35,9 @@ class GcFreezer:
     def __init__(self) -> None:
         self.frozen = False
         self.freezes = 0
+        self.growing = False
+        """Connections opened this tick: full collections are off (young ones go on)."""
+        self._oldest = gc.get_threshold()[2]
         self._ws_open = 0
         """WebSockets open at the last freeze (the peak so far, since the last unfreeze)."""
         self._users = 0
@@ -44,7 +46,7 @@ class GcFreezer:
     def tick(self, t: float, users: int, target: float, ws_open: int) -> None:
         if self.frozen and users < self._users:
             gc.unfreeze()  # users retired: what they leave must be collectable
-            gc.enable()
+            self._growing(False)
             self.frozen = False
             self._ws_open, self._users = ws_open, users
             return
@@ -52,17 +54,24 @@ class GcFreezer:
             self._ws_open = min(self._ws_open, ws_open)  # after an unfreeze: growth counts from the low point
         ramped = t >= FREEZE_AFTER and users >= int(target)
         if ws_open > self._ws_open or (ramped and not self.frozen and self.freezes == 0):
-            gc.collect()  # only the objects not frozen yet: the garbage must not be frozen with them
+            # The young generations only (a few thousand objects): their garbage must not be frozen. A
+            # full collection here would walk every connection opened since the last tick (~72 objects
+            # each, ~100 us per connection: 0.1-0.9 s a tick while opening 1,000 a second) and finds
+            # nothing: opening connections leaves no cycles behind.
+            gc.collect(1)
             gc.freeze()
-            # While connections keep opening, this collection once a tick is the only one: automatic
-            # collections would walk the half-open connections over and over (measured 20-50 ms for a
-            # generation-1 pass, 100-700 ms for a full one, several a second during a ramp of 1,000/s).
-            gc.disable()
             if self.freezes == 0:
-                _, older, oldest = gc.get_threshold()
-                gc.set_threshold(max(YOUNG_THRESHOLD, gc.get_threshold()[0]), older, oldest)
+                gc.set_threshold(max(YOUNG_THRESHOLD, gc.get_threshold()[0]), gc.get_threshold()[1], self._oldest)
+            self._growing(True)
             self.frozen = True
             self.freezes += 1
             self._ws_open, self._users = max(self._ws_open, ws_open), max(self._users, users)
-        elif not gc.isenabled():
-            gc.enable()  # a tick without new connections: the collector is back, for short-lived objects
+        elif self.growing:
+            self._growing(False)
+
+    def _growing(self, on: bool) -> None:
+        """While connections open, no full collections: they would walk the half-open connections over and
+        over (measured 100-700 ms each, several a second during a ramp of 1,000 a second)."""
+        young, older, _ = gc.get_threshold()
+        gc.set_threshold(young, older, 1_000_000 if on else self._oldest)
+        self.growing = on
