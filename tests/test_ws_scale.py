@@ -85,7 +85,7 @@ def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_use
         freezer.tick(0.5, users=5, target=10, ws_open=5)  # more WebSockets than ever: collect, then freeze
         assert dead() is None, "garbage made before a freeze must be collected, not frozen"
         assert freezer.frozen and freezer.freezes == 1
-        assert freezer.growing and gc.get_threshold()[2] >= 1_000_000, "no full collections while connections open"
+        assert freezer.growing and not gc.isenabled(), "while connections open, the tick's collection is the only one"
         assert gc.get_threshold()[0] >= 10_000, "young collections less often once frozen"
         frozen = gc.get_freeze_count()
         assert frozen > 0
@@ -94,7 +94,7 @@ def test_gc_freezer_freezes_survivors_as_connections_grow_and_unfreezes_when_use
         freezer.tick(1.5, users=10, target=10, ws_open=10)
         assert freezer.freezes == 2
         freezer.tick(2.5, users=10, target=10, ws_open=10)  # the hold: nothing new is frozen
-        assert not freezer.growing and gc.get_threshold()[2] == threshold[2], "the hold: full collections are back"
+        assert not freezer.growing and gc.isenabled(), "the hold: the collector is back for short-lived objects"
         freezer.tick(3.5, users=10, target=10, ws_open=9)  # a drop (and its reconnect) is no reason either
         assert freezer.freezes == 2 and freezer.frozen
 

@@ -8,7 +8,7 @@ as heartbeat RTT and as a "saturated" second (docs/PERFORMANCE.md, "WebSockets a
 
 So every tick in which more WebSockets are open than ever before, the worker collects its young
 generations and moves what is alive to the permanent generation (``gc.freeze``), which full collections
-skip; until a tick opens no new connection, there are no full collections at all. The first freeze also happens once the users have ramped
+skip; until a tick opens no new connection, that is the only collection (automatic ones are off). The first freeze also happens once the users have ramped
 up (the worker's own long-lived objects). When users are retired (a stage or a live change lowers the
 load), ``gc.unfreeze`` hands everything back to the collector, so retired connections are freed.
 Frozen objects that become garbage while frozen are freed by reference counting as usual; only cycles
@@ -36,8 +36,7 @@ class GcFreezer:
         self.frozen = False
         self.freezes = 0
         self.growing = False
-        """Connections opened this tick: full collections are off (young ones go on)."""
-        self._oldest = gc.get_threshold()[2]
+        """Connections opened this tick: automatic collections are off."""
         self._ws_open = 0
         """WebSockets open at the last freeze (the peak so far, since the last unfreeze)."""
         self._users = 0
@@ -54,14 +53,14 @@ class GcFreezer:
             self._ws_open = min(self._ws_open, ws_open)  # after an unfreeze: growth counts from the low point
         ramped = t >= FREEZE_AFTER and users >= int(target)
         if ws_open > self._ws_open or (ramped and not self.frozen and self.freezes == 0):
-            # The young generations only (a few thousand objects): their garbage must not be frozen. A
-            # full collection here would walk every connection opened since the last tick (~72 objects
-            # each, ~100 us per connection: 0.1-0.9 s a tick while opening 1,000 a second) and finds
-            # nothing: opening connections leaves no cycles behind.
+            # The young generations (automatic collections are off while connections open, so that is
+            # everything since the last freeze): its garbage must not be frozen. Each new object is
+            # walked once (~72 objects, ~100 us per connection opened).
             gc.collect(1)
             gc.freeze()
             if self.freezes == 0:
-                gc.set_threshold(max(YOUNG_THRESHOLD, gc.get_threshold()[0]), gc.get_threshold()[1], self._oldest)
+                _, older, oldest = gc.get_threshold()
+                gc.set_threshold(max(YOUNG_THRESHOLD, gc.get_threshold()[0]), older, oldest)
             self._growing(True)
             self.frozen = True
             self.freezes += 1
@@ -70,8 +69,11 @@ class GcFreezer:
             self._growing(False)
 
     def _growing(self, on: bool) -> None:
-        """While connections open, no full collections: they would walk the half-open connections over and
-        over (measured 100-700 ms each, several a second during a ramp of 1,000 a second)."""
-        young, older, _ = gc.get_threshold()
-        gc.set_threshold(young, older, 1_000_000 if on else self._oldest)
+        """While connections open, no automatic collections: the tick's ``collect(1)`` walks each new object
+        once, before it is frozen; automatic ones would walk the half-open connections over and over
+        (measured 100-900 ms each, several a second, during a ramp of 1,000 connections a second)."""
+        if on:
+            gc.disable()
+        else:
+            gc.enable()
         self.growing = on
