@@ -1,18 +1,19 @@
 """Keep the cyclic garbage collector off long-lived connections (worker processes only).
 
-A worker holding 10,000 WebSockets keeps ~50 gc-tracked objects per connection alive for the run
-(the websockets connection and protocol, their streams, the reader and heartbeat tasks, a deque).
-CPython's full collections walk every one of them: measured 0.1-2.3 s per collection at 5,000
+A worker holding 10,000 WebSockets keeps ~72 gc-tracked objects per connection alive for the run (the
+websockets connection and protocol, their streams and assembler, the reader task, a deque, an Event).
+CPython's full collections walk every one of them: measured 0.1-1.7 s per collection at 5,000
 connections per worker, every few seconds during the hold, each one an event-loop stall that shows up
 as heartbeat RTT and as a "saturated" second (docs/PERFORMANCE.md, "WebSockets at scale").
 
 So every tick in which more WebSockets are open than ever before, the worker collects its young
-generations and moves what is alive to the permanent generation (``gc.freeze``), which full collections
-skip; until a tick opens no new connection, that is the only collection (automatic ones are off). The first freeze also happens once the users have ramped
-up (the worker's own long-lived objects). When users are retired (a stage or a live change lowers the
-load), ``gc.unfreeze`` hands everything back to the collector, so retired connections are freed.
-Frozen objects that become garbage while frozen are freed by reference counting as usual; only cycles
-among them wait for the next unfreeze (or the end of the worker process).
+generations and moves what is alive to the permanent generation (``gc.freeze``), which full
+collections skip; until a tick opens no new connection, that is the only collection (automatic ones
+are off). The first freeze also happens once the users have ramped up (the worker's own long-lived
+objects). When users are retired (a stage or a live change lowers the load), ``gc.unfreeze`` hands
+everything back to the collector, so retired connections are freed. Frozen objects that become
+garbage while frozen are freed by reference counting as usual; only cycles among them wait for the
+next unfreeze (or the end of the worker process).
 """
 
 from __future__ import annotations
