@@ -126,7 +126,7 @@ def test_gc_freezer_freezes_once_ramped_up_without_websockets() -> None:
         gc.set_threshold(*threshold)
 
 
-def test_proxy_is_looked_up_once_per_origin_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_proxy_is_looked_up_once_per_url_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("no_proxy", "NO_PROXY", "ws_proxy", "WS_PROXY", "all_proxy", "ALL_PROXY", "socks_proxy",
                 "SOCKS_PROXY", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
         monkeypatch.delenv(var, raising=False)
@@ -134,7 +134,7 @@ def test_proxy_is_looked_up_once_per_origin_and_run(monkeypatch: pytest.MonkeyPa
     cache: dict = {}
     assert proxy_for("ws://target.invalid:8080/ws", cache) == "http://127.0.0.1:9"
     monkeypatch.delenv("http_proxy")
-    assert proxy_for("ws://target.invalid:8080/other", cache) == "http://127.0.0.1:9", "looked up again"
+    assert proxy_for("ws://target.invalid:8080/ws", cache) == "http://127.0.0.1:9", "looked up again"
     assert proxy_for("ws://target.invalid:8080/ws", {}) is None, "a new run looks again"
     assert proxy_for("ws://other.invalid:8080/ws", cache) is None
 
