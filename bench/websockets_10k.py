@@ -210,6 +210,7 @@ def main() -> int:
     ap.add_argument("--users", type=int, help="connections (default 10,000; --quick 2,000)")
     ap.add_argument("--hold", type=float, help="seconds held at full strength (default 40; --quick 15)")
     ap.add_argument("--workers", default="2", help="liminal-tui --workers (N or auto; raised to keep <= 15,000 per worker)")
+    ap.add_argument("--spawn-rate", type=float, default=SPAWN_RATE, help="connections a second, each side (default 2,000)")
     ap.add_argument("--no-anchor", action="store_true", help="without the bare asyncio + websockets client beside it")
     ap.add_argument("--out", type=Path, default=RESULTS / "websockets_10k.json")
     args = ap.parse_args()
@@ -233,7 +234,8 @@ def main() -> int:
     lim_hosts = LIMINAL_HOSTS[:max(1, min(2, math.ceil(users / PER_HOST)))]
     bare_hosts = BARE_HOSTS[:len(lim_hosts)]
 
-    ramp = max(1.0, round(users / SPAWN_RATE, 2))
+    spawn = max(1.0, args.spawn_rate)
+    ramp = max(1.0, round(users / spawn, 2))
     duration = IDLE_S + ramp + hold
     work = Path(tempfile.mkdtemp(prefix="liminal-bench-ws-"))
     (work / "server.py").write_text(SERVER)
@@ -262,7 +264,7 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         paths = ["/ws", *(f"ws://{h}:{port}/ws" for h in lim_hosts[1:])]
         profile = work / "ws.toml"
-        profile.write_text(PROFILE.format(users=users, url=url, duration=f"{duration:g}", spawn=SPAWN_RATE,
+        profile.write_text(PROFILE.format(users=users, url=url, duration=f"{duration:g}", spawn=spawn,
                                           idle=f"{IDLE_S:g}", ramp=f"{ramp:g}", hold=f"{hold:g}")
                            + "".join(SCENARIO.format(n=i + 1, path=path, heartbeat=HEARTBEAT, duration=f"{duration:g}")
                                      for i, path in enumerate(paths)))
@@ -281,8 +283,9 @@ def main() -> int:
             share = users // bare_procs + (1 if i < users % bare_procs else 0)
             bare.append(subprocess.Popen(
                 [sys.executable, str(BENCH / "bare_ws.py"), "--urls", ",".join(f"ws://{h}:{port}/ws" for h in bare_hosts),
-                 "-n", str(share), "--rate", str(SPAWN_RATE / bare_procs), "--heartbeat", HEARTBEAT.rstrip("s"),
+                 "-n", str(share), "--rate", str(spawn / bare_procs), "--heartbeat", HEARTBEAT.rstrip("s"),
                  "--start-in", str(startup + IDLE_S), "--hold-until", str(startup + duration),
+                 "--close-at", str(startup + duration + 12),  # after liminal-tui's stop
                  "--out", str(work / f"bare{i}.json")],
                 stdout=subprocess.DEVNULL, stderr=open(work / f"bare{i}.err", "wb"), start_new_session=True))
         sps = [psutil.Process(s.pid) for s in servers]
