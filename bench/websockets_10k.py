@@ -47,6 +47,8 @@ from common import BENCH, RESULTS, free_port, liminal_cmd, log, median, provenan
 
 SPAWN_RATE = 2000.0
 IDLE_S = 4.0
+SETTLE_S = 2.0
+"""Seconds after every connection is open before the hold's figures count."""
 HEARTBEAT = "5s"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -405,10 +407,12 @@ def main() -> int:
     beats_per_s = users / float(HEARTBEAT.rstrip("s"))
     cpu_ms_per_1k = hold_cpu / 100 * 1000 / beats_per_s * 1000  # ms of CPU per 1,000 heartbeats (all CPU while holding)
 
-    # "After the ramp": from the first progress line that shows every connection open (and not before the
-    # profile's ramp has ended) to the end of the duration (the stop that follows closes 10,000 sockets).
+    # "After the ramp": the hold, as for the other figures: from the first progress line that shows every
+    # connection open (and not before the profile's ramp has ended), skipping 2 s of settling (the last
+    # connections' freeze, the bare client's one collection of all of its own), to the end of the duration
+    # (the stop that follows closes every socket).
     progress = [(int(m) * 60 + int(sec), int(n)) for m, sec, n in re.findall(r"^(\d+):(\d\d)/\S+ \|.*?ws (\d+) open", stderr, re.M)]
-    ramp_end = max(IDLE_S + ramp, next((t for t, n in progress if n >= users), float("inf")))
+    ramp_end = max(IDLE_S + ramp, next((t for t, n in progress if n >= users), float("inf"))) + SETTLE_S
     sat_secs = sorted({int(m) * 60 + int(sec) for m, sec in re.findall(r"^\[(\d+):(\d\d)\] generator saturated", stderr, re.M)})
     after = [t for t in sat_secs if ramp_end < t <= duration]
     window = max(0, int(duration - ramp_end)) if ramp_end < float("inf") else 0
