@@ -166,6 +166,10 @@ async def test_set_load_reaches_every_host_and_counts_equal_the_servers(test_ser
     hosts = summary["hosts"]
     assert len(hosts) == 2 and sum(h["requests"] for h in hosts) == ep.count
     assert all(0.3 < h["rps_share"] < 0.7 for h in hosts) and sum(h["rps_share"] for h in hosts) == pytest.approx(1, abs=0.01)
+    # The dashboard's Generator panel reads each host from the snapshot: its name, clock offset, requests.
+    for health, host in zip(outcome.final.health, hosts):
+        assert health.host == host["host"] and health.requests == host["requests"]
+        assert health.clock_offset_ms == pytest.approx(host["clock_offset_ms"], abs=0.001)  # one measurement each
     assert summary["clock"]["measurements"] >= 2 and abs(summary["clock"]["worst_offset_ms"]) < 50
     assert summary["settings"]["cluster"] == dask_cluster.scheduler_address and summary["settings"]["workers"] == 2
     html = (outcome.report_dir / "report.html").read_text()
@@ -360,6 +364,13 @@ async def test_the_app_runs_on_the_cluster_through_the_clis_factory(dask_cluster
 
         await until(lambda: dashboard.last is not None and dashboard.last.iterations > 0)
         assert not dashboard.session.in_process and len(dashboard.last.health) == 2  # two hosts
+        from liminal_tui.widgets import GeneratorHealth
+
+        panel = dashboard.query_one(GeneratorHealth)
+        await until(lambda: "clock " in panel.content.plain)  # the Generator panel lists the hosts
+        text = panel.content.plain
+        assert "worker 0" not in text and "share " in text
+        assert all(any(line.startswith(f"{i} {socket.gethostname()[:8]}") and "cpu " in line for line in text.splitlines()) for i in (0, 1))
         await pilot.press("plus", "plus")  # 2 -> 4 users, 2 on each host
         await until(lambda: dashboard.last.target_load == 4 and dashboard.last.users == 4)
         await pilot.press("s")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
+from ..metrics.clean import sanitize
 from ..metrics.snapshot import IntervalReport
 
 __all__ = ["Host", "measure_offset", "hosts_section"]
@@ -64,6 +65,13 @@ class Host:
             self.cpu_peak = max(self.cpu_peak, h.cpu_percent)
             self.loop_lag_peak_ms = max(self.loop_lag_peak_ms, h.loop_lag_ms)
             self.saturated_ticks += h.saturated
+
+    def labelled(self, report: IntervalReport) -> IntervalReport:
+        """``report`` with its health naming this host, with its latest clock offset and its requests so far
+        (after :meth:`add`): what the dashboard's Generator panel lists per host."""
+        health = replace(report.health, host=sanitize(self.hostname),
+                         clock_offset_ms=self.offsets_ms[-1] if self.offsets_ms else None, requests=self.requests)
+        return replace(report, health=health)
 
     def record(self, total_requests: int, seconds: float) -> dict[str, Any]:
         worst = max(self.offsets_ms, key=abs, default=0.0)

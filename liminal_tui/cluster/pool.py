@@ -261,6 +261,7 @@ class ClusterPool:
                     return
                 if isinstance(event, IntervalReport):
                     host.add(event)
+                    event = host.labelled(event)
                     self._covered = max(self._covered, event.t_end)
                 elif isinstance(event, Done):
                     self._done.add(host.index)
