@@ -164,11 +164,11 @@ def test_token_then_pick_run_and_watch_to_the_summary(server: Server, context: t
     assert page.goto(server.base).status == 403  # no token, no cookie
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    tab = Tab(page)  # listening before the page loads: its script may open the WebSocket before "load"
     assert page.goto(server.url).status == 200
     assert page.url == server.base, "the token is swapped for a cookie and dropped from the address bar"
     (cookie,) = ctx.cookies()
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["value"] == server.token
-    tab = Tab(page)
     start = tab.run_profile("profiles/quick.toml", "End")
     tab.wait_for("elapsed", since=start)  # the dashboard, live
     tab.wait_for("POST /api/memories", since=start)
