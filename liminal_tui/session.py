@@ -1,7 +1,7 @@
 """A run from start to report: what ``--run`` and the app's dashboard both do.
 
     session = Session(profile, workers=1, report_base=Path("reports"))
-    session.prepare()             # SessionError: report dir unwritable, env variable missing
+    session.prepare()             # SessionError: report dir unwritable, env variable missing, TLS file bad
     await session.start()         # PreflightError: target unreachable
     ... session.run.bus / session.run.set_load(...) / await session.run.stop() ...
     outcome = await session.finish()   # final snapshot, verdicts, report directory
@@ -18,6 +18,7 @@ from . import __version__
 from .engine.judge import judge
 from .engine.run import Run
 from .engine.snapshot import Snapshot
+from .engine.tls import check_files
 from .profile.loader import ProfileError, check_environment
 from .profile.models import Profile
 from .profile.thresholds import Verdict
@@ -71,6 +72,9 @@ class Session:
             check_environment(self.profile)
         except ProfileError as exc:
             raise SessionError(str(exc)) from None
+        tls_problems = check_files(self.profile.http)  # CA bundle, client certificate and key
+        if tls_problems:
+            raise SessionError(str(ProfileError(self.profile.name, tls_problems)))
         if self.report_base is not None:
             from .report import ReportError, ReportWriter
 
