@@ -259,3 +259,45 @@ def test_cli_verify_off_warns_and_bad_tls_files_exit_2(certs: Certs, tmp_path: P
         assert server.requests == before  # refused before any request
     finally:
         server.close()
+
+
+async def test_connection_timings_of_a_run_over_https(tls_server, certs: Certs) -> None:  # type: ignore[no-untyped-def]
+    body = f"""
+[http]
+ca_bundle = "{certs.ca}"
+[load]
+users = 3
+spawn_rate = 100
+[[scenarios]]
+name = "s"
+[[scenarios.steps]]
+type = "http"
+path = "/delay/20"
+"""
+    _, final = await run_to_end(make_profile(tls_server.url, body, duration="1s"))
+    row = final.find("http", "GET /delay/20")
+    assert row is not None and row.failures == 0 and row.count > 10
+    assert row.ttfb is not None and row.ttfb.count == row.count
+    assert 20.0 <= row.ttfb.min <= row.latency.min  # the server's 20 ms of thinking, before the body
+    assert row.connect is not None and row.tls is not None
+    assert row.connect.count == row.tls.count == tls_server.connections  # only requests that opened one
+    assert row.tls.max < 1000.0
+
+
+async def test_timings_switched_off(test_server) -> None:  # type: ignore[no-untyped-def]
+    body = """
+[http]
+timings = false
+[load]
+users = 2
+spawn_rate = 100
+[[scenarios]]
+name = "s"
+[[scenarios.steps]]
+type = "http"
+path = "/ok"
+"""
+    _, final = await run_to_end(make_profile(test_server.url, body, duration="1s"))
+    row = final.find("http", "GET /ok")
+    assert row is not None and row.count > 0
+    assert row.ttfb is None and row.connect is None and row.tls is None

@@ -14,6 +14,7 @@ import time
 from typing import Any, Mapping
 
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
+from .fasthttp import Headers
 from .follow import REDIRECT_STATUSES, Follower
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .http import HttpError
@@ -81,6 +82,8 @@ class Engine:
         self.ws_stats = ws_stats
         self.verify_tls = verify_tls
         self.default_headers = default_headers
+        self.timings = (http or HttpSettings()).timings
+        """Record connection timings of the fast client's responses (``[http] timings``)."""
 
 
 def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[str, str] | None:
@@ -131,6 +134,7 @@ class HttpCall(_Step):
         self.regexes = {arg: re.compile(arg.encode()) for var, src, arg in self.extract if src == "regex"}
         self.needs_json = bool(self.json_has or self.json_equals or any(s == "json" for _, s, _ in self.extract))
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
+        self.timed = eng.timings and self.rec.ttfb_hist is not None
 
     async def run(self, user: User) -> bool:
         ctx = user.vars
@@ -176,6 +180,8 @@ class HttpCall(_Step):
             self.rec.success(elapsed + lag, nbytes, status, elapsed)
         else:
             self.rec.success(elapsed, nbytes, status)
+        if self.timed and type(resp_headers) is Headers:  # the fast client's response carries its timings
+            self.rec.timed(resp_headers.first_ns - start, resp_headers.connect_ns, resp_headers.tls_ns)
         return True
 
     def _fail(self, user: User, elapsed: int, name: str, message: str, nbytes: int, status: int) -> None:

@@ -63,7 +63,7 @@ class Worker:
         self.open_model = profile.load.model == "open"
         self.clean = Cleaner(secret_values(profile))
         """Failure messages and worker errors pass through it: no control characters, no secrets."""
-        self.recorder = Recorder(open_model=self.open_model, clean=self.clean)
+        self.recorder = Recorder(open_model=self.open_model, clean=self.clean, timings=profile.http.timings)
         self.ws_stats = WsStats()
         self.health = HealthMonitor(spec.index)
         self.shape = LoadShape(profile.load, spec.share)
