@@ -37,6 +37,8 @@ __all__ = ["FastHttpClient"]
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 _URL_CACHE_MAX = 1024
 _SAFE_PATH = "/%?=&;:@!$'()*+,~-._[]"
+_JSON = jsonlib.JSONEncoder(separators=(",", ":"))
+"""One encoder for every JSON body: ``json.dumps`` with ``separators`` builds a new one each call (~2 us)."""
 
 
 def _decompress(encoding: bytes, data: bytes) -> bytes:
@@ -291,7 +293,7 @@ class FastHttpClient:
             line = b" " + (path + ("&" if "?" in path else "?") + urlencode(params)).encode() + tail
         parts, body, ctype = [method.encode(), line], None, None
         if json is not None:
-            body, ctype = jsonlib.dumps(json, separators=(",", ":")).encode(), b"application/json"
+            body, ctype = _JSON.encode(json).encode(), b"application/json"
         elif isinstance(data, str):
             body, ctype = data.encode(), b"text/plain; charset=utf-8"
         elif data is not None:
