@@ -137,7 +137,7 @@ http {{
         listen 127.0.0.1:{tls_port} ssl;
         listen 127.0.0.1:{h2_port} ssl http2;
         location / {{ return 200 "ok"; }}
-        location = /items {{ default_type application/json; return 201 '{{"id":42,"name":"x"}}'; }}
+        location = /items {{ default_type application/json; return 201 '{{"id":"$request_id","name":"x"}}'; }}
         location /items/ {{ default_type application/json; return 200 '{{"id":42,"name":"x"}}'; }}
     }}
 }}
@@ -158,7 +158,8 @@ class Nginx:
     """nginx in the foreground from a temp dir: 1 worker, ``return 200 "ok"``, pinned to ``cpu``.
 
     Also on ``https_url`` (TLS, self-signed ``cert``) and ``h2_url`` (TLS + HTTP/2), and for the chain
-    benches ``POST /items`` (201, ``{"id":42,...}``) and ``GET /items/<id>`` (200, JSON)."""
+    benches ``POST /items`` (201, ``{"id":"<a new random hex id each time>",...}``, so each GET is a new
+    URL, as with a real API) and ``GET /items/<id>`` (200, JSON)."""
 
     def __init__(self, cpu: int = 0) -> None:
         self.cpu = cpu

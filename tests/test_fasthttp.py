@@ -296,3 +296,22 @@ async def test_a_header_over_64_kib_is_the_same_failure_in_both_clients(test_ser
         assert (status, body) == (200, b"ok")
     finally:
         await client.close()
+
+
+# ---------------------------------------------------------------- URL parsing: the known-origin shortcut
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ORIGINS = ["http://127.0.0.1:8080", "https://example.test", "http://[::1]:81", "http://h"]
+_PATH_CHARS = "abcXYZ019/%?=&;:@!$'()*+,~-._[] #\"<>{}|\\^`é\u2603\t"
+
+
+@settings(max_examples=300, deadline=None)
+@given(origin=st.sampled_from(_ORIGINS), tail=st.text(alphabet=_PATH_CHARS, max_size=16))
+def test_known_origin_shortcut_parses_as_urlsplit_and_quote_do(origin, tail):
+    warm = FastHttpClient(HttpSettings())
+    for o in _ORIGINS:
+        warm._parse(o + "/warm")  # every origin known: the shortcut is tried first
+    url = origin + "/" + tail
+    assert warm._parse(url) == FastHttpClient(HttpSettings())._parse(url)  # a fresh client: urlsplit + quote

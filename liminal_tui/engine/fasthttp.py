@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json as jsonlib
+import re
 import socket
 import ssl
 import zlib
@@ -37,6 +38,8 @@ __all__ = ["FastHttpClient"]
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 _URL_CACHE_MAX = 1024
 _SAFE_PATH = "/%?=&;:@!$'()*+,~-._[]"
+_PLAIN = re.compile(r"[^A-Za-z0-9_.~\-" + re.escape(_SAFE_PATH) + "]")
+"""A character ``quote(.., safe=_SAFE_PATH)`` would change: a path without one is sent as written."""
 _JSON = jsonlib.JSONEncoder(separators=(",", ":"))
 """One encoder for every JSON body: ``json.dumps`` with ``separators`` builds a new one each call (~2 us)."""
 
@@ -255,6 +258,7 @@ class FastHttpClient:
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._pools: dict[tuple[str, int, bool], list[_Conn]] = {}  # idle connections, LIFO
         self._urls: dict[str, tuple | None] = {}  # url -> _parse(url)
+        self._origins: dict[str, tuple] = {}  # "scheme://netloc" -> ((host, port, tls), request line tail)
         self._conns: set[_Conn] = set()
         """Every open connection, idle or busy (the sweep looks at the busy ones)."""
         self._tick = max(0.005, min(0.05, self._total / 20, (self._read or 1e9) / 20))
@@ -266,7 +270,18 @@ class FastHttpClient:
         """Built at the first https:// connection (:func:`.tls.build_context`)."""
 
     def _parse(self, url: str) -> tuple | None:
-        """url -> ((host, port, tls), path, b" HTTP/1.1\\r\\nHost: ..\\r\\n", b" <path> HTTP/1.1..."); None: aiohttp."""
+        """url -> ((host, port, tls), path, b" HTTP/1.1\\r\\nHost: ..\\r\\n", b" <path> HTTP/1.1..."); None: aiohttp.
+
+        A URL of a known origin whose path and query need no quoting skips ``urlsplit`` and ``quote``
+        (~1 us instead of ~5-15): a chain's ``GET /items/${id}`` is a new URL every time."""
+        i = url.find("/", 8)  # the path's start, after "http://x" or "https://"
+        if i > 0:
+            known = self._origins.get(url[:i])
+            if known is not None:
+                path = url[i:]
+                if _PLAIN.search(path) is None and path[-1] != "?":
+                    key, tail = known
+                    return key, path, tail, b" " + path.encode() + tail
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or "@" in parts.netloc or not parts.hostname:
             return None
@@ -276,7 +291,11 @@ class FastHttpClient:
         if parts.query:
             path += "?" + quote(parts.query, safe=_SAFE_PATH)
         tail = f" HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: liminal-tui\r\n".encode()
-        return (parts.hostname, port, tls), path, tail, b" " + path.encode() + tail
+        key = (parts.hostname, port, tls)
+        if len(self._origins) >= _URL_CACHE_MAX:
+            self._origins.clear()
+        self._origins[f"{parts.scheme}://{parts.netloc}"] = (key, tail)
+        return key, path, tail, b" " + path.encode() + tail
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
         ent = self._urls.get(url, False)
