@@ -439,7 +439,7 @@ class FastHttpClient:
             if handshake_by < deadline:
                 raise HttpError(TLS_ERROR, HANDSHAKE_TIMEOUT) from None
             raise HttpError("timeout", f"TLS handshake with {host} cut by the total timeout") from None
-        except (ssl.SSLError, OSError, EOFError) as exc:  # the server closed, reset or spoke no TLS
+        except Exception as exc:  # the server closed, reset or spoke no TLS: a named failure, counted
             self._drop(conn, transport)
             raise HttpError(TLS_ERROR, describe(exc) if isinstance(exc, ssl.SSLError) else
                             f"handshake failed: {exc or type(exc).__name__}") from None
