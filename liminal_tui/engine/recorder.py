@@ -98,10 +98,10 @@ class EndpointRecorder:
         """Redirects followed on the way to this endpoint's final responses."""
         self.clean = clean or Cleaner()
         """Sanitizes and redacts every failure name and message (see :mod:`.clean`)."""
-        self.connect_hist = new_histogram() if timings else None
-        """TCP connect time of successes that opened their connection (us); None: timings not kept."""
-        self.tls_hist = new_histogram() if timings else None
-        """TLS handshake time of successes that opened their https:// connection (us)."""
+        self.connect_hist: HdrHistogram | None = None
+        """TCP connect time of successes that opened their connection (us); made at the first (188 KB each)."""
+        self.tls_hist: HdrHistogram | None = None
+        """TLS handshake time of successes that opened their https:// connection (us); made at the first."""
         self.ttfb_hist = new_histogram() if timings else None
         """Time to first byte of every success, from the step's start (us): connect and TLS included."""
         self.timing_sums_us = [0, 0, 0]
@@ -127,14 +127,19 @@ class EndpointRecorder:
         us = _clamp(ttfb_ns // 1000)
         sums[2] += us
         record(self.ttfb_hist, us)  # type: ignore[arg-type]
-        if connect_ns >= 0:
+        if connect_ns >= 0:  # rare with keep-alive: the histograms are made when first needed
             us = _clamp(connect_ns // 1000)
             sums[0] += us
-            record(self.connect_hist, us)  # type: ignore[arg-type]
+            record(self.connect_hist or self._made("connect_hist"), us)
             if tls_ns >= 0:
                 us = _clamp(tls_ns // 1000)
                 sums[1] += us
-                record(self.tls_hist, us)  # type: ignore[arg-type]
+                record(self.tls_hist or self._made("tls_hist"), us)
+
+    def _made(self, name: str) -> HdrHistogram:
+        hist = new_histogram()
+        setattr(self, name, hist)
+        return hist
 
     def failure(self, latency_ns: int, error: str, message: str = "", nbytes: int = 0, status: int = 0) -> None:
         """Record a failure under a short error name (``"HTTP 503"``, ``"timeout"``, ``"connect refused"``).
