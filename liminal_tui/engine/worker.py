@@ -210,7 +210,8 @@ async def _process_run(spec: WorkerSpec, control: Any, results: Any) -> None:
 
     # Import everything the hot path needs, then say so: the run's clock starts only when every worker
     # is ready, so start-up time is neither counted in RPS nor added to open-model latencies.
-    import aiohttp  # noqa: F401
+    if spec.profile.http.client == "aiohttp":  # the fast client serves http:// and https:// without it
+        import aiohttp  # noqa: F401  (~0.2 s of CPU a worker start; URLs with credentials import it when met)
     import websockets.asyncio.client  # noqa: F401
 
     loop = asyncio.get_running_loop()
