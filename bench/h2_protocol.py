@@ -100,7 +100,7 @@ async def run_h2(host: str, port: int, cert: Path, count: int) -> dict:
 
 
 async def run_httpx(url: str, cert: Path, count: int) -> dict:
-    from liminal_tui.engine.http import HttpxClient
+    from liminal_tui.engine.clients.http import HttpxClient
     from liminal_tui.profile.models import HttpSettings
 
     client = HttpxClient(HttpSettings(http2=True, ca_bundle=str(cert)))

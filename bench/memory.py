@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import provenance, RESULTS  # noqa: E402
 
-from liminal_tui.engine.aggregate import Aggregator  # noqa: E402
-from liminal_tui.engine.recorder import Recorder  # noqa: E402
-from liminal_tui.engine.snapshot import IntervalReport, WorkerHealth  # noqa: E402
+from liminal_tui.metrics.aggregate import Aggregator  # noqa: E402
+from liminal_tui.metrics.recorder import Recorder  # noqa: E402
+from liminal_tui.metrics.snapshot import IntervalReport, WorkerHealth  # noqa: E402
 
 ENDPOINTS = 10
 RSS_LIMIT_MB = 150.0
@@ -94,7 +94,7 @@ def main() -> int:
             print(f"tick {tick:5d}  samples {samples:>11,}  RSS {r:6.1f} MB")
     final = agg.snapshot("finished", float(ticks), final=True)
     wall = (time.perf_counter_ns() - t_all) / 1e9
-    total = next(s for s in final.total_stats if s.kind == "http" and s.name == "Aggregated")
+    total = final.find("http")
     assert total.count + total.failures == samples, (total.count, total.failures, samples)
     rss_end = rss_mb()  # as a run would see it: no forced collection
     peak = max(p["rss_mb"] for p in points)

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.judge import judge
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, WorkerHealth
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.judge import judge
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, WorkerHealth
 from liminal_tui.profile.loader import parse_profile
 from liminal_tui.report import ReportWriter
 

@@ -29,7 +29,7 @@ from common import RESULTS, Nginx, ensure_apt, log  # noqa: E402
 
 
 async def case(url: str, cert: Path, count: int, resume: bool) -> dict:
-    from liminal_tui.engine.fasthttp import FastHttpClient
+    from liminal_tui.engine.clients.fasthttp import FastHttpClient
     from liminal_tui.profile.models import HttpSettings
 
     client = FastHttpClient(HttpSettings(ca_bundle=str(cert)))

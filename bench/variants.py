@@ -8,11 +8,11 @@ uvloop, and reports requests/s and CPU per request measured inside the process o
 (no start-up). Variants (cumulative where marked +):
 
     base        bench/bare_aiohttp.py's loop
-    timeouts    ClientTimeout(total=60, sock_connect=5, sock_read=30) as engine/http.py sets it
+    timeouts    ClientTimeout(total=60, sock_connect=5, sock_read=30) as engine/clients/http.py sets it
     session     + UA header with skip_auto_headers, DummyCookieJar, TCPConnector(ttl_dns_cache, cleanup off)
     kwargs      + request(method, url, headers={}, params=None, data=None, json=None, allow_redirects=False)
     yield       + asyncio.sleep(0) after each iteration (engine/load.py ClosedLoad._loop)
-    record      + HdrHistogram.record_value + status Counter per request (engine/recorder.py)
+    record      + HdrHistogram.record_value + status Counter per request (metrics/recorder.py)
     liminal     the engine itself in this process: Worker with the bench profile (workers=0 path)
 
 Only 127.0.0.1 is contacted; every run is bounded in time.
@@ -49,7 +49,7 @@ async def loop_variant(url: str, variant: str, seconds: float) -> dict:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
     hist = statuses = None
     if level >= 5:
-        from liminal_tui.engine.recorder import new_histogram
+        from liminal_tui.metrics.recorder import new_histogram
 
         hist, statuses = new_histogram(), Counter()
     count = 0
@@ -86,14 +86,15 @@ async def loop_variant(url: str, variant: str, seconds: float) -> dict:
 
 
 async def liminal_variant(url: str, seconds: float) -> dict:
+    from liminal_tui.engine.clock import RunClock
     from liminal_tui.engine.worker import Worker, WorkerSpec
     from liminal_tui.profile.loader import parse_profile
     from run import PROFILE
 
     profile = parse_profile(PROFILE.format(url=url, seconds=int(seconds + 1.5), users=50))
     reports = []
-    spec = WorkerSpec(0, 1, profile, url, time.perf_counter_ns(), 0.5, 1.0)
-    worker = Worker(spec, reports.append)
+    spec = WorkerSpec(0, 1, profile, url, 0.5, 1.0)
+    worker = Worker(spec, RunClock.now(), reports.append)
     marks: list[tuple[float, float, int]] = []
 
     def on_report(report) -> None:

@@ -18,9 +18,9 @@ from typing import Any, Sequence
 
 from . import __version__
 
-__all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_INTERRUPTED"]
+__all__ = ["main", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "EXIT_UNREACHABLE", "EXIT_ENGINE", "EXIT_INTERRUPTED"]
 
-EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_ENGINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 _STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 """What stops a headless run gracefully (a second one aborts it)."""
 
@@ -61,6 +61,16 @@ def _duration(value: str) -> float:
     return seconds
 
 
+def _percent(value: str) -> float:
+    try:
+        pct = float(value.removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 5 or 5%, got {value!r}") from None
+    if not 0 <= pct <= 1000:
+        raise argparse.ArgumentTypeError("must be 0-1000")
+    return pct
+
+
 def _hostport(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     try:
@@ -76,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="liminal-tui",
         description="Load testing for HTTP and WebSocket APIs, in the terminal. With no arguments, opens the app.",
-        epilog="Exit codes: 0 passed, 1 threshold failed, 2 bad profile or usage, 3 target unreachable, 130 interrupted.",
+        epilog="Exit codes: 0 passed, 1 threshold failed, 2 bad profile or usage, 3 target unreachable, "
+               "4 the load generator failed to start, 130 interrupted.",
     )
     p.add_argument("--version", action="version", version=f"liminal-tui {__version__}")
     mode = p.add_mutually_exclusive_group()
@@ -84,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--validate", metavar="PROFILE", help="check a profile and exit")
     mode.add_argument("--serve-demo", action="store_true", help="serve the built-in demo target (memories API + WebSocket)")
     mode.add_argument("--web", action="store_true", help="serve the app to a browser, one app per tab (needs liminal-tui[web])")
+    mode.add_argument("--compare", nargs="+", metavar="RUN", help="compare two runs: OLD [NEW] (report folders or summary.json; NEW defaults to the newest run of OLD's profile)")
+    mode.add_argument("--history", nargs="?", const="", metavar="PROFILE", help="list past runs in the reports folder (of one profile)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="--compare: also write the HTML comparison page to DIR")
+    p.add_argument("--min-change", type=_percent, default=5.0, metavar="PCT", help="--compare: the smallest change in %% that counts as better/worse, whatever the noise (default 5)")
+    p.add_argument("--baseline", metavar="PATH", help="--run: a past run (folder or summary.json) for thresholds like 'p99 < baseline + 10%%'")
+    p.add_argument("--baseline-force", action="store_true", help="--run: use a baseline from another profile or target, or a short run")
     p.add_argument("-u", "--users", type=_positive(int), help="virtual users (closed model)")
     p.add_argument("-r", "--spawn-rate", type=_positive(float), help="users started per second")
     p.add_argument("-d", "--duration", type=_duration, help="run time: 30s, 10m, 1h")
@@ -103,7 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.compare:
+        parser.error("--out goes with --compare")
+    if (args.baseline or args.baseline_force) and not args.run:
+        parser.error("--baseline and --baseline-force go with --run")
     if args.serve_demo:
         from .demo.server import serve_forever
 
@@ -116,6 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                          max_sessions=args.max_sessions)
     if args.validate:
         return _validate(args.validate)
+    if args.compare:
+        from .history.commands import compare_command
+
+        return compare_command(args.compare, args.report_dir, as_json=args.json, out=args.out,
+                               min_change=args.min_change / 100)
+    if args.history is not None:
+        from .history.commands import history_command
+
+        return history_command(args.history, args.report_dir, as_json=args.json)
     if args.run:
         code = asyncio.run(_headless(args)) if not _use_uvloop() else _run_uvloop(_headless(args))
         _ignore_late_signals()
@@ -199,8 +230,10 @@ def load_with_overrides(args: argparse.Namespace) -> Any:
 
 
 async def _headless(args: argparse.Namespace) -> int:
+    from .engine.pool import WorkerStartError
     from .engine.preflight import PreflightError
     from .headless import ProgressPrinter, format_summary
+    from .metrics.events import StopCause, StopReason
     from .profile.loader import ProfileError
     from .session import Session, SessionError
 
@@ -209,11 +242,20 @@ async def _headless(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    baseline = None
+    if args.baseline:
+        from .history.baseline import BaselineError, load_baseline
+
+        try:
+            baseline = load_baseline(args.baseline, profile, force=args.baseline_force)
+        except BaselineError as exc:
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     prometheus = args.prometheus
     if prometheus is None and os.environ.get("ENABLE_PROMETHEUS", "").lower() in ("1", "true", "yes"):
         prometheus = ("127.0.0.1", int(os.environ.get("PROMETHEUS_PORT", "9646")))
     session = Session(profile, workers=args.workers, report_base=None if args.no_report else args.report_dir,
-                      prometheus=prometheus)
+                      prometheus=prometheus, baseline=baseline)
     try:
         session.prepare()
     except SessionError as exc:
@@ -223,22 +265,23 @@ async def _headless(args: argparse.Namespace) -> int:
     if not args.quiet:
         session.run.bus.add_callback(printer.on_snapshot)
     interrupted: list[str] = []
+    stopping: list[asyncio.Future[None]] = []  # kept: a task nobody holds may be collected mid-way
     reported: list[bool] = []
     loop = asyncio.get_running_loop()
 
     def on_signal(name: str) -> None:
         if reported:
             return  # the report is written and the exit code decided: nothing left to interrupt
-        if session.run.stop_reason == "completed":
+        if session.run.stop_reason is not None and session.run.stop_reason.completed:
             # The run ended on its own: the signal only cuts short the wait for in-flight requests.
-            session.run.abort(f"{name} during the wind-down")
+            session.run.abort(StopReason(StopCause.ABORTED, f"{name} during the wind-down"))
             return
         if interrupted:
-            session.run.abort(f"interrupted ({name}, twice)")
+            session.run.abort(StopReason(StopCause.INTERRUPTED, f"{name}, twice"))
             return
         interrupted.append(name)
         print(f"\nliminal-tui: {name}: stopping; press Ctrl-C again to abort", file=sys.stderr)
-        asyncio.ensure_future(session.run.stop(f"interrupted ({name})"))
+        stopping.append(asyncio.ensure_future(session.run.stop(StopReason(StopCause.INTERRUPTED, name))))
 
     def handler(signum: int, frame: Any) -> None:
         # Python-level handlers rather than loop.add_signal_handler: those are removed with the loop, and
@@ -254,6 +297,9 @@ async def _headless(args: argparse.Namespace) -> int:
         except PreflightError as exc:
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        except WorkerStartError as exc:  # our own side failed: not the target's fault
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return EXIT_ENGINE
         except RuntimeError as exc:  # the demo target failed to start
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE

@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import start_http_server
 
-from .engine.snapshot import PERCENTILES, Snapshot
+from .metrics.snapshot import Snapshot
+from .metrics.kinds import PERCENTILES
 
 __all__ = ["PrometheusExporter"]
 
@@ -35,18 +36,19 @@ class _SnapshotCollector:
         rps = GaugeMetricFamily("liminal_rps", "Requests per second over the last interval", labels=labels)
         quant = GaugeMetricFamily("liminal_latency_quantile_seconds", "Latency percentiles of successes, whole run",
                                   labels=labels + ["quantile"])
-        interval = {(s.kind, s.name): s for s in snap.interval_stats}
-        for s in snap.total_stats:
+        table, now = snap.total_stats, snap.interval_stats
+        rows = [(s, now.endpoint(s.kind, s.name)) for s in table.endpoints]
+        rows += [(s, now.aggregate(s.kind)) for s in table.aggregates]
+        for s, current in rows:
             values = [s.kind, s.name, s.method]
             requests.add_metric(values, s.total)
             failures.add_metric(values, s.failures)
-            current = interval.get((s.kind, s.name))
             rps.add_metric(values, current.rps if current else 0.0)
             if s.latency.count:
                 for p, v in zip(PERCENTILES, s.latency.percentiles):
                     quant.add_metric(values + [f"{p / 100:g}"], v / 1000.0)
         hist = HistogramMetricFamily("liminal_latency_seconds", "Latency of successes, whole run", labels=labels)
-        for s in snap.total_stats:
+        for s, _ in rows:
             if s.buckets:
                 buckets = [(f"{bound / 1000:g}", n) for bound, n in s.buckets] + [("+Inf", s.latency.count)]
                 hist.add_metric([s.kind, s.name, s.method], buckets, s.latency.mean * s.latency.count / 1000.0)

@@ -6,8 +6,10 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .engine.aggregate import AGGREGATED
-from .engine.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING, Snapshot
+from .metrics.events import StopCause
+from .metrics.judge import outcome_text
+from .metrics.kinds import AGGREGATED, ALL, Kind
+from .metrics.snapshot import EndpointStats, Snapshot
 from .profile.thresholds import Verdict
 
 __all__ = ["ProgressPrinter", "format_summary"]
@@ -39,8 +41,8 @@ class ProgressPrinter:
 
     @staticmethod
     def progress(snap: Snapshot) -> str:
-        interval = snap.find(KIND_HTTP, AGGREGATED, total=False)
-        total = snap.find(KIND_HTTP, AGGREGATED)
+        interval = snap.find(Kind.HTTP, total=False)
+        total = snap.find(Kind.HTTP)
         load = f"users {snap.users}/{snap.target_load:g}" if snap.model == "closed" else f"rate {snap.target_load:g}/s in-flight {snap.users}"
         parts = [f"{_clock(snap.elapsed)}/{_clock(snap.duration)}", snap.phase, load]
         if interval is not None:
@@ -84,13 +86,17 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
                    health: Any = None) -> str:
     out: list[str] = []
     secs = max(final.elapsed, 1e-9)
-    out.append(f"liminal-tui: {final.profile} against {final.target} - {_clock(final.elapsed)} ({final.stop_reason or 'completed'})")
+    out.append(f"liminal-tui: {final.profile} against {final.target} - {_clock(final.elapsed)} ({final.stop_reason or StopCause.COMPLETED})")
+    out.append(f"Outcome: {outcome_text(final.stop_reason, verdicts)}")
     out.append("")
     rows = []
-    for s in final.total_stats:
-        if s.kind == "all":
-            continue
-        name = s.name if s.name != AGGREGATED else f"{AGGREGATED} ({s.kind})"
+    table = final.total_stats
+    listed: list[tuple[EndpointStats, str]] = []
+    for agg in table.aggregates:  # each kind's endpoints, then its aggregate (the run-wide one is left out)
+        if agg.kind != ALL:
+            listed += [(s, s.name) for s in table.endpoints if s.kind == agg.kind]
+            listed.append((agg, f"{AGGREGATED} ({agg.kind})"))
+    for s, name in listed:
         lat = s.latency  # successes; "-" for an endpoint without one (never a 0.0 that was not measured)
         times = [f"{v:.1f}" if lat.count else "-" for v in (lat.p50, lat.p90, lat.p95, lat.p99, lat.max)]
         rows.append([
@@ -100,7 +106,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
     out += _table(["Type", "Name", "Requests", "Fails", "Skipped", "RPS", "p50 ms", "p90 ms", "p95 ms", "p99 ms",
                    "max ms", "avg B"], rows)
     out.append("(latency of successful requests; every sample, failures included, in results_stats.csv)")
-    http = final.find(KIND_HTTP)
+    http = final.find(Kind.HTTP)
     if http is not None and http.service is not None and http.service.count:
         out.append(f"open model: corrected p99 {http.latency.p99:.1f} ms, uncorrected (service time) p99 {http.service.p99:.1f} ms")
     if final.dropped:
@@ -114,7 +120,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
             out.append(f"  ... {len(final.errors) - 15} more kinds in the report")
     ws = final.ws
     if ws.connects or ws.messages_in:
-        ping, msg = final.find(KIND_WS_PING), final.find(KIND_WS_MESSAGE)
+        ping, msg = final.find(Kind.WS_PING), final.find(Kind.WS_MESSAGE)
         out.append("")
         out.append(f"WebSocket: {ws.peak_open} open at peak, {ws.connects} connects, {ws.reconnects} reconnects, {ws.drops} drops, "
                    f"{ws.messages_in} messages in, {ws.messages_out} out")

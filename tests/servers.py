@@ -383,10 +383,11 @@ def make_profile(target: str, body: str, duration: str = "1.5s", name: str = "te
 
 
 async def run_to_end(profile, workers: int = 0, tick: float = 0.25, limit: float = 30.0):  # type: ignore[no-untyped-def]
-    """Start a Run, wait for its final snapshot (at most ``limit`` seconds); return (run, final)."""
-    from liminal_tui.engine.run import Run
+    """Start a run as the CLI does (a Session, without a report: preflight first), wait for its final
+    snapshot (at most ``limit`` seconds); return (run, final)."""
+    from liminal_tui.session import Session
 
-    run = Run(profile, workers=workers, tick=tick)
-    await run.start()
-    final = await asyncio.wait_for(run.wait(), limit)
-    return run, final
+    session = Session(profile, workers=workers, tick=tick, report_base=None)
+    await session.start()
+    outcome = await asyncio.wait_for(session.finish(), limit)
+    return session.run, outcome.final

@@ -278,6 +278,7 @@ async def test_close_with_connected_client_is_prompt():
         assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
 
+@pytest.mark.slow
 def test_demo_process_starts_serves_and_stops():
     with DemoProcess(heartbeat_interval=0.5) as demo:
         assert demo.url.startswith("http://127.0.0.1:") and demo.port > 0
@@ -295,6 +296,7 @@ def test_demo_process_starts_serves_and_stops():
             os.kill(pid, 0)
 
 
+@pytest.mark.slow
 async def test_demo_process_async_context():
     async with DemoProcess() as demo:
         async with aiohttp.ClientSession() as http, http.get(f"{demo.url}/health") as r:
@@ -302,6 +304,7 @@ async def test_demo_process_async_context():
     assert demo.returncode is not None
 
 
+@pytest.mark.slow
 def test_demo_process_exits_when_its_parent_is_killed(tmp_path):
     """A run's process killed outright (SIGKILL, a dropped terminal) must not leave the demo target behind."""
     import signal

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ class Terminal:
         raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
 
     def run_profile(self, path: str) -> None:
-        """On the Profiles screen: down the list until the preview shows ``path`` (bounded), then r."""
+        """On the Profiles screen: down the list until the preview shows ``path`` (bounded), then r and enter."""
         self.wait_for("Profiles")
         for _ in range(12):
             if path in self.screen():
@@ -51,6 +51,8 @@ class Terminal:
             time.sleep(0.2)
         self.wait_for(path)
         self.keys("r")
+        self.wait_for("Start a run of")  # the start dialog, prefilled from the profile
+        self.keys("Enter")
 
     def alive(self) -> bool:
         return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0

@@ -98,7 +98,7 @@ class Tab:
 
     def run_profile(self, path: str, *keys: str) -> int:
         """On the Profiles screen: focus the terminal, press ``keys`` to highlight ``path`` (checked in the
-        preview), press r. Returns where the run's frames start."""
+        preview), press r, then Enter on the start dialog. Returns where the run's frames start."""
         self.page.wait_for_selector("body.-first-byte", timeout=45_000)
         self.wait_for("Profiles")
         box = self.page.locator("#terminal").bounding_box()
@@ -109,6 +109,9 @@ class Tab:
         self.wait_for(path, since=mark)
         mark = len(self.text)
         self.page.keyboard.press("r")
+        self.wait_for("Start a run of", since=mark)  # the start dialog, prefilled from the profile
+        mark = len(self.text)
+        self.page.keyboard.press("Enter")
         return mark
 
 

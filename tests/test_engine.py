@@ -11,7 +11,9 @@ import time
 import aiohttp
 import pytest
 
-from liminal_tui.engine.run import PreflightError, Run
+from liminal_tui.engine.preflight import PreflightError
+from liminal_tui.engine.run import Run
+from liminal_tui.session import Session
 from servers import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
@@ -92,6 +94,7 @@ check = { body_contains = "no such text" }
 CRUD_ROUTES = ("POST /api/memories", "GET /api/memories/{id}", "GET /api/memories", "PATCH /api/memories/{id}")
 
 
+@pytest.mark.slow
 async def test_demo_closed_run_counts_match_the_server(demo_server):
     """Create -> get by extracted id -> list -> patch: every request the server saw, the engine counted."""
     _, final = await run_to_end(make_profile(demo_server.url, CRUD, duration="3s"))
@@ -114,7 +117,7 @@ async def test_demo_closed_run_counts_match_the_server(demo_server):
     errors = {(e.name, e.error): e.count for e in final.errors}
     assert errors == {("health 418", "HTTP 200"): wrong_status.failures,
                       ("health body", "check failed"): wrong_body.failures}
-    assert final.final and final.stop_reason == "completed" and final.phase == "finished"
+    assert final.final and str(final.stop_reason) == "completed" and final.phase == "finished"
 
 
 WS = """
@@ -250,7 +253,7 @@ async def test_stop_is_graceful_and_loses_no_completed_sample(test_server):
     await run.stop()
     final = await asyncio.wait_for(run.wait(), 5)
     assert time.perf_counter() - started < run.grace
-    assert final.final and final.stop_reason == "stopped" and final.elapsed < 5
+    assert final.final and str(final.stop_reason) == "stopped" and final.elapsed < 5
     ep = final.find("http", f"GET {path}")
     assert ep.failures == 0
     assert ep.count == test_server.state.counts[path]  # in-flight requests finished and were counted
@@ -266,7 +269,7 @@ async def test_abort_stops_at_once_and_still_publishes_the_final_snapshot(test_s
     run.abort()
     final = await _first(sub, lambda s: s.final)
     assert time.perf_counter() - started < 2.0
-    assert final is run.final and final.stop_reason == "aborted"
+    assert final is run.final and str(final.stop_reason) == "aborted"
     ep = final.find("http", f"GET {path}")
     assert 0 < ep.total <= test_server.state.counts[path]  # cancelled in-flight requests are not samples
     assert test_server.state.counts[path] - ep.total <= 10  # at most one per user was cut short
@@ -296,23 +299,25 @@ async def test_set_load_changes_active_users(test_server):
     assert (load["peak"], load["planned_peak"], load["users"]) == (6, 2, 2)
 
 
+@pytest.mark.slow
 async def test_a_real_worker_process_counts_what_the_server_served(test_server):
     path = "/delay/10"
     run, final = await run_to_end(make_profile(test_server.url, _get(path, users=3), duration="2s"), workers=1)
     ep = final.find("http", f"GET {path}")
     assert ep is not None and ep.count > 10 and ep.failures == 0
     assert ep.count == test_server.state.counts[path]
-    assert final.stop_reason == "completed"
+    assert str(final.stop_reason) == "completed"
     assert [h.worker for h in final.health] == [0]
 
 
 async def test_preflight_refuses_a_closed_port_before_any_load(closed_port):
-    run = Run(make_profile(f"http://127.0.0.1:{closed_port}", _get("/ok")), workers=0)
+    session = Session(make_profile(f"http://127.0.0.1:{closed_port}", _get("/ok")), workers=0, report_base=None)
     with pytest.raises(PreflightError, match="refused"):
-        await run.start()
-    assert run.started_at is None and run.bus.latest is None
+        await session.start()
+    assert session.run.started_at is None and session.run.bus.latest is None
 
 
+@pytest.mark.slow
 async def test_threshold_with_abort_on_fail_stops_the_run_early(test_server):
     body = _get("/delay/20", users=2) + """
 [thresholds]
@@ -321,7 +326,7 @@ http = ["p99 < 1ms"]
 """
     started = time.perf_counter()
     _, final = await run_to_end(make_profile(test_server.url, body, duration="4s"), tick=0.2)
-    assert final.stop_reason == "threshold lost: http p99 < 1ms"  # judged from 25% of the duration on
+    assert str(final.stop_reason) == "threshold lost: http p99 < 1ms"  # judged from 25% of the duration on
     assert final.elapsed < 3 and time.perf_counter() - started < 3.5
     assert final.find("http").count == test_server.state.counts["/delay/20"]
 
@@ -329,9 +334,9 @@ http = ["p99 < 1ms"]
 def test_interval_rate_is_over_the_time_the_reports_cover():
     """The final report covers only up to the stop (here 0.5 s after the last tick) and arrives while
     the main side's clock says 0.9 s: its rate is over 0.5 s. A late wake-up does not stretch a tick."""
-    from liminal_tui.engine.aggregate import Aggregator
-    from liminal_tui.engine.recorder import Recorder
-    from liminal_tui.engine.snapshot import IntervalReport, WorkerHealth
+    from liminal_tui.metrics.aggregate import Aggregator
+    from liminal_tui.metrics.recorder import Recorder
+    from liminal_tui.metrics.snapshot import IntervalReport, WorkerHealth
 
     agg = Aggregator("p", "http://127.0.0.1:1", "closed", duration=2.5)
     rec = Recorder()
@@ -340,7 +345,7 @@ def test_interval_rate_is_over_the_time_the_reports_cover():
         ep = rec.endpoint("http", "GET /", "GET")
         for _ in range(n):
             ep.success(1_000_000, nbytes=1, status=200)
-        return IntervalReport(worker=0, tick=tick, t_end=t_end, endpoints=rec.drain(), users=1, target=1.0,
+        return IntervalReport(worker=0, tick=tick, t_start=float(tick - 1), t_end=t_end, endpoints=rec.drain(), users=1, target=1.0,
                               iterations=n, dropped=0, http_connections=1, ws_open=0, ws_connects=0,
                               ws_reconnects=0, ws_drops=0, ws_messages_in=0, ws_messages_out=0,
                               health=WorkerHealth(0, 10.0, 0.1, 0.0, 50.0), final=final)
@@ -356,3 +361,16 @@ def test_interval_rate_is_over_the_time_the_reports_cover():
     # No report in a tick (a worker late): the clock's span, and no rate from nowhere.
     empty = agg.snapshot("steady", 3.5, clock=3.5)
     assert empty.interval == pytest.approx(0.6) and (empty.find("http", total=False) is None or empty.find("http", total=False).rps == 0)
+
+
+async def test_an_abort_during_a_graceful_stop_is_an_abort(test_server):
+    """The second Ctrl-C (or ctrl+x while stopping) drops in-flight requests: the run says aborted."""
+    path = "/delay/300"
+    run = Run(make_profile(test_server.url, _get(path, users=5), duration="30s"), workers=0, tick=0.25, grace=5.0)
+    sub = run.bus.subscribe("every")
+    await run.start()
+    await _first(sub, lambda s: bool(s.find("http")))
+    await run.stop("interrupted (SIGINT)")
+    run.abort("interrupted (SIGINT, twice)")
+    final = await _first(sub, lambda s: s.final)
+    assert final.stop_reason == "interrupted (SIGINT, twice)"

@@ -1,4 +1,4 @@
-"""FastHttpClient (liminal_tui/engine/fasthttp.py) against real servers on 127.0.0.1."""
+"""FastHttpClient (liminal_tui/engine/clients/fasthttp.py) against real servers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import gzip
 
 import pytest
 
-from liminal_tui.engine.fasthttp import FastHttpClient
-from liminal_tui.engine.http import AiohttpClient, HttpError, make_client
+from liminal_tui.engine.clients.fasthttp import FastHttpClient
+from liminal_tui.engine.clients import make_client
+from liminal_tui.engine.clients.http import AiohttpClient, HttpError
 from liminal_tui.profile.models import HttpSettings
 
 pytestmark = pytest.mark.timeout(30)
@@ -271,7 +272,8 @@ async def test_garbage_is_a_bad_response(garbage_server):
 async def test_cancelled_request_closes_its_connection(test_server):
     client = _client()
     task = asyncio.ensure_future(_get(client, test_server.url + "/hang"))
-    await asyncio.sleep(0.1)
+    while not test_server.state.counts["/hang"]:  # the request is in flight (bounded by the test's timeout)
+        await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -284,7 +286,7 @@ async def test_cancelled_request_closes_its_connection(test_server):
 
 @pytest.mark.parametrize("client_name", ["fast", "aiohttp"])
 async def test_a_header_over_64_kib_is_the_same_failure_in_both_clients(test_server, client_name):
-    from liminal_tui.engine.http import MAX_HEADER_BYTES
+    from liminal_tui.engine.clients.http import MAX_HEADER_BYTES
 
     client = make_client(HttpSettings(client="fast" if client_name == "fast" else "aiohttp",
                                       timeouts={"connect": 0.5, "total": 3.0}))

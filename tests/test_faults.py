@@ -43,7 +43,7 @@ name = "fault"
 async def _fault_run(target: str, path: str, duration: str = "1s", **kw):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     run, final = await run_to_end(make_profile(target, _http(path, **kw), duration=duration), tick=0.1)
-    assert final.stop_reason == "completed", final.stop_reason  # the run went on to its end
+    assert str(final.stop_reason) == "completed", final.stop_reason  # the run went on to its end
     assert final.elapsed >= float(run.profile.duration)
     assert time.perf_counter() - started < float(run.profile.duration) + 2.5
     ep = final.find("http", "fault")
@@ -131,7 +131,7 @@ async def test_stall_switch_delays_without_failing(test_server):
             assert resp.status == 200
     final = await asyncio.wait_for(run.wait(), 10)
     ep = final.find("http", "fault")
-    assert final.stop_reason == "completed" and ep.failures == 0
+    assert str(final.stop_reason) == "completed" and ep.failures == 0
     assert ep.count == test_server.state.counts["/stall"]
     assert ep.latency.max >= 200 and ep.latency.p50 < 50
 
@@ -160,7 +160,7 @@ connect_timeout = "1s"
 async def _ws_run(server, path: str, duration: str = "1.5s", **kw):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     _, final = await run_to_end(make_profile(server.url, _ws(path, **kw), duration=duration), tick=0.1)
-    assert final.stop_reason == "completed"
+    assert str(final.stop_reason) == "completed"
     assert time.perf_counter() - started < float(duration[:-1]) + 2.5
     return final
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liminal_tui.engine.aggregate import percentile_values
-from liminal_tui.engine.recorder import HIGHEST_US, LOWEST_US, clear_histogram, new_histogram
-from liminal_tui.engine.snapshot import PERCENTILES
+from liminal_tui.metrics.aggregate import percentile_values
+from liminal_tui.metrics.recorder import HIGHEST_US, LOWEST_US, clear_histogram, new_histogram
+from liminal_tui.metrics.snapshot import PERCENTILES
 
 values = st.lists(st.integers(min_value=LOWEST_US, max_value=HIGHEST_US), min_size=1, max_size=300)
 latencies = st.lists(st.floats(min_value=0.0, max_value=6.0).map(lambda e: max(LOWEST_US, int(10 ** e))), min_size=1, max_size=300)
@@ -51,7 +51,7 @@ def test_a_stale_max_value_does_not_cut_the_walk_short():
 @settings(max_examples=150, deadline=None)
 @given(samples=st.one_of(values, latencies))
 def test_fast_record_fills_the_same_counts_as_record_value(samples):
-    from liminal_tui.engine.recorder import record
+    from liminal_tui.metrics.recorder import record
 
     mine = new_histogram()
     for v in samples:

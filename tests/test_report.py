@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.judge import judge
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
+from liminal_tui.headless import format_summary
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.events import StopCause, StopReason
+from liminal_tui.metrics.judge import judge
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, Snapshot, WorkerHealth
 from liminal_tui.profile.loader import parse_profile
+from liminal_tui.profile.thresholds import parse_rule
 from liminal_tui.report import FILES, ReportError, ReportWriter
 from liminal_tui.report.tables import FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER
 from liminal_tui.report.timeline import Point, Timeline
@@ -87,7 +90,7 @@ def _tick(rec: Recorder, base_ms: float, ok: int = 40, failed: int = 3) -> None:
         rec.endpoint("ws_message", "broadcast item.updated").success(int((base_ms / 2 + i) * MS))
 
 
-def _run(writer: ReportWriter, ticks: list[float], *, cpu: float = 20.0, stop_reason: str = "") -> Snapshot:
+def _run(writer: ReportWriter, ticks: list[float], *, cpu: float = 20.0, stop_reason: StopReason | None = None) -> Snapshot:
     """Tick the real pipeline; every snapshot goes to ``writer.on_snapshot``, the last one is final."""
     agg = Aggregator("checkout", TARGET, "closed", duration=3.0)
     rec = Recorder()
@@ -285,7 +288,7 @@ def test_zero_samples(tmp_path, profile):
     writer = _writer(tmp_path, profile)
     writer.check_writable()
     final = Aggregator("checkout", TARGET, "closed", 3.0).snapshot(
-        "finished", 0.4, final=True, stop_reason="interrupted (SIGINT)")
+        "finished", 0.4, final=True, stop_reason=StopReason(StopCause.INTERRUPTED, "SIGINT"))
     out = writer.write(final, judge(profile.thresholds.parsed(), final))
     _, rows = _csv(out / "results_stats.csv")
     assert [(r["Name"], r["Request Count"], r["50%"]) for r in rows] == [("Aggregated", "0", "N/A")]
@@ -300,13 +303,14 @@ def test_zero_samples(tmp_path, profile):
 
 def test_interrupted_and_saturated(tmp_path, profile):
     writer = _writer(tmp_path, profile)
-    final = _run(writer, [10.0, 12.0], cpu=97.0, stop_reason="interrupted (SIGINT)")
-    out = writer.write(final, [])
+    final = _run(writer, [10.0, 12.0], cpu=97.0, stop_reason=StopReason(StopCause.INTERRUPTED, "SIGINT"))
+    out = writer.write(final, [], notes=[writer.health.warning, "another note"])  # as Session.notes gives them
     s = json.loads((out / "summary.json").read_text())
     assert s["stop_reason"] == "interrupted (SIGINT)" and s["duration"]["actual_s"] == 2.0
     assert s["generator"]["saturated"] is True and "saturated" in s["generator"]["warning"]
     html = (out / "report.html").read_text()
     assert "The run stopped early: interrupted (SIGINT)" in html and "class=\"alert warn\"" in html
+    assert html.count("The load generator was saturated") == 1 and "another note" in html  # said once
     assert len(_csv(out / "results_stats_history.csv")[1]) == 2 * 6  # the final tick is not counted twice
 
 
@@ -355,6 +359,58 @@ def test_on_snapshot_never_raises(tmp_path, profile):
     final = _run(writer, [10.0, 20.0])  # the history cannot be written: the run must go on
     with pytest.raises(ReportError):
         writer.write(final, [])
+
+
+@pytest.mark.parametrize(("stop_reason", "outcome", "badge"), [
+    ("completed", "passed", "PASSED"),
+    ("stopped", "stopped", "STOPPED"),
+    ("interrupted (SIGTERM)", "stopped", "STOPPED"),
+    ("aborted", "aborted", "ABORTED"),
+    ("interrupted (SIGINT, twice)", "aborted", "ABORTED"),
+    ("threshold lost: http p99 < 1ms", "stopped", "STOPPED"),  # ended early, and the rest passed
+])
+def test_a_stopped_or_aborted_run_is_never_passed(tmp_path, profile, stop_reason, outcome, badge):
+    writer = _writer(tmp_path, profile)
+    final = _run(writer, [10.0, 12.0], stop_reason=stop_reason)
+    verdicts = judge([parse_rule("ws_ping", "p95 < 50ms")], final)
+    assert verdicts and all(v.passed for v in verdicts)
+    out = writer.write(final, verdicts)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["outcome"] == outcome and s["passed"] is (outcome == "passed") and s["thresholds"]["passed"] is True
+    html = (out / "report.html").read_text()
+    assert f">{badge}</span>" in html
+    assert (">PASSED</span>" in html) is (outcome == "passed")
+    text = format_summary(final, verdicts, str(out), [])
+    assert f"Outcome: {badge}" in text and ("PASSED" in text) is (outcome == "passed")
+
+
+def test_charts_read_well(tmp_path, profile):
+    """Users in whole numbers, headroom above the tallest bar, and each point's value on hover."""
+    writer = _writer(tmp_path, profile)
+    final = _run(writer, [10.0, 500.0, 20.0])
+    html = (writer.write(final, []) / "report.html").read_text()
+    svgs = [chunk.split("</svg>")[0] for chunk in html.split("<svg")[1:]]
+    users = next(svg for svg in svgs if "Active users" in svg)
+    labels = re.findall(r'class="axis y[^"]*">(.*?)</g></g>', users, re.S)[0]
+    ticks = re.findall(r"<text[^>]*>([^<]*)</text>", labels)
+    assert ticks and all(t.isdigit() for t in ticks), ticks
+    assert re.search(r"<title>active at 0:01: 5</title>", users)
+    assert re.search(r"<title>p99 at 0:02: [0-9.,]+ ms</title>", html)
+    histogram = next(svg for svg in svgs if "Latency distribution" in svg)
+    assert re.search(r"<title>&lt;= [0-9.,]+ ms: [0-9,]+ requests</title>", histogram)
+    tops = [float(y) for y in re.findall(r'<rect x="[^"]*" y="([^"]*)"[^>]*class="rect reactive', histogram)]
+    assert tops and min(tops) > 10  # the tallest bar starts below the plot's top edge
+
+
+def test_the_html_says_what_aggregated_adds_up(written):
+    """The CSV's Aggregated row adds up every kind; the page's header cards and last rows say so."""
+    out, final = written
+    html = (out / "report.html").read_text()
+    assert "requests, all kinds" in html and "p99 ms, successes, all kinds" in html
+    # the endpoint table and the two percentile tables (successes; every sample)
+    assert html.count("Aggregated (all kinds)") == 3
+    _, rows = _csv(out / "results_stats.csv")
+    assert rows[-1]["Name"] == "Aggregated"  # the CSV keeps Locust's name
 
 
 def test_connection_timings_in_summary_and_html(tmp_path, profile):

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from liminal_tui.engine.follow import Follower
-from liminal_tui.engine.http import HttpError, make_client
-from liminal_tui.engine.recorder import EndpointRecorder
+from liminal_tui.engine.clients import HttpError, make_client
+from liminal_tui.metrics.recorder import EndpointRecorder
 from liminal_tui.engine.steps import User
 from liminal_tui.profile.models import HttpSettings
 from servers import make_profile, run_to_end

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from textual.app import App
 
 from liminal_tui.profile import load_profile
 from liminal_tui.session import Session
+
+pytestmark = pytest.mark.slow  # a real run with processes (the CLI, workers or the demo target)
 
 
 async def test_worker_process_starts_inside_a_textual_app() -> None:

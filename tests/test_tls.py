@@ -1,6 +1,6 @@
 """HTTPS in every client against real TLS servers on 127.0.0.1, certificates made by the test.
 
-The fast client's https:// path (``engine/fasthttp.py`` over ``engine/tls.py``), aiohttp and httpx share one
+The fast client's https:// path (``engine/clients/fasthttp.py`` over ``engine/clients/tls.py``), aiohttp and httpx share one
 context builder and one set of failure names; the profile's TLS files are checked before a run.
 """
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from liminal_tui.engine.fasthttp import FastHttpClient
-from liminal_tui.engine.http import AiohttpClient, HttpError, HttpxClient, make_client
-from liminal_tui.engine.tls import check_files
+from liminal_tui.engine.clients.fasthttp import FastHttpClient
+from liminal_tui.engine.clients import make_client
+from liminal_tui.engine.clients.http import AiohttpClient, HttpError, HttpxClient
+from liminal_tui.engine.clients.tls import check_files
 from liminal_tui.profile.models import HttpSettings
 from servers import make_profile, run_to_end
 from tls_servers import Certs, ThreadedTlsServer, make_certs, start_tls_server

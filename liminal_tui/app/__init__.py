@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
+from ..live import LiveRun
 from ..profile import Profile
 from .app import LiminalApp
 from .catalog import default_profile_dirs
@@ -15,13 +16,14 @@ __all__ = ["LiminalApp", "create_app"]
 def create_app(
     profile_dirs: list[Path] | None = None,
     start_profile: Path | None = None,
-    run_factory: Callable[[Profile], Any] | None = None,
+    run_factory: Callable[[Profile], LiveRun] | None = None,
 ) -> LiminalApp:
     """The app, reading profiles from ``profile_dirs`` (default ``./profiles/`` and
     ``~/.config/liminal-tui/profiles/``) besides the shipped ones.
 
-    ``run_factory(profile)`` makes the run the dashboard drives; the default is the real engine with one
-    worker process. Tests pass ``lambda p: Run(p, workers=0)`` or a stand-in.
+    ``run_factory(profile)`` makes the run the dashboard drives (a :class:`~liminal_tui.live.LiveRun`);
+    the default is a :class:`~liminal_tui.session.Session` with one worker process. Tests pass one
+    that runs the engine in-process, or a stand-in that implements the same protocol.
     """
     dirs = list(profile_dirs) if profile_dirs is not None else default_profile_dirs()
     return LiminalApp(dirs, start_profile, run_factory)

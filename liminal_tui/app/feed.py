@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Protocol
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ..engine.bus import MetricsBus, Subscription
-from ..engine.snapshot import Snapshot
+from ..metrics.bus import Subscription
+from ..metrics.snapshot import Snapshot
+from ..live import LiveRun
 from ..profile import Profile
 
-__all__ = ["SnapshotArrived", "follow", "RunLike", "default_run_factory"]
+__all__ = ["SnapshotArrived", "follow", "default_run_factory"]
 
 
 class SnapshotArrived(Message):
@@ -43,19 +43,7 @@ async def follow(subscription: Subscription, target: MessagePump, min_interval: 
     return last if last is not None and last.final else None
 
 
-class RunLike(Protocol):
-    """What the dashboard needs of a run (``liminal_tui.engine.run.Run``, or a stand-in in tests)."""
-
-    bus: MetricsBus
-
-    async def start(self) -> None: ...
-    def set_load(self, value: float) -> None: ...
-    async def stop(self) -> None: ...
-    def abort(self) -> None: ...
-    async def wait(self) -> Snapshot: ...
-
-
-def default_run_factory(profile: Profile) -> Any:
+def default_run_factory(profile: Profile) -> LiveRun:
     """The real engine in one worker process, with its report written under ``./reports/``."""
     from ..session import Session  # imported late: the app starts without loading the engine
 

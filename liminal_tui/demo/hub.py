@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import ClientError, WSCloseCode, web
 
 from .store import Memory, Stats
 
@@ -89,7 +89,7 @@ class WsHub:
     async def _kick(client: _Client) -> None:
         try:
             await asyncio.wait_for(client.ws.close(code=WSCloseCode.GOING_AWAY), SEND_TIMEOUT)
-        except Exception:
-            pass
+        except (asyncio.TimeoutError, ConnectionError, ClientError):
+            pass  # a client being dropped: the transport is aborted below either way
         if client.transport is not None:  # drop whatever is still buffered for it
             client.transport.abort()

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from ..profile.models import HttpSettings
-from .http import HttpError
+from .clients.http import HttpError
 
 __all__ = ["Follower", "REDIRECT_STATUSES", "set_cookie_values"]
 

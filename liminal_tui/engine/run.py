@@ -2,39 +2,45 @@
 
     run = Run(profile, workers=1)          # workers=0: the engine runs in this process (tests)
     sub = run.bus.subscribe("latest")      # or "every"; readers subscribe before start
-    await run.start()                      # preflight (raises PreflightError), demo target, workers
+    await run.start(url)                   # workers Ready, then the clock starts (WorkerStartError)
     run.set_load(50)                       # users (closed) or iterations/s (open), while running
     await run.stop()                       # graceful: in-flight requests finish within the grace period
     final = await run.wait()               # the final Snapshot (final=True), always published on the bus
 
-The engine itself lives in :mod:`liminal_tui.engine.worker`; this module is its main-process side.
+The engine itself lives in :mod:`liminal_tui.engine.worker`, run by a :class:`~.pool.WorkerPool`; this
+module is the main side: the state machine, ticks, aggregation, bus, thresholds and the worker-loss
+policy. The demo target and the reachability check belong to :class:`~liminal_tui.session.Session`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
-import sys
-import threading
-import time
-from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any, Iterator, Literal
+from typing import Any, Coroutine, Literal
 
+from ..metrics.aggregate import Aggregator
+from ..metrics.bus import MetricsBus
+from ..metrics.events import Event, EventKind, StopCause, StopReason
+from ..metrics.judge import judge
+from ..metrics.snapshot import Snapshot
 from ..profile.models import Profile
-from .aggregate import Aggregator
-from .bus import MetricsBus
-from .judge import judge
+from ..profile.thresholds import Rule
+from .clock import RunClock
 from .load import LoadShape
-from .preflight import PreflightError, preflight
-from .snapshot import IntervalReport, Snapshot
-from .worker import Worker, WorkerSpec, worker_process_main
+from .messages import Abort, Done, Failed, IntervalReport, Lost, SetLoad, Start, Stop, WorkerEvent
+from .pool import InProcessPool, ProcessPool, WorkerPool
+from .worker import WorkerSpec
 
-__all__ = ["Run", "PreflightError", "resolve_workers"]
+__all__ = ["Run", "resolve_workers"]
 
-SLACK = 0.2  # seconds the main side waits after a tick boundary for the workers' reports
-EXIT_WAIT = 5.0  # seconds a cleanly exited worker's last messages may take to arrive
+SLACK = 0.2
+"""Seconds the main side waits after a tick boundary for the workers' reports."""
+JOIN_WAIT = 5.0
+"""Seconds the workers get to end once the run is over, before they are killed."""
+OVERRUN = 60.0
+"""Seconds past duration + grace after which the run gives up on its workers and kills them."""
+THRESHOLD_SETTLE = 10.0
+"""Seconds (or a quarter of the duration, if less) before live thresholds may abort a run."""
 
 
 def resolve_workers(workers: int | Literal["auto"]) -> int:
@@ -43,161 +49,101 @@ def resolve_workers(workers: int | Literal["auto"]) -> int:
     return int(workers)
 
 
-@contextmanager
-def _real_stdio() -> Iterator[None]:
-    """multiprocessing hands ``sys.stderr.fileno()`` to its helper process; a UI that captures stderr
-    (Textual does) has no such descriptor, so spawn with the process's real streams."""
-    saved = sys.stdout, sys.stderr
-    try:
-        sys.stderr.fileno()
-        ok = True
-    except (AttributeError, OSError, ValueError):
-        ok = False
-    if not ok or sys.stderr.fileno() < 0:
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
-
-
 class Run:
     def __init__(self, profile: Profile, workers: int | Literal["auto"] = 1, tick: float = 1.0,
-                 grace: float = 5.0, bus: MetricsBus | None = None, buckets: bool = False) -> None:
+                 grace: float = 5.0, bus: MetricsBus | None = None, buckets: bool = False,
+                 pool: WorkerPool | None = None, rules: list[Rule] | None = None) -> None:
+        """``rules``: the threshold rules ``abort_on_fail`` watches (default the profile's; a session
+        with a baseline passes them with their limits resolved)."""
         self.profile = profile
         self.workers = resolve_workers(workers)
-        self.in_process = self.workers == 0
+        self.pool: WorkerPool = pool or (InProcessPool() if self.workers == 0 else ProcessPool())
+        """Where the workers run; by default in this process for ``workers=0``, else one process each."""
+        self.in_process = self.pool.in_process
         self.tick = tick
         self.grace = grace
         self.bus = bus or MetricsBus()
         self.target_url = profile.target
+        self.clock: RunClock | None = None
+        """The run's clock, from the start instant sent to every worker; None before start."""
         self.started_at: float | None = None
         """Unix time when load started."""
         self.final: Snapshot | None = None
-        self.stop_reason = ""
-        self.report_dir = None
-        self._demo: Any = None
+        self.stop_reason: StopReason | None = None
+        """Why load stopped; None while it runs."""
         self._shape = LoadShape(profile.load, 1.0)
-        self._procs: list[Any] = []
-        self._controls: list[Any] = []
         self._live: set[int] = set()
-        self._inproc: Worker | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._done: asyncio.Future[Snapshot] | None = None
         self._stopping = False
+        self._killed = False
+        self._reader_errors = 0
+        """How many of the bus's reader errors have become events."""
         self._load_end: float | None = None
         """Seconds into the run when load stopped: the window that rates are computed over."""
-        self._events: list[str] = []
+        self._events: list[Event] = []
         self._phase = "starting"
         self._agg = Aggregator(profile.name, profile.target, profile.load.model, float(profile.duration or 0), tick,
                                endpoints=profile.endpoints())
         self._agg.buckets = buckets  # latency buckets for a metrics exporter
-        self._t0_ns = 0
-        self._rules = profile.thresholds.parsed()
-        self._ready: set[int] = set()
-        self._exited_at: dict[int, float] = {}
+        self._rules = rules if rules is not None else profile.thresholds.parsed()
         self._all_done = asyncio.Event()
-        self._ready_event = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------------
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._done = loop.create_future()
-        if self.profile.target == "builtin":
-            from ..demo.process import DemoProcess
+    async def start(self, target_url: str | None = None) -> None:
+        """Start the workers against ``target_url`` (default: the profile's target), then the clock.
 
-            self._demo = DemoProcess()
-            await loop.run_in_executor(None, self._demo.__enter__)
-            self.target_url = self._demo.url
-        else:
-            await preflight(self.target_url)
-        self._agg.target = self.target_url
+        The target must be a URL: the ``builtin`` demo target and the reachability check belong to
+        :class:`~liminal_tui.session.Session`. Raises :class:`~.pool.WorkerStartError`.
+        """
+        url = target_url or self.target_url
+        if url == "builtin":
+            raise ValueError("Run needs the target's URL: Session starts the builtin demo target")
+        self.target_url = self._agg.target = url
+        self._done = asyncio.get_running_loop().create_future()
         count = max(1, self.workers)
-        specs = [WorkerSpec(i, count, self.profile, self.target_url, 0, self.tick, self.grace) for i in range(count)]
-        if self.in_process:
-            self._start_clock()
-            self._inproc = Worker(replace(specs[0], t0_ns=self._t0_ns), self._on_report)
-            self._live = {0}
-            self._tasks.append(asyncio.ensure_future(self._run_inproc(self._inproc)))
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with _real_stdio():
-                results = ctx.Queue()
-                self._spawn(ctx, specs, results)
-            threading.Thread(target=self._read_results, args=(results, loop), daemon=True).start()
-            await self._wait_ready(count)
-            self._start_clock()
-            for control in self._controls:
-                control.put(("start", self._t0_ns))
-        self._tasks.append(asyncio.ensure_future(self._tick_loop()))
+        specs = [WorkerSpec(i, count, self.profile, url, self.tick, self.grace) for i in range(count)]
+        self._live = set(range(count))
+        await self.pool.start(specs, self._on_event)
+        self.clock = RunClock.now()
+        self.started_at = self.clock.started_at
+        self.pool.send(Start(self.clock.start_ns))
+        self._spawn(self._tick_loop())
 
-    def _spawn(self, ctx: Any, specs: list[WorkerSpec], results: Any) -> None:
-        for spec in specs:
-            control = ctx.Queue()
-            proc = ctx.Process(target=worker_process_main, args=(spec, control, results), daemon=True,
-                               name=f"liminal-worker-{spec.index}")
-            proc.start()
-            self._procs.append(proc)
-            self._controls.append(control)
-            self._live.add(spec.index)
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A task of this run's, kept until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    def _start_clock(self) -> None:
-        self._t0_ns = time.perf_counter_ns()
-        self.started_at = time.time()
+    def _on_event(self, event: WorkerEvent) -> None:
+        if isinstance(event, IntervalReport):
+            self._agg.add(event)
+        elif isinstance(event, Failed):
+            self._note(EventKind.WORKER_FAILED, f"worker {event.worker} failed: {event.error}")
+        elif isinstance(event, Done):
+            self._worker_done(event.worker)
+        elif isinstance(event, Lost):
+            self._worker_lost(event)
 
-    async def _wait_ready(self, count: int, timeout: float = 60.0) -> None:
-        """Wait until every worker process has imported its engine (bounded)."""
-        deadline = time.monotonic() + timeout
-        while len(self._ready) < count:
-            dead = [i for i, p in enumerate(self._procs) if not p.is_alive()]
-            if dead or time.monotonic() > deadline:
-                self._kill()
-                await self._stop_demo()
-                why = f"worker {dead[0]} exited with code {self._procs[dead[0]].exitcode}" if dead else "timed out"
-                raise RuntimeError(f"worker processes failed to start: {why}")
-            self._ready_event.clear()
-            try:
-                await asyncio.wait_for(self._ready_event.wait(), 0.25)
-            except asyncio.TimeoutError:
-                pass
+    def _worker_lost(self, event: Lost) -> None:
+        i = event.worker
+        if i not in self._live:
+            return
+        if not event.crashed:
+            self._note(EventKind.WORKER_SILENT, f"worker {i} {event.reason}")
+            self._worker_done(i)
+            return
+        self._note(EventKind.WORKER_DIED,
+                   f"worker {i} died at {self.elapsed:.0f}s ({event.reason}); its load is missing from here on")
+        self._agg.forget_worker(i)
+        self._worker_done(i)
+        if self.profile.on_worker_loss == "stop" and not self._stopping:
+            self._spawn(self.stop(StopReason(StopCause.WORKER_LOST, f"worker {i} died")))
 
-    async def _stop_demo(self) -> None:
-        if self._demo is not None:
-            demo, self._demo = self._demo, None
-            await asyncio.get_running_loop().run_in_executor(None, demo.__exit__, None, None, None)
-
-    async def _run_inproc(self, worker: Worker) -> None:
-        try:
-            await worker.run()
-        finally:
-            self._worker_done(0)
-
-    def _read_results(self, results: Any, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            try:
-                item = results.get(timeout=1.0)
-            except Exception:
-                if self._done is None or self._done.done():
-                    return
-                continue
-            try:
-                loop.call_soon_threadsafe(self._on_result, item)
-            except RuntimeError:
-                return
-
-    def _on_result(self, item: Any) -> None:
-        if isinstance(item, IntervalReport):
-            self._on_report(item)
-        elif item[0] == "error":
-            self._events.append(f"worker {item[1]} failed: {item[2]}")
-        elif item[0] == "done":
-            self._worker_done(item[1])
-        elif item[0] == "ready":
-            self._ready.add(item[1])
-            self._ready_event.set()
-
-    def _on_report(self, report: IntervalReport) -> None:
-        self._agg.add(report)
+    def _note(self, kind: EventKind, text: str) -> None:
+        """An event for the next snapshot."""
+        self._events.append(Event(kind, text))
 
     def _worker_done(self, index: int) -> None:
         self._live.discard(index)
@@ -209,35 +155,34 @@ class Run:
         """Users (closed model) or iterations/s (open model), from now on."""
         elapsed = self.elapsed
         self._shape.set(value, elapsed)
-        self._events.append(f"load set to {value:g} {'users' if self.profile.load.model == 'closed' else 'it/s'}")
-        self._send(("set", value), lambda w: w.set_load(value))
+        self._note(EventKind.LOAD, f"load set to {value:g} {'users' if self.profile.load.model == 'closed' else 'it/s'}")
+        self.pool.send(SetLoad(value))
 
-    async def stop(self, reason: str = "stopped") -> None:
+    async def stop(self, reason: StopReason | None = None) -> None:
         """Graceful stop: no new iterations; in-flight requests get ``grace`` seconds."""
         if self._stopping:
             return
+        reason = reason or StopReason(StopCause.STOPPED)
         self._stopping = True
         self._load_end = self._load_end or self.elapsed
         self.stop_reason = self.stop_reason or reason
-        self._events.append(f"stopping: {reason}")
-        self._send(("stop", self.grace), lambda w: w.request_stop(self.grace))
+        self._note(EventKind.STOPPING, f"stopping: {reason}")
+        self.pool.send(Stop(self.grace))
 
-    def abort(self, reason: str = "aborted") -> None:
+    def abort(self, reason: StopReason | None = None) -> None:
         """Stop at once; what completed is still reported."""
+        reason = reason or StopReason(StopCause.ABORTED)
         self._stopping = True
         self._load_end = self._load_end or self.elapsed
-        self.stop_reason = self.stop_reason or reason
-        self._events.append(f"abort: {reason}")
-        self._send(("abort",), lambda w: w.abort())
+        if self.stop_reason is None or not self.stop_reason.completed:  # an abort during a graceful stop is an abort
+            self.stop_reason = reason
+        self._note(EventKind.ABORT, f"abort: {reason}")
+        self.pool.send(Abort())
 
-    def _send(self, cmd: tuple[Any, ...], local: Any) -> None:
-        if self._inproc is not None:
-            local(self._inproc)
-        for control in self._controls:
-            try:
-                control.put(cmd)
-            except Exception:
-                pass
+    @property
+    def unnoted_reader_errors(self) -> list[str]:
+        """Bus readers that failed too late for an event (on the final snapshot)."""
+        return self.bus.errors[self._reader_errors:]
 
     async def wait(self) -> Snapshot:
         assert self._done is not None, "start() first"
@@ -245,12 +190,13 @@ class Run:
 
     @property
     def elapsed(self) -> float:
-        return (time.perf_counter_ns() - self._t0_ns) / 1e9 if self._t0_ns else 0.0
+        """Seconds since the run's start instant (0 before start)."""
+        return self.clock.elapsed() if self.clock is not None else 0.0
 
     # -- ticks ----------------------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
         duration = float(self.profile.duration or 0)
-        hard_end = duration + self.grace + 60.0
+        hard_end = duration + self.grace + OVERRUN
         k = 1
         try:
             while self._live and self.elapsed < hard_end:
@@ -260,41 +206,21 @@ class Run:
                 except asyncio.TimeoutError:
                     pass
                 k = max(k + 1, int((self.elapsed - SLACK) / self.tick) + 1)
-                self._check_workers()
                 if not self._live:
                     break
-                snap = self._snapshot()
+                snap = self._snapshot(upto_tick=k - 1)  # the workers' reports of ticks up to this one
                 self.bus.publish(snap)
                 self._check_thresholds(snap)
                 if not self._stopping and self.elapsed >= duration:
                     self._stopping = True
                     self._load_end = self._load_end or duration
-                    self.stop_reason = self.stop_reason or "completed"
+                    self.stop_reason = self.stop_reason or StopReason(StopCause.COMPLETED)
             if self._live:  # workers that did not finish in time
-                self._events.append("workers did not stop in time; killed")
-                self._kill()
+                self._note(EventKind.WORKERS_KILLED, "workers did not stop in time; killed")
+                self._killed = True
+                self._live.clear()
         finally:
             await self._finish()
-
-    def _check_workers(self) -> None:
-        for i, proc in enumerate(self._procs):
-            if i in self._live and not proc.is_alive():
-                if proc.exitcode == 0:
-                    # A clean exit: its final report and then "done" are still in the pipe, in that order;
-                    # "done" takes it off the live set. Only a pipe that never delivers is given up on.
-                    self._exited_at.setdefault(i, self.elapsed)
-                    if self.elapsed - self._exited_at[i] > EXIT_WAIT:
-                        self._events.append(f"worker {i} exited but its last report never arrived")
-                        self._live.discard(i)
-                    continue
-                self._live.discard(i)
-                if proc.exitcode is not None:
-                    self._events.append(
-                        f"worker {i} died at {self.elapsed:.0f}s (exit code {proc.exitcode}); its load is missing from here on"
-                    )
-                    self._agg.forget_worker(i)
-                    if self.profile.on_worker_loss == "stop" and not self._stopping:
-                        asyncio.ensure_future(self.stop(f"worker {i} died"))
 
     def _phase_now(self) -> str:
         if self._stopping:
@@ -303,50 +229,53 @@ class Run:
         now, later = self._shape.at(t), self._shape.at(t + self.tick)
         return "ramping" if abs(later - now) > 1e-9 else "steady"
 
-    def _snapshot(self, final: bool = False) -> Snapshot:
+    def _snapshot(self, final: bool = False, upto_tick: int | None = None) -> Snapshot:
+        for error in self.bus.errors[self._reader_errors:]:
+            self._note(EventKind.READER_FAILED, f"a reader failed and was dropped: {error}")
+        self._reader_errors = len(self.bus.errors)
         phase = "finished" if final else self._phase_now()
         if phase != self._phase and not final:
-            self._events.append(f"phase: {phase}")
+            self._note(EventKind.PHASE, f"phase: {phase}")
         self._phase = phase
         events, self._events = tuple(self._events), []
         elapsed = self.elapsed if not final or self._load_end is None else min(self.elapsed, self._load_end)
         snap = self._agg.snapshot(phase, elapsed, events,
-                                  final=final, stop_reason=self.stop_reason if final else "", clock=self.elapsed)
+                                  final=final, stop_reason=self.stop_reason if final else None, clock=self.elapsed,
+                                  upto_tick=upto_tick)
         if not final and snap.saturated:
-            self._events.append("generator saturated: CPU or event-loop lag is high; figures may be skewed")
+            self._note(EventKind.SATURATED, "generator saturated: CPU or event-loop lag is high; figures may be skewed")
         return snap
 
     def _check_thresholds(self, snap: Snapshot) -> None:
         if not self.profile.thresholds.abort_on_fail or self._stopping:
             return
-        if snap.elapsed < min(10.0, float(self.profile.duration or 0) * 0.25):
+        if snap.elapsed < min(THRESHOLD_SETTLE, float(self.profile.duration or 0) * 0.25):
             return
         lost = [v for v in judge(self._rules, snap) if not v.passed and v.observed is not None]
         if lost:
-            reason = f"threshold lost: {lost[0].rule.selector} {lost[0].rule.text}"
-            self._events.append(reason)
-            asyncio.ensure_future(self.stop(reason))
-
-    def _kill(self) -> None:
-        for proc in self._procs:
-            if proc.is_alive():
-                proc.kill()
-        self._live.clear()
+            reason = StopReason(StopCause.THRESHOLD_LOST, f"{lost[0].rule.selector} {lost[0].rule.text}")
+            self._note(EventKind.THRESHOLD_LOST, str(reason))
+            self._spawn(self.stop(reason))
 
     async def _finish(self) -> None:
-        for proc in self._procs:
-            await asyncio.get_running_loop().run_in_executor(None, proc.join, 5.0)
-            if proc.is_alive():
-                proc.kill()
-        duration = float(self.profile.duration or 0)
-        if not self.stop_reason and self.elapsed >= duration:
-            # The workers can finish (at the duration) before a tick sees the duration pass.
-            self.stop_reason = "completed"
-        if self.stop_reason == "completed" or self._load_end is None:
-            self._load_end = min(self._load_end or duration or self.elapsed, self.elapsed)
-        final = self._snapshot(final=True)
-        self.final = final
-        await self._stop_demo()
-        self.bus.publish(final)
-        if self._done is not None and not self._done.done():
-            self._done.set_result(final)
+        """Close the pool, publish the final snapshot; whatever happens, ``wait()`` returns or raises."""
+        try:
+            await self.pool.close(0.0 if self._killed else JOIN_WAIT)
+            duration = float(self.profile.duration or 0)
+            if not self.stop_reason and self.elapsed >= duration:
+                # The workers can finish (at the duration) before a tick sees the duration pass.
+                self.stop_reason = StopReason(StopCause.COMPLETED)
+            if (self.stop_reason is not None and self.stop_reason.completed) or self._load_end is None:
+                self._load_end = min(self._load_end or duration or self.elapsed, self.elapsed)
+            self.final = self._snapshot(final=True)
+            self.bus.publish(self.final)
+        except Exception as exc:
+            if self._done is not None and not self._done.done():
+                self._done.set_exception(exc)
+            raise
+        finally:
+            if self._done is not None and not self._done.done():
+                if self.final is not None:
+                    self._done.set_result(self.final)
+                else:  # cancelled before the final snapshot existed
+                    self._done.cancel()

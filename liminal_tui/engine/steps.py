@@ -13,14 +13,13 @@ import re
 import time
 from typing import Any, Mapping
 
+from ..metrics.recorder import Recorder
+from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
-from .fasthttp import Headers
-from .follow import REDIRECT_STATUSES, Follower
 from ..profile.templates import Template, compile_template, compile_value, render_value
-from .http import HttpError
-from .recorder import Recorder
-from .snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
-from .ws import WsConnection
+from .clients.http import HttpError
+from .clients.ws import WsConnection
+from .follow import REDIRECT_STATUSES, Follower
 
 __all__ = ["compile_steps", "json_path", "User"]
 
@@ -84,6 +83,12 @@ class Engine:
         self.default_headers = default_headers
         self.timings = (http or HttpSettings()).timings
         """Record connection timings of the fast client's responses (``[http] timings``)."""
+        self.timed_type: type | None = None
+        """The fast client's response headers, which carry the timings (None: timings off)."""
+        if self.timings:
+            from .clients.fasthttp import Headers  # imported when used, as make_client does
+
+            self.timed_type = Headers
 
 
 def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[str, str] | None:
@@ -134,7 +139,7 @@ class HttpCall(_Step):
         self.regexes = {arg: re.compile(arg.encode()) for var, src, arg in self.extract if src == "regex"}
         self.needs_json = bool(self.json_has or self.json_equals or any(s == "json" for _, s, _ in self.extract))
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
-        self.timed = eng.timings and self.rec.ttfb_hist is not None
+        self.timed_type = eng.timed_type if self.rec.ttfb_hist is not None else None
 
     async def run(self, user: User) -> bool:
         ctx = user.vars
@@ -180,7 +185,7 @@ class HttpCall(_Step):
             self.rec.success(elapsed + lag, nbytes, status, elapsed)
         else:
             self.rec.success(elapsed, nbytes, status)
-        if self.timed and type(resp_headers) is Headers:  # the fast client's response carries its timings
+        if type(resp_headers) is self.timed_type:  # the fast client's response carries its timings
             self.rec.timed(resp_headers.first_ns - start, resp_headers.connect_ns, resp_headers.tls_ns)
         return True
 

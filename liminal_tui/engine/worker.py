@@ -1,7 +1,9 @@
 """A worker: one event loop running its share of the load, shipping an IntervalReport every tick.
 
-Workers run in their own processes (so drawing the screen never steals their CPU) or, for tests, as a
-task in the caller's loop. Either way the same :class:`Worker` runs; only the pipes differ.
+:func:`serve_worker` is the worker's whole life, fed by a stream of commands (:mod:`.messages`) and
+answering through ``emit``: Ready, then (after Start) an IntervalReport a tick, then Done. A
+:class:`~.pool.WorkerPool` runs it as a task in the caller's loop (tests) or in its own process (so
+drawing the screen never steals its CPU); only the pipes differ.
 """
 
 from __future__ import annotations
@@ -12,22 +14,34 @@ import os
 import itertools
 import random
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..metrics.health import HealthMonitor
+from ..metrics.recorder import Recorder
+from ..metrics.snapshot import IntervalReport
 from ..profile.models import Profile
 from ..profile.templates import compile_value, render_value
-from .clean import Cleaner, secret_values
-from .health import HealthMonitor
-from .http import make_client
+from ..metrics.clean import Cleaner, secret_values
+from .clients import make_client
+from .clients.ws import WsStats
+from .clock import RunClock
 from .load import TICK, ClosedLoad, LoadShape, OpenLoad
-from .recorder import Recorder
-from .snapshot import IntervalReport
+from .messages import Abort, Command, Done, Failed, Ready, SetLoad, Start, Stop, WorkerEvent
 from .steps import Engine, User, compile_steps
-from .ws import WsStats
 
-__all__ = ["WorkerSpec", "Worker", "worker_process_main"]
+__all__ = ["WorkerSpec", "Worker", "serve_worker", "worker_process_main"]
+
+HARD_END_SLACK = 30.0
+"""Seconds past duration + grace after which a worker ends whatever happens."""
+GC_FREEZE_AFTER = 1.0
+"""Seconds into the run before the worker may freeze gc (the load must have ramped up, too)."""
+CANCEL_WAIT = 2.0
+"""Seconds a cancelled iteration gets to unwind (close its sockets) when the worker stops."""
+USER_NUMBERS_PER_WORKER = 1_000_000
+"""Worker ``i`` numbers its users from ``i * USER_NUMBERS_PER_WORKER + 1``: unique across workers."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +52,6 @@ class WorkerSpec:
     count: int
     profile: Profile
     base_url: str
-    t0_ns: int
-    """``perf_counter_ns()`` at the run's start (the clock is shared by processes on one machine)."""
     tick: float = 1.0
     grace: float = 5.0
 
@@ -49,9 +61,10 @@ class WorkerSpec:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, emit: Callable[[IntervalReport], None], freeze_gc: bool = False,
-                 parent_pid: int | None = None) -> None:
+    def __init__(self, spec: WorkerSpec, clock: RunClock, emit: Callable[[WorkerEvent], None],
+                 freeze_gc: bool = False, parent_pid: int | None = None) -> None:
         self.spec = spec
+        self.clock = clock
         self.emit = emit
         self.parent_pid = parent_pid
         """Own process only: the main process; if it is gone (killed outright), the worker aborts."""
@@ -71,6 +84,8 @@ class Worker:
         self._grace = spec.grace
         self._aborted = False
         self._tick = 0
+        self._tick_start = 0.0
+        """Run time at which the current tick began (its report's ``t_start``)."""
 
     # -- control (called in the worker's loop) --------------------------------------------------------
     def set_load(self, total: float) -> None:
@@ -87,7 +102,7 @@ class Worker:
         self.request_stop(0.0)
 
     def _elapsed(self) -> float:
-        return (time.perf_counter_ns() - self.spec.t0_ns) / 1e9
+        return self.clock.elapsed()
 
     # -- the run --------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -111,13 +126,13 @@ class Worker:
         def new_user(number: int) -> User:
             return User(number, base_vars)
 
-        first = spec.index * 1_000_000 + 1
+        first = spec.index * USER_NUMBERS_PER_WORKER + 1
         if self.open_model:
             load: Any = OpenLoad(self.shape, iteration, new_user, max(1, int(profile.load.max_in_flight * spec.share)), first)
         else:
             load = ClosedLoad(self.shape, iteration, new_user, profile.load.think_range, first)
         duration = float(profile.duration or 0)
-        hard_end = time.perf_counter() + duration + spec.grace + 30.0
+        hard_end = time.perf_counter() + duration + spec.grace + HARD_END_SLACK
         self.health.take()  # CPU is measured from here: setting up the client is not the load
         health_task = asyncio.ensure_future(self.health.run(hard_end))
         next_tick = spec.tick
@@ -131,7 +146,7 @@ class Worker:
                     next_tick += spec.tick
                     if self.parent_pid is not None and os.getppid() != self.parent_pid:
                         self.abort()  # nobody is left to read the results
-                    if self.freeze_gc and not frozen and t >= 1.0 and load.active >= int(load.target(t)):
+                    if self.freeze_gc and not frozen and t >= GC_FREEZE_AFTER and load.active >= int(load.target(t)):
                         gc.freeze()  # ramped up: the objects alive now live for the run
                         frozen = True
                 if self._stop_at is None and t >= duration:
@@ -140,7 +155,7 @@ class Worker:
                     break
                 pause = min(TICK, max(0.0, next_tick - t))
                 if self.open_model:
-                    load.adjust(t, spec.t0_ns)
+                    load.adjust(t, self.clock.origin_ns)
                     # Wake for the next arrival, not just every TICK: an arrival started late has that
                     # lateness added to its (corrected) latency, which would be the generator's fault.
                     pause = min(pause, load.due_in())
@@ -154,17 +169,24 @@ class Worker:
                 await asyncio.wait(tasks, timeout=self._grace)
             for task in load.tasks():
                 task.cancel()
+            broken = []
             for task in load.tasks():
                 try:
-                    await asyncio.wait_for(task, 2.0)
-                except BaseException:
-                    pass
+                    await asyncio.wait_for(task, CANCEL_WAIT)
+                except (asyncio.CancelledError, asyncio.TimeoutError):
+                    pass  # cut short, as asked
+                except Exception as exc:  # an iteration that failed in a way no step recorded
+                    broken.append(exc)
+            if broken:
+                first = broken[0]
+                self.emit(Failed(spec.index, self.clean(f"{len(broken)} iteration(s) ended with an error while "
+                                                        f"stopping, e.g. {type(first).__name__}: {first}")))
         finally:
             health_task.cancel()
             try:
                 await client.close()
-            except Exception:
-                pass
+            except Exception as exc:  # the run's figures are complete; say so, then send them
+                self.emit(Failed(spec.index, self.clean(f"closing the HTTP client: {type(exc).__name__}: {exc}")))
             self._report(load, self._elapsed(), client, last_iterations, last_dropped, final=True)
 
     def _report(self, load: Any, t: float, client: Any, last_it: int, last_drop: int, final: bool = False) -> tuple[int, int]:
@@ -172,23 +194,57 @@ class Worker:
         connects, reconnects, drops, msgs_in, msgs_out = self.ws_stats.take()
         iterations = load.iterations
         dropped = getattr(load, "dropped", 0)
-        try:
-            conns = client.open_connections()
-        except Exception:
-            conns = 0
+        conns = client.open_connections()
         self.emit(IntervalReport(
-            worker=self.spec.index, tick=self._tick, t_end=t, endpoints=self.recorder.drain(),
+            worker=self.spec.index, tick=self._tick, t_start=self._tick_start, t_end=t, endpoints=self.recorder.drain(),
             users=0 if final else load.active, target=0.0 if final else load.target(t),
             iterations=iterations - last_it, dropped=dropped - last_drop,
             http_connections=0 if final else conns, ws_open=0 if final else self.ws_stats.open,
             ws_connects=connects, ws_reconnects=reconnects, ws_drops=drops,
             ws_messages_in=msgs_in, ws_messages_out=msgs_out, health=self.health.take(), final=final,
         ))
+        self._tick_start = t
         return iterations, dropped
 
 
+async def serve_worker(spec: WorkerSpec, commands: "asyncio.Queue[Command]", emit: Callable[[WorkerEvent], None],
+                       *, freeze_gc: bool = False, parent_pid: int | None = None) -> None:
+    """A worker's life: Ready; wait for Start; run, obeying SetLoad/Stop/Abort; Failed if it raised; Done.
+
+    The same body serves every pool: ``commands`` is fed by the pool (directly, or by a thread reading a
+    pipe) and ``emit`` sends events back. A command other than Start first ends the worker (Done).
+    """
+    emit(Ready(spec.index))
+    first = await commands.get()
+    if not isinstance(first, Start):
+        emit(Done(spec.index))
+        return
+    worker = Worker(spec, RunClock(first.at_ns), emit, freeze_gc=freeze_gc, parent_pid=parent_pid)
+
+    async def obey() -> None:
+        while True:
+            cmd = await commands.get()
+            if isinstance(cmd, SetLoad):
+                worker.set_load(cmd.value)
+            elif isinstance(cmd, Stop):
+                worker.request_stop(cmd.grace)
+            elif isinstance(cmd, Abort):
+                worker.abort()
+                return
+
+    listener = asyncio.ensure_future(obey())
+    try:
+        await worker.run()
+    except BaseException as exc:  # report, then let the run see the worker end
+        emit(Failed(spec.index, worker.clean(f"{type(exc).__name__}: {exc}")))
+        raise
+    finally:
+        listener.cancel()
+        emit(Done(spec.index))
+
+
 def worker_process_main(spec: WorkerSpec, control: Any, results: Any) -> None:
-    """Entry point of a worker process: run the worker, obey commands from ``control``."""
+    """Entry point of a worker process: serve the worker, commands from ``control``, events to ``results``."""
     # The terminal sends Ctrl-C (and a dropped SSH link SIGHUP) to the whole process group: the main
     # process decides what happens, and tells the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -205,44 +261,30 @@ def worker_process_main(spec: WorkerSpec, control: Any, results: Any) -> None:
 
 
 async def _process_run(spec: WorkerSpec, control: Any, results: Any) -> None:
-    import dataclasses
-    import threading
-
-    # Import everything the hot path needs, then say so: the run's clock starts only when every worker
-    # is ready, so start-up time is neither counted in RPS nor added to open-model latencies.
+    # Import everything the hot path needs before saying Ready: the run's clock starts only when every
+    # worker is ready, so start-up time is neither counted in RPS nor added to open-model latencies.
     if spec.profile.http.client == "aiohttp":  # the fast client serves http:// and https:// without it
         import aiohttp  # noqa: F401  (~0.2 s of CPU a worker start; URLs with credentials import it when met)
     import websockets.asyncio.client  # noqa: F401
 
     loop = asyncio.get_running_loop()
-    results.put(("ready", spec.index))
-    cmd = await loop.run_in_executor(None, control.get)
-    if not cmd or cmd[0] != "start":
-        return
-    spec = dataclasses.replace(spec, t0_ns=cmd[1])
-    worker = Worker(spec, results.put, freeze_gc=True, parent_pid=os.getppid())
+    commands: asyncio.Queue[Command] = asyncio.Queue()
 
-    def listen() -> None:
+    def pipe() -> None:
+        """Forward commands from the main process into the worker's loop (a closed pipe means Abort)."""
         while True:
             try:
                 cmd = control.get()
             except (EOFError, OSError):
-                cmd = ("abort",)
+                cmd = Abort()
             if cmd is None:
                 return
-            name, *args = cmd
             try:
-                loop.call_soon_threadsafe(getattr(worker, {"set": "set_load", "stop": "request_stop", "abort": "abort"}[name]), *args)
-            except RuntimeError:
+                loop.call_soon_threadsafe(commands.put_nowait, cmd)
+            except RuntimeError:  # the loop has closed: the worker is over
                 return
-            if name == "abort":
+            if isinstance(cmd, Abort):
                 return
 
-    threading.Thread(target=listen, daemon=True).start()
-    try:
-        await worker.run()
-    except BaseException as exc:  # report, then let the main process see the worker end
-        results.put(("error", spec.index, worker.clean(f"{type(exc).__name__}: {exc}")))
-        raise
-    finally:
-        results.put(("done", spec.index))
+    threading.Thread(target=pipe, daemon=True, name=f"liminal-worker-{spec.index}-commands").start()
+    await serve_worker(spec, commands, results.put, freeze_gc=True, parent_pid=os.getppid())

@@ -7,6 +7,7 @@ text with :meth:`ProfileDocument.set_text`. Both keep every comment that is not 
 from __future__ import annotations
 
 import os
+import threading
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,25 @@ class ProfileDocument:
         return target
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system tells (Linux: /proc); elsewhere
+    set and restored under a lock, the only way POSIX offers."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     """Write a file so that a reader sees the old content or the new one, never half of it."""
     path = Path(path)
@@ -117,9 +137,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets the usual mode
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; a saved file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -11,25 +11,30 @@ A key is a metric kind (``http``, ``ws_connect``, ``ws_ping``, ``ws_message``, o
 that kind's endpoints together, or ``kind:name`` for one endpoint. A rule is ``STAT OP VALUE`` with STAT one
 of ``p50 p66 p75 p80 p90 p95 p98 p99 p99.9 p99.99 max min avg`` (a duration), ``error_rate`` (a percentage),
 ``rps`` (requests per second), ``count`` or ``failures``; OP one of ``< <= > >=``.
+
+VALUE may be relative to a baseline run (``--run PROFILE --baseline PATH``): ``baseline``, ``baseline + 10%``,
+``baseline - 5%`` (a percentage of the baseline's value) or ``baseline + 20ms`` (an amount in the stat's
+unit), e.g. ``http = ["p99 < baseline + 10%", "rps > baseline - 5%"]``. Without a baseline these rules are
+not judged (the run says so).
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
+from ..metrics.kinds import ALL, PERCENTILE_NAMES, SELECTOR_KINDS
 from .durations import parse_duration
 
 __all__ = ["Thresholds", "Rule", "KINDS", "LATENCY_STATS", "Verdict", "evaluate"]
 
-KINDS = ("all", "http", "ws_connect", "ws_ping", "ws_message")
-PERCENTILES = ("p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p99.99")
-LATENCY_STATS = PERCENTILES + ("max", "min", "avg")
+KINDS = SELECTOR_KINDS
+LATENCY_STATS = PERCENTILE_NAMES + ("max", "min", "avg")
 OTHER_STATS = ("error_rate", "rps", "count", "failures")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -37,7 +42,8 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_RULE = re.compile(r"^\s*([a-z_0-9.]+)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+_RULE = re.compile(r"^\s*([a-z_0-9.]+)\s*(<=|>=|<|>)\s*(\S+(?:\s*[-+*/]\s*\S+)?)\s*$")
+_BASELINE = re.compile(r"^baseline(?:\s*([-+])\s*(\S+))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,25 @@ class Rule:
     op: str
     value: float
     text: str
+    relative: float | None = None
+    """Baseline rules: the fraction added to the baseline's value (``baseline + 10%``: 0.1)."""
+    offset: float = 0.0
+    """Baseline rules: the amount added to the baseline's value, in the unit of ``value``."""
+    baseline: float | None = None
+    """Baseline rules, once resolved: the baseline's value (``value`` is then the limit)."""
+
+    @property
+    def against_baseline(self) -> bool:
+        return self.relative is not None
+
+    @property
+    def resolved(self) -> bool:
+        """A plain rule, or a baseline rule whose limit was computed from a baseline run."""
+        return self.relative is None or self.baseline is not None
+
+    def with_baseline(self, value: float) -> "Rule":
+        """This baseline rule with its limit computed from the baseline's ``value``."""
+        return replace(self, baseline=value, value=value * (1 + (self.relative or 0.0)) + self.offset)
 
     @property
     def selector(self) -> str:
@@ -69,6 +94,11 @@ class Verdict:
 
     def describe(self) -> str:
         shown = "no data" if self.observed is None else _format(self.rule.stat, self.observed)
+        if self.rule.baseline is not None and self.rule.baseline != self.rule.baseline:  # NaN
+            shown += "; the baseline has no figure for it"
+        elif self.rule.baseline is not None:
+            stat = self.rule.stat
+            shown += f"; baseline {_format(stat, self.rule.baseline)}, limit {_format(stat, self.rule.value)}"
         return f"{self.rule.selector} {self.rule.text}: {'PASS' if self.passed else 'FAIL'} ({shown})"
 
 
@@ -94,6 +124,10 @@ def parse_rule(selector: str, text: str) -> Rule:
     if not match:
         raise ValueError(f"'{text}' is not a rule; write e.g. \"p99 < 500ms\" or \"error_rate < 1%\"")
     stat, op, raw = match.groups()
+    if raw.startswith("baseline") and stat in LATENCY_STATS + OTHER_STATS:
+        return _baseline_rule(kind, name or None, stat, op, raw, text)
+    if stat in LATENCY_STATS + OTHER_STATS and get_close_matches(re.split(r"[-+*/\s]", raw)[0], ["baseline"], n=1, cutoff=0.7):
+        raise ValueError(f"'{text}': did you mean 'baseline'? (e.g. \"{stat} {op} baseline + 10%\")")
     if stat in LATENCY_STATS:
         try:
             value = parse_duration(raw) * 1000.0
@@ -115,6 +149,29 @@ def parse_rule(selector: str, text: str) -> Rule:
             f"'{text}': unknown statistic '{stat}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
         )
     return Rule(kind, name or None, stat, op, value, text.strip())
+
+
+def _baseline_rule(kind: str, name: str | None, stat: str, op: str, raw: str, text: str) -> Rule:
+    match = _BASELINE.match(raw)
+    if not match:
+        raise ValueError(f"'{text}': write the baseline as \"baseline\", \"baseline + 10%\" or \"baseline - 5%\"")
+    sign, amount = match.groups()
+    relative, offset = 0.0, 0.0
+    if amount is not None:
+        factor = -1.0 if sign == "-" else 1.0
+        try:
+            if amount.endswith("%"):
+                relative = factor * float(amount[:-1]) / 100.0
+            elif stat in LATENCY_STATS:
+                offset = factor * parse_duration(amount) * 1000.0
+            elif stat == "error_rate":
+                raise ValueError
+            else:
+                offset = factor * float(amount.removesuffix("/s"))
+        except ValueError:
+            unit = "a percentage (10%) or a duration (20ms)" if stat in LATENCY_STATS else "a percentage such as 10%"
+            raise ValueError(f"'{text}': the amount after 'baseline' must be {unit}") from None
+    return Rule(kind, name, stat, op, 0.0, text.strip(), relative=relative, offset=offset)
 
 
 class Thresholds(BaseModel):
@@ -167,7 +224,7 @@ class Thresholds(BaseModel):
         for rule in self.parsed():
             if rule.name is None:
                 continue
-            known = names.get(rule.kind, set()) if rule.kind != "all" else set().union(*names.values())
+            known = names.get(rule.kind, set()) if rule.kind != ALL else set().union(*names.values())
             if rule.name not in known:
                 hint = get_close_matches(rule.name, sorted(known), n=1)
                 raise ValueError(
@@ -184,6 +241,8 @@ def evaluate(rules: list[Rule], lookup: Callable[[str, str | None, str], float |
     """
     verdicts = []
     for rule in rules:
+        if not rule.resolved:
+            continue  # relative to a baseline, and no baseline was given
         observed = lookup(rule.kind, rule.name, rule.stat)
         if observed is None:
             passed = False

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..engine.snapshot import KIND_WS_MESSAGE, KIND_WS_PING
+from ..metrics.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING
 from .charts import Chart
 from .tables import PERCENTILE_KEYS
 
@@ -50,7 +50,14 @@ def _duration(seconds: float | None) -> str:
 
 
 def _observed(verdict: dict[str, Any]) -> str:
-    value, unit = verdict["observed"], verdict["unit"]
+    shown = _value(verdict["observed"], verdict["unit"])
+    if "baseline" in verdict:  # a rule relative to a baseline run
+        base = _value(verdict["baseline"], verdict["unit"])
+        return f"{shown} (baseline {base}, limit {_value(verdict['limit'], verdict['unit'])})"
+    return shown
+
+
+def _value(value: float | None, unit: str) -> str:
     if value is None:
         return "no data"
     if unit == "ms":
@@ -89,7 +96,9 @@ def _load_text(load: dict[str, Any]) -> str:
     return text
 
 
-def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: Chart | None) -> str:
+def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: Chart | None,
+                sections: Sequence[str] = ()) -> str:
+    """``sections``: more sections, already-escaped HTML (e.g. the comparison with a baseline run)."""
     endpoints = summary["endpoints"]
     aggregated = summary["aggregates"]["all"]
     context = {
@@ -103,6 +112,11 @@ def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: 
         "timed": [e for e in [*endpoints, summary["aggregates"].get("http", aggregated)] if e.get("timings_ms")],
         "heartbeats": [e for e in endpoints if e["kind"] == KIND_WS_PING],
         "broadcasts": [e for e in endpoints if e["kind"] == KIND_WS_MESSAGE],
+        "sections": [Markup(section) for section in sections],
         "has_ws": any(e["kind"].startswith("ws") for e in endpoints) or summary["websocket"]["connects"] > 0,
+        # "Aggregated" here is the CSV's: every kind of sample together; the page says so where it shows it.
+        "agg_label": "all HTTP" if set(summary["aggregates"]) - {"all"} == {KIND_HTTP} else "all kinds",
+        # The saturation warning is shown once, at the top; the notes do not repeat it.
+        "notes": [n for n in summary["notes"] if n != summary["generator"]["warning"]],
     }
     return _environment().get_template("report.html.j2").render(context)

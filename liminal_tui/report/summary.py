@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..engine.snapshot import Snapshot
+from ..metrics.events import StopCause
+from ..metrics.judge import outcome_of
+from ..metrics.snapshot import Snapshot
 from ..profile.models import Profile
 from ..profile.thresholds import LATENCY_STATS, Verdict
 from .redact import redact_url
@@ -61,7 +63,11 @@ def verdict_record(v: Verdict) -> dict[str, Any]:
         "unit": _unit(rule.stat),
         "passed": v.passed,
         "text": v.describe(),
-    }
+    } | ({"baseline": _finite(rule.baseline), "limit": _finite(rule.value)} if rule.against_baseline else {})
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value != value else value
 
 
 def build_summary(
@@ -79,17 +85,28 @@ def build_summary(
     endpoints, aggregates = split(final.total_stats)
     planned = final.duration or profile.duration  # the run's own plan (a CLI override included)
     passed = all(v.passed for v in verdicts)
+    outcome = outcome_of(final.stop_reason, verdicts)
+    hdr = {(kind, name): encoded.decode("ascii") for kind, name, encoded in final.histograms}
+
+    def record(s: Any) -> dict[str, Any]:
+        out = stats_record(s)
+        if (s.kind, s.name) in hdr:
+            out["latency_hdr"] = hdr[(s.kind, s.name)]
+        return out
+
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "liminal-tui", "version": tool_version},
         "profile": profile.name,
         "description": profile.description,
         "target": redact_url(target_url),
+        "target_setting": redact_url(profile.target),
         "started_at": iso(started_at),
         "ended_at": iso(final.wall_time) if final.wall_time else None,
         "duration": {"actual_s": round(final.elapsed, 3), "planned_s": planned},
-        "stop_reason": final.stop_reason or "completed",
-        "passed": passed,
+        "stop_reason": str(final.stop_reason or StopCause.COMPLETED),
+        "outcome": outcome,
+        "passed": outcome == "passed",
         "load": {
             **load_settings(profile),
             # what the run reached, live changes included (the summary screen's figure); the plan beside it
@@ -100,8 +117,8 @@ def build_summary(
             "dropped": final.dropped,
         },
         "settings": settings,
-        "endpoints": [stats_record(s) for s in endpoints],
-        "aggregates": {kind: stats_record(s) for kind, s in aggregates.items()} or {"all": stats_record(EMPTY)},
+        "endpoints": [record(s) for s in endpoints],
+        "aggregates": {kind: record(s) for kind, s in aggregates.items()} or {"all": stats_record(EMPTY)},
         "failures": {
             "total": sum(e.count for e in final.errors),
             "groups": [

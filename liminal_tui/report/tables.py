@@ -6,19 +6,8 @@ number in a CSV file reads back equal to the one in ``summary.json``.
 
 from __future__ import annotations
 
-from itertools import groupby
-
-from ..engine.snapshot import (
-    KIND_HTTP,
-    KIND_WS_CONNECT,
-    KIND_WS_MESSAGE,
-    KIND_WS_PING,
-    PERCENTILES,
-    EndpointStats,
-    ErrorCount,
-    LatencyStats,
-    Snapshot,
-)
+from ..metrics.snapshot import EndpointStats, ErrorCount, LatencyStats, Snapshot, StatsTable
+from ..metrics.kinds import AGGREGATED, ALL, PERCENTILES, Kind
 
 __all__ = [
     "STATS_HEADER",
@@ -54,9 +43,8 @@ HISTORY_HEADER = [
     "Total Average Content Size",
 ]
 
-_TYPES = {KIND_WS_CONNECT: "WS", KIND_WS_PING: "WSPING", KIND_WS_MESSAGE: "WSMSG"}
-AGGREGATED = "Aggregated"
-EMPTY = EndpointStats("all", AGGREGATED, "", 0, 0, 0.0, 0.0, 0, LatencyStats(), LatencyStats())
+_TYPES = {Kind.WS_CONNECT: "WS", Kind.WS_PING: "WSPING", Kind.WS_MESSAGE: "WSMSG"}
+EMPTY = EndpointStats(ALL, AGGREGATED, "", 0, 0, 0.0, 0.0, 0, LatencyStats(), LatencyStats())
 """The run-wide aggregate of a run without a single sample."""
 NA = "N/A"
 
@@ -81,26 +69,16 @@ def _rate(value: float) -> str:
 
 def type_of(stats: EndpointStats | ErrorCount) -> str:
     """The CSV ``Type``: the HTTP method, ``WS``/``WSPING``/``WSMSG``, or empty for the run aggregate."""
-    if stats.kind == KIND_HTTP:
+    if stats.kind == Kind.HTTP:
         return stats.method or "HTTP"
-    if stats.kind == "all":
+    if stats.kind == ALL:
         return ""
     return _TYPES.get(stats.kind, stats.kind.upper())
 
 
-def split(stats: tuple[EndpointStats, ...]) -> tuple[list[EndpointStats], dict[str, EndpointStats]]:
-    """Endpoints, and each kind's aggregate (plus ``"all"``), by position as the Aggregator lays them out.
-
-    Each kind's endpoints are followed by that kind's aggregate row, so even an endpoint that happens to
-    be named "Aggregated" is told apart from the aggregate.
-    """
-    endpoints: list[EndpointStats] = []
-    aggregates: dict[str, EndpointStats] = {}
-    for kind, group in groupby(stats, key=lambda s: s.kind):
-        rows = list(group)
-        endpoints.extend(rows[:-1])
-        aggregates[kind] = rows[-1]
-    return endpoints, aggregates
+def split(stats: StatsTable) -> tuple[list[EndpointStats], dict[str, EndpointStats]]:
+    """Endpoints, and each kind's aggregate (plus ``"all"``) by kind."""
+    return list(stats.endpoints), {s.kind: s for s in stats.aggregates}
 
 
 def _percentiles(lat: LatencyStats) -> list[str]:
@@ -122,7 +100,7 @@ def stats_rows(final: Snapshot) -> list[list[str | int]]:
     not run because an earlier step of their iteration failed."""
     endpoints, aggregates = split(final.total_stats)
     rows = []
-    for s in [*endpoints, aggregates.get("all", EMPTY)]:
+    for s in [*endpoints, aggregates.get(ALL, EMPTY)]:
         rows.append([type_of(s), s.name, *_totals(s), _rate(s.rps), _rate(s.fps), *_percentiles(s.all_latency),
                      s.skipped])
     return rows
@@ -147,9 +125,9 @@ def history_rows(snapshot: Snapshot) -> list[list[str | int]]:
     by_key = {(s.kind, s.name): s for s in now}
     ts, users = int(snapshot.wall_time), snapshot.users
     rows = []
-    for total in [*endpoints, aggregates.get("all", EMPTY)]:
-        if total.kind == "all":
-            cur = now_agg.get("all")
+    for total in [*endpoints, aggregates.get(ALL, EMPTY)]:
+        if total.kind == ALL:
+            cur = now_agg.get(ALL)
         else:
             cur = by_key.get((total.kind, total.name))
         cur_rps, cur_fps = (cur.rps, cur.fps) if cur else (0.0, 0.0)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..engine.snapshot import KIND_HTTP, Snapshot
+from ..metrics.snapshot import KIND_HTTP, Snapshot
+from ..metrics.kinds import ALL
 from .tables import split
 
 __all__ = ["Point", "Timeline", "Health"]
@@ -53,7 +54,7 @@ def merge(points: list[Point]) -> Point:
 def point_of(snapshot: Snapshot) -> Point:
     """The chart figures of one tick: whole-run throughput, HTTP latency percentiles of the tick."""
     _, aggregates = split(snapshot.interval_stats)
-    everything = aggregates.get("all")
+    everything = aggregates.get(ALL)
     http = aggregates.get(KIND_HTTP)
     lat = http.latency if http is not None and http.latency.count else None
     return Point(

@@ -17,10 +17,10 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
-from ..engine.snapshot import Snapshot
-from ..profile.document import write_atomic
+from ..metrics.snapshot import Snapshot
+from ..profile.document import current_umask, write_atomic
 from ..profile.models import Profile
 from ..profile.thresholds import Verdict
 from .charts import distribution_chart, timeline_charts
@@ -45,12 +45,6 @@ _PART = f".{HISTORY}.part"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_MAX = 80
 """Characters of the profile name kept in a report folder's name (a file name may have 255 bytes at most)."""
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class ReportError(Exception):
@@ -99,6 +93,11 @@ class ReportWriter:
         self._history_csv: Any = None
         self._history_error: str | None = None
         self._last_seq = -1
+        self.extra: dict[str, Any] = {}
+        """More top-level keys for summary.json (e.g. ``baseline``)."""
+        self.sections: list[Callable[[dict[str, Any], Path], str]] = []
+        """More report.html sections: ``(summary, report folder) -> HTML`` (escaped by the caller), called
+        once the folder's history CSV is complete."""
 
     # ------------------------------------------------------------ directory
 
@@ -140,6 +139,17 @@ class ReportWriter:
         except OSError as exc:
             raise ReportError(f"cannot write reports to {path}: {exc.strerror or exc}") from None
         return path
+
+    def discard(self) -> None:
+        """Remove the report folder made by :meth:`check_writable` while it is still empty (the run never
+        started). A folder that holds anything is left alone."""
+        if not self._created or self._history is not None:
+            return
+        try:
+            self.report_dir.rmdir()
+        except OSError:
+            return  # not empty, or already gone: nothing of ours to remove
+        self._created = False
 
     # ------------------------------------------------------------ during the run
 
@@ -192,9 +202,15 @@ class ReportWriter:
             tool_version=self.tool_version, settings=self.settings, final=final, verdicts=verdicts,
             notes=notes, health=self.health,
         )
+        summary.update(self.extra)
+        try:
+            self._finish_history()
+        except OSError as exc:
+            raise ReportError(f"cannot write the report to {self.report_dir}: {exc.strerror or exc}") from None
+        sections = [section(summary, self.report_dir) for section in self.sections]
         has_ws = any(e["kind"].startswith("ws") for e in summary["endpoints"]) or final.ws.connects > 0
         charts = timeline_charts(self.timeline.series(), has_ws)
-        html = render_html(summary, charts, distribution_chart(final.distribution, wide=len(charts) % 2 == 0))
+        html = render_html(summary, charts, distribution_chart(final.distribution, wide=len(charts) % 2 == 0), sections)
         files = {
             "results_stats.csv": _csv_text(STATS_HEADER, stats_rows(final)),
             "results_failures.csv": _csv_text(FAILURES_HEADER, failure_rows(final)),
@@ -203,8 +219,7 @@ class ReportWriter:
             "report.html": html,
         }
         try:
-            self._finish_history()
-            mode = 0o666 & ~_umask()
+            mode = 0o666 & ~current_umask()
             for name, text in files.items():
                 write_atomic(self.report_dir / name, text)
                 os.chmod(self.report_dir / name, mode)  # write_atomic's temp file is private (0600)

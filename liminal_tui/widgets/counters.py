@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from ..engine.snapshot import EndpointStats, Snapshot
+from ..metrics.snapshot import EndpointStats, Snapshot
+from ..metrics.kinds import Kind
 from .columns import ColumnsPanel
 from .units import count, ms, per_s
 
@@ -37,8 +38,8 @@ class ConnectionCounters(ColumnsPanel):
     def update_snapshot(self, s: Snapshot) -> None:
         tick = max(s.interval, 1e-9)
         ws, wi = s.ws, s.ws_interval
-        ping = s.find("ws_ping", total=False) or s.find("ws_ping")
-        broadcast = s.find("ws_message", total=False) or s.find("ws_message")
+        ping = s.find(Kind.WS_PING, total=False) or s.find(Kind.WS_PING)
+        broadcast = s.find(Kind.WS_MESSAGE, total=False) or s.find(Kind.WS_MESSAGE)
         rows = [
             ("HTTP connections", f"{count(s.http_connections)} open"),
             ("WS open", f"{count(ws.open)} sockets"),

@@ -6,13 +6,17 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.reactive import reactive
 
-from ..engine.snapshot import EndpointStats, Snapshot
+from ..metrics.snapshot import EndpointStats, Snapshot, StatsTable
+from ..metrics.kinds import ALL, Kind
 from .figure_table import FigureTable
 from .units import count, ms, per_s
 
 __all__ = ["EndpointTable", "SORT_KEYS"]
 
-_KIND = {"http": "http", "ws_connect": "ws", "ws_ping": "ping", "ws_message": "msg"}
+_KIND = {Kind.HTTP: "http", Kind.WS_CONNECT: "ws", Kind.WS_PING: "ping", Kind.WS_MESSAGE: "msg"}
+AGGREGATE_LABEL = {Kind.HTTP: "Aggregated (HTTP)", Kind.WS_CONNECT: "Aggregated (WS connect)",
+                   Kind.WS_PING: "Aggregated (heartbeat)", Kind.WS_MESSAGE: "Aggregated (WS message)"}
+"""An ``Aggregated`` row's name on screen says which kind it adds up (the CSV's one row adds up all kinds)."""
 
 SORT_KEYS: dict[str, tuple[str, object]] = {
     "name": ("name", lambda s: (s.kind, s.name)),
@@ -29,7 +33,10 @@ SORT_KEYS: dict[str, tuple[str, object]] = {
 
 
 class EndpointTable(FigureTable):
-    """Requests, failures, RPS and latency per endpoint; the kind's ``Aggregated`` row stays last."""
+    """Requests, failures, RPS and latency per endpoint; ``Aggregated`` rows stay last, named for their kind.
+
+    ``aggregates="http"`` (the dashboard) ends with HTTP's aggregate; ``"every"`` (the summary) with each kind's.
+    """
 
     DEFAULT_CSS = """
     EndpointTable {
@@ -52,13 +59,16 @@ class EndpointTable(FigureTable):
     sort_reverse: reactive[bool] = reactive(True)
     """Largest first (the default) or smallest first."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, aggregates: str = "http", **kwargs) -> None:
         super().__init__(**kwargs)
-        self._stats: tuple[EndpointStats, ...] = ()
+        self._stats = StatsTable()
+        self.aggregates = aggregates
+        """Which ``Aggregated`` rows end the table: ``"http"`` or ``"every"`` kind's."""
 
     def on_mount(self) -> None:
         self.add_column("kind", key="kind")
-        self.add_column("name", key="name", shrink=True)  # at 80 columns p99 and max stay in view
+        # At 80 columns p99 and max stay in view; a long name loses its middle, not its distinguishing tail.
+        self.add_column("name", key="name", shrink=True, cut="middle")
         for key, label in (("requests", "requests"), ("failures", "failures"), ("skipped", "skipped"), ("rps", "RPS"),
                            ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")):
             self.add_column(label, key=key, justify="right", optional=key in ("p95", "skipped"))
@@ -91,17 +101,20 @@ class EndpointTable(FigureTable):
     def _fill(self) -> None:
         if not self.is_mounted or not self.columns:
             return
-        rows = [s for s in self._stats if s.name != "Aggregated"]
+        rows = list(self._stats.endpoints)
         key = SORT_KEYS[self.sort_key][1]
         rows.sort(key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
-        rows += [s for s in self._stats if s.name == "Aggregated" and s.kind == "http"]
-        self.set_rows([(f"{s.kind}:{s.name}", self._cells(s)) for s in rows])
+        table = [(f"{s.kind}:{s.name}", self._cells(s)) for s in rows]
+        for agg in self._stats.aggregates:
+            if agg.kind != ALL and (self.aggregates == "every" or agg.kind == Kind.HTTP):
+                table.append((f"aggregate:{agg.kind}", self._cells(agg, aggregate=True)))
+        self.set_rows(table)
 
     @staticmethod
-    def _cells(s: EndpointStats) -> list:
+    def _cells(s: EndpointStats, aggregate: bool = False) -> list:
         return [
             _KIND.get(s.kind, s.kind),
-            Content.styled(s.name, "bold") if s.name == "Aggregated" else s.name,
+            Content.styled(AGGREGATE_LABEL.get(s.kind, s.name), "bold") if aggregate else s.name,
             count(s.total),
             count(s.failures),
             count(s.skipped),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Log
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
+from ..metrics.events import EventKind
 from .units import clock
 
 __all__ = ["EventLog"]
@@ -43,5 +44,5 @@ class EventLog(Log):
             self._phase = snapshot.phase
             self.note(f"phase: {snapshot.phase}", snapshot.elapsed)
         for event in snapshot.events:
-            if not event.startswith("phase"):
-                self.note(event, snapshot.elapsed)
+            if event.kind != EventKind.PHASE:
+                self.note(event.text, snapshot.elapsed)

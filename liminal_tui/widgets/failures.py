@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from .figure_table import FigureTable
 from .units import count
 

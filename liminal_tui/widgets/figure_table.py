@@ -24,24 +24,47 @@ from textual.strip import Strip
 
 from .columns import Cell, cell_width
 
-__all__ = ["FigureTable", "Column"]
+__all__ = ["FigureTable", "Column", "cut_middle"]
 
 Justify = Literal["left", "right"]
+Cut = Literal["end", "middle"]
+
+
+def cut_middle(cell: Cell, width: int) -> Content:
+    """``cell`` in ``width`` cells with an ellipsis in the middle: ``GET /api/mem…/{id}/tags``.
+
+    The tail gets the larger share: endpoint names share their start and differ at the end."""
+    content = cell if isinstance(cell, Content) else Content(cell)
+    if content.cell_length <= width:
+        return content
+    if width <= 2:
+        return content.truncate(width, ellipsis=True)
+    head = (width - 1) // 3
+    tail = width - 1 - head
+    plain = content.plain
+    start = head
+    while start > 0 and cell_len(plain[:start]) > head:
+        start -= 1
+    end = len(plain) - tail
+    while end < len(plain) and cell_len(plain[end:]) > tail:
+        end += 1
+    return Content.assemble(content[:start], "…", content[end:])
 
 
 class Column:
     """A column: its key, header and alignment. Its width only grows, so figures do not jitter.
 
     In a table too narrow for every column, ``optional`` columns are left out and the ``shrink``
-    column gives up width (its cells cut with an ellipsis) before the table scrolls sideways.
+    column gives up width (its cells cut with an ellipsis at the ``cut`` end or in the middle) before the
+    table scrolls sideways.
     """
 
-    __slots__ = ("key", "label", "justify", "width", "optional", "shrink")
+    __slots__ = ("key", "label", "justify", "width", "optional", "shrink", "cut")
 
     def __init__(self, key: str, label: str, justify: Justify = "left", optional: bool = False,
-                 shrink: bool = False) -> None:
+                 shrink: bool = False, cut: Cut = "end") -> None:
         self.key, self.label, self.justify = key, label, justify
-        self.optional, self.shrink = optional, shrink
+        self.optional, self.shrink, self.cut = optional, shrink, cut
         self.width = cell_len(label)
 
 
@@ -128,9 +151,9 @@ class FigureTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------ data
 
     def add_column(self, label: str, key: str, justify: Justify = "left", *, optional: bool = False,
-                   shrink: bool = False) -> None:
-        """A column; see :class:`Column` for ``optional`` and ``shrink``."""
-        self.columns.append(Column(key, label, justify, optional, shrink))
+                   shrink: bool = False, cut: Cut = "end") -> None:
+        """A column; see :class:`Column` for ``optional``, ``shrink`` and ``cut``."""
+        self.columns.append(Column(key, label, justify, optional, shrink, cut))
         self._changed(layout=True)
 
     @property
@@ -193,7 +216,10 @@ class FigureTable(ScrollView, can_focus=True):
                 column = self.columns[i]
                 cell = cells[i] if i < len(cells) else ""
                 if cell_width(cell) > width:  # a shrunk column: cut, with an ellipsis
-                    cell = (cell if isinstance(cell, Content) else Content(cell)).truncate(width, ellipsis=True)
+                    if column.cut == "middle":
+                        cell = cut_middle(cell, width)
+                    else:
+                        cell = (cell if isinstance(cell, Content) else Content(cell)).truncate(width, ellipsis=True)
                 pad = " " * max(0, width - cell_width(cell))
                 if n:
                     parts.append(" " * gap)

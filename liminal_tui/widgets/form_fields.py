@@ -19,7 +19,7 @@ from ..profile.durations import parse_duration
 
 __all__ = ["FieldSpec", "FIELDS", "FIELD_KEYS", "read_field", "write_field", "problems_by_field", "split_problem"]
 
-Kind = Literal["text", "int", "float", "duration", "model", "stages", "thresholds"]
+Kind = Literal["text", "int", "float", "duration", "think", "model", "stages", "thresholds"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,20 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("name", "name", "text", "smoke", "Shown in reports and on screen."),
-    FieldSpec("target", "target", "text", "http://localhost:8000", 'Base URL, or "builtin" for the demo target.'),
-    FieldSpec("duration", "duration", "duration", "1m", "Total run time: 30s, 5m, 1h30m."),
+    FieldSpec("name", "name", "text", "default: profile", "Shown in reports and on screen."),
+    FieldSpec("description", "about", "text", "what this profile checks", "One line, shown in the list and in reports."),
+    FieldSpec("target", "target", "text", "default: builtin", 'Base URL, or "builtin" for the demo target.'),
+    FieldSpec("duration", "duration", "duration", "e.g. 1m", "Total run time: 30s, 5m, 1h30m."),
     FieldSpec("load.model", "model", "model", "", "closed: users loop; open: iterations start at a fixed rate."),
-    FieldSpec("load.users", "users", "int", "10", "Closed model: virtual users at full strength."),
-    FieldSpec("load.spawn_rate", "spawn rate", "float", "1", "Closed model: users started per second."),
-    FieldSpec("load.rate", "rate", "float", "10", "Open model: iterations started per second."),
-    FieldSpec("load.stages", "stages", "stages", "30s:10, 1m:50, 30s:0", "Ramp as duration:target, comma separated."),
-    FieldSpec("thresholds", "thresholds", "thresholds", "http: p99 < 500ms, error_rate < 1%", "One line per selector."),
+    FieldSpec("load.users", "users", "int", "default: 10", "Closed model: virtual users at full strength."),
+    FieldSpec("load.spawn_rate", "spawn rate", "float", "default: 1", "Closed model: users started per second."),
+    FieldSpec("load.think_time", "think time", "think", "default: 0s", "Closed model: pause after each iteration: 1s, or a range 0.5s-2s."),
+    FieldSpec("load.rate", "rate", "float", "default: 10", "Open model: iterations started per second."),
+    FieldSpec("load.stages", "stages", "stages", "e.g. 30s:10, 1m:50, 30s:0", "Ramp as duration:target, comma separated."),
+    FieldSpec("thresholds", "thresholds", "thresholds", "e.g. http: p99 < 500ms", "One line per selector."),
 )
+"""Placeholders say ``default: X`` (what an empty field, which removes its key, means) or ``e.g.``: an
+empty field never looks like it holds a value."""
 FIELD_KEYS = {spec.key: spec for spec in FIELDS}
 
 
@@ -85,6 +89,8 @@ def read_field(doc: ProfileDocument, spec: FieldSpec) -> str:
         return "\n".join(lines)
     if spec.kind == "model":
         return value if isinstance(value, str) else "closed"
+    if spec.kind == "think" and isinstance(value, dict):
+        return f"{_number(value.get('min', ''))}-{_number(value.get('max', ''))}"
     if value is None:
         return ""
     return value if isinstance(value, str) else _number(value)
@@ -96,8 +102,10 @@ def read_field(doc: ProfileDocument, spec: FieldSpec) -> str:
 def write_field(doc: ProfileDocument, spec: FieldSpec, text: str) -> str | None:
     """Write the form's ``text`` for ``spec`` into ``doc``; return a problem the TOML cannot hold, or None.
 
-    Input that cannot become a TOML value of the right type (letters in a number, half a stage) is not
-    written: the key keeps its last value and comment, and the problem is shown next to the field.
+    The TOML always says what the field says: an empty field removes its key (the default applies, as the
+    placeholder tells), and a number or duration that does not parse is written as the text it is, for
+    validation to name next to the field. Only a stage list or threshold line that cannot be read at all
+    is not written (the field shows why, and shows the TOML's value again once it loses focus).
     """
     if read_field(doc, spec) == text:
         return None
@@ -107,30 +115,36 @@ def write_field(doc: ProfileDocument, spec: FieldSpec, text: str) -> str | None:
     if spec.kind == "stages":
         return _write_stages(doc, raw)
     if not raw:
-        return "needs a value"
+        if spec.kind == "model" or doc.get(spec.key) is None:
+            return None
+        doc.set(spec.key, None)
+        return None
     value: Any = raw
     if spec.kind == "int":
         try:
             value = int(raw.replace("_", ""))
         except ValueError:
-            return f"'{raw}' is not a whole number"
+            value = raw  # validation says "load.users: ... a valid integer" next to the field
     elif spec.kind == "float":
         try:
-            value = float(raw.replace("_", ""))
+            number = float(raw.replace("_", ""))
         except ValueError:
-            return f"'{raw}' is not a number"
-        value = int(value) if value.is_integer() and "." not in raw else value
-    elif spec.kind == "duration":
-        try:
-            parse_duration(raw)
-        except ValueError as exc:
-            return str(exc)
+            number = None
+        if number is not None:
+            value = int(number) if number.is_integer() and "." not in raw else number
+    elif spec.kind == "think":
+        low, sep, high = raw.partition("-")
+        if sep and low.strip() and high.strip():
+            table = tomlkit.inline_table()
+            table.update({"min": low.strip(), "max": high.strip()})
+            value = table
     _set(doc, spec.key, value)
     return None
 
 
 def _set(doc: ProfileDocument, key: str, value: Any) -> None:
-    if doc.get(key) != value:
+    current, plain = doc.get(key), value.unwrap() if hasattr(value, "unwrap") else value
+    if current != plain or type(current) is not type(plain):  # 5 and "5" differ, though 5 == 5.0
         doc.set(key, value)
 
 

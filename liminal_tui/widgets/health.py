@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.content import Content
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
 from .columns import ColumnsPanel
 from .units import megabytes, ms
 

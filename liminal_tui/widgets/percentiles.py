@@ -3,7 +3,8 @@ closed model with connection timings: the whole run's time to first byte beside 
 
 from __future__ import annotations
 
-from ..engine.snapshot import EndpointStats, LatencyStats, Snapshot
+from ..metrics.snapshot import EndpointStats, LatencyStats, Snapshot
+from ..metrics.kinds import ALL, Kind
 from .columns import ColumnsPanel
 from .units import ms
 
@@ -16,7 +17,12 @@ PERCENTILE_ROWS: tuple[tuple[str, float], ...] = (
 
 def headline_stats(snapshot: Snapshot, total: bool) -> EndpointStats | None:
     """The row the dashboard leads with: all HTTP endpoints together, else everything together."""
-    return snapshot.find("http", total=total) or snapshot.find("all", total=total)
+    return snapshot.find(Kind.HTTP, total=total) or snapshot.find(ALL, total=total)
+
+
+def headline_label(snapshot: Snapshot | None) -> str:
+    """What :func:`headline_stats` adds up, for the panels' titles: ``HTTP`` or ``all kinds``."""
+    return "all kinds" if snapshot is not None and snapshot.find("http") is None and snapshot.find("all") else "HTTP"
 
 
 def _value(stats: LatencyStats | None, p: float) -> str:
@@ -41,7 +47,6 @@ class PercentilePanel(ColumnsPanel):
         super().__init__(spread=True, **kwargs)
 
     def on_mount(self) -> None:
-        self.border_title = "Latency"
         self.update_snapshot(None)
 
     def update_snapshot(self, snapshot: Snapshot | None) -> None:
@@ -50,12 +55,12 @@ class PercentilePanel(ColumnsPanel):
         total = headline_stats(snapshot, total=True) if snapshot else None
         span = f"last {snapshot.interval:.0f} s" if snapshot else "last tick"
         if open_model:
-            self.border_title = "Latency (corrected | service)"
+            self.border_title = f"Latency, {headline_label(snapshot)} (corrected | service)"
             header = ("", span, "service", "whole run", "service")
             series = (interval.latency if interval else None, interval.service if interval else None,
                       total.latency if total else None, total.service if total else None)
         else:
-            self.border_title = "Latency"
+            self.border_title = f"Latency, {headline_label(snapshot)}"
             header = ("", span, "whole run")
             series = (interval.latency if interval else None, total.latency if total else None)
             if total is not None and total.ttfb is not None:  # connection timings kept: the server's share

@@ -74,12 +74,17 @@ class ProfileForm(VerticalScroll):
         return next((s.key for s in FIELDS if wid == f"{s.widget_id}-input"), None)
 
     def load(self, values: dict[str, str], enabled: bool = True) -> None:
-        """Show ``values`` (key -> text) without posting :class:`Edited`; a focused field keeps its text."""
+        """Show ``values`` (key -> text) without posting :class:`Edited`; a focused field keeps its text
+        (the user is typing in it). ``enabled=False``: the TOML does not parse; every field is emptied."""
         with self.prevent(Input.Changed, Select.Changed, TextArea.Changed):
             for spec in FIELDS:
                 widget = self.control(spec.key)
                 widget.disabled = not enabled
-                if widget.has_focus:
+                # While the TOML does not parse, the fields are empty and say nothing: no example that
+                # could pass for a value.
+                if isinstance(widget, (Input, TextArea)):
+                    widget.placeholder = spec.placeholder if enabled else ""
+                if widget.has_focus and enabled:
                     continue
                 text = values.get(spec.key, "")
                 if isinstance(widget, Input) and widget.value != text:
@@ -90,7 +95,7 @@ class ProfileForm(VerticalScroll):
                     widget.load_text(text)
         model = values.get("load.model", "closed")
         for key, used in (("load.users", model == "closed"), ("load.spawn_rate", model == "closed"),
-                          ("load.rate", model == "open")):
+                          ("load.think_time", model == "closed"), ("load.rate", model == "open")):
             self.query_one(f"#{next(s for s in FIELDS if s.key == key).widget_id}").set_class(not used, "-unused")
 
     def show_errors(self, errors: dict[str, list[str]]) -> None:

@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
-from ..engine.snapshot import Snapshot
+from ..metrics.snapshot import Snapshot
+from ..metrics.kinds import Kind
 from .units import clock, count, load_value, per_s, relayout_needed
 
 __all__ = ["RunHeader"]
@@ -57,6 +58,12 @@ class RunHeader(Vertical):
         label = self.query_one("#run-phase", Label)
         label.update(phase, layout=relayout_needed(label, phase))
 
+    def set_failed(self, what: str) -> None:
+        """The run could not start (or failed): say so where the load and time were."""
+        self.set_phase("failed")
+        self.query_one("#run-load", Label).update(Text(what))
+        self.query_one("#run-time", Label).update("")
+
     def update_snapshot(self, s: Snapshot) -> None:
         self.set_class(s.saturated, "-saturated")  # visible wherever the panels below are scrolled
         self.set_phase(s.phase)
@@ -65,7 +72,7 @@ class RunHeader(Vertical):
         time_label = self.query_one("#run-time", Label)
         time_label.update(time_text, layout=relayout_needed(time_label, len(time_text)))  # auto width
         if s.model == "open":
-            started = s.find("http", total=False)
+            started = s.find(Kind.HTTP, total=False)
             rate = (s.iterations and started and started.rps) or 0.0
             text = (
                 f"rate target {load_value('open', s.target_load)} · "

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
-from ..engine.snapshot import Snapshot
-from .percentiles import headline_stats
+from ..metrics.snapshot import Snapshot
+from .percentiles import headline_label, headline_stats
 from .trendline import TrendLine
 from .units import count, ms, per_s
 
@@ -74,7 +74,7 @@ class Trends(Vertical):
                 yield Label("-", id=f"value-{key}", classes="trend--value")
 
     def on_mount(self) -> None:
-        self.border_title = "Trends"
+        self.border_title = "Trends, HTTP"  # RPS and p99 of what headline_stats picks (HTTP, else all kinds)
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         self.update_snapshots([snapshot])
@@ -83,6 +83,7 @@ class Trends(Vertical):
         """Add every tick in ``snapshots`` (a screen that skipped frames passes them all), then redraw."""
         if not snapshots:
             return
+        self.border_title = f"Trends, {headline_label(snapshots[-1])}"
         for key, _, value_of, fmt in TREND_SERIES:
             series = self._series[key]
             series.extend(value_of(s) for s in snapshots)

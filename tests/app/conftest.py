@@ -27,3 +27,11 @@ def workdir(tmp_path, monkeypatch) -> Path:
     (profiles / "broken.toml").write_text(BROKEN)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def config_home(tmp_path_factory, monkeypatch) -> Path:
+    """The app's settings.toml goes to a temporary folder: tests never read nor write the user's."""
+    folder = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    return folder

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.bus import MetricsBus
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
+
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.judge import judge
+from liminal_tui.metrics.bus import MetricsBus
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, Snapshot, WorkerHealth
+from liminal_tui.live import Outcome
+from liminal_tui.metrics.events import Event, EventKind, StopCause, StopReason
+from liminal_tui.profile import load_profile, shipped_profiles
 
 ENDPOINTS = (
     ("http", "POST /api/memories", "POST", 40, 12.0),
@@ -40,7 +46,7 @@ def _report(tick: int, open_model: bool, saturated: bool, users: int, target: fl
             ep.failure(int(5000e6), "timeout", "read timed out after 5s")
     health = WorkerHealth(0, 97.0 if saturated else 34.0, 62.0 if saturated else 2.5, 1.2, 88.0)
     return IntervalReport(
-        worker=0, tick=tick, t_end=float(tick), endpoints=rec.drain(), users=users, target=target,
+        worker=0, tick=tick, t_start=float(tick - 1), t_end=float(tick), endpoints=rec.drain(), users=users, target=target,
         iterations=40, dropped=3 if open_model else 0, http_connections=users, ws_open=users // 4,
         ws_connects=2, ws_reconnects=1 if tick == 4 else 0, ws_drops=1 if tick == 4 else 0,
         ws_messages_in=30, ws_messages_out=10, health=health,
@@ -57,26 +63,31 @@ def build_snapshots(ticks: int = 6, model: str = "closed", saturated_at: int | N
         agg.add(_report(tick, model == "open", tick == saturated_at, users, 10.0))
         phase = "ramping" if users < 10 else "steady"
         is_final = final and tick == ticks
-        events = ("ws reconnects: 1",) if tick == 4 else ()
-        out.append(agg.snapshot("finished" if is_final else phase, float(tick), events=events,
-                                final=is_final, stop_reason="duration reached" if is_final else ""))
+        events = (Event(EventKind.WORKER_SILENT, "ws reconnects: 1"),) if tick == 4 else ()  # any non-phase event
+        out.append(agg.snapshot("finished" if is_final else phase, float(tick), events=events, final=is_final,
+                                stop_reason=StopReason(StopCause.COMPLETED, "duration reached") if is_final else None))
     return out
 
 
 class FakeRun:
-    """Stands in for ``engine.run.Run``: the test publishes snapshots; stop/abort publish the final one."""
+    """A :class:`~liminal_tui.live.LiveRun` stand-in: the test publishes snapshots; stop/abort publish the
+    final one; ``finish`` judges the shipped smoke profile's thresholds (the snapshots' profile)."""
 
     def __init__(self, snapshots: list[Snapshot], report_dir: Path | None = None, fail: str | None = None) -> None:
         self.bus = MetricsBus()
         self.snapshots = snapshots
         self.report_dir = report_dir
         self.target_url = "http://127.0.0.1:8080"
+        self.in_process = True
         self.fail = fail
         self.loads: list[float] = []
         self.started = asyncio.Event()
         self.stopped = False
         self.aborted = False
         self._done = asyncio.Event()
+
+    def prepare(self) -> None:
+        pass
 
     async def start(self) -> None:
         if self.fail:
@@ -96,17 +107,34 @@ class FakeRun:
     def set_load(self, value: float) -> None:
         self.loads.append(value)
 
-    async def stop(self) -> None:
+    async def stop(self, reason: StopReason | None = None) -> None:
         self.stopped = True
-        self.publish(len(self.snapshots) - 1)
+        self._end(reason or StopReason(StopCause.STOPPED))
 
-    def abort(self) -> None:
+    def abort(self, reason: StopReason | None = None) -> None:
         self.aborted = True
+        self._end(reason or StopReason(StopCause.ABORTED))
+
+    def _end(self, reason: StopReason) -> None:
+        """The final snapshot, with ``reason`` as the engine gives it (unless the run had already ended)."""
+        if not self._done.is_set():
+            self.snapshots[-1] = replace(self.snapshots[-1], stop_reason=reason)
         self.publish(len(self.snapshots) - 1)
 
-    async def wait(self) -> Snapshot:
+    async def finish(self) -> Outcome:
         await self._done.wait()
-        return self.snapshots[-1]
+        final = self.snapshots[-1]
+        rules = load_profile(shipped_profiles()["smoke"]).thresholds.parsed()
+        return Outcome(final, judge(rules, final), self.report_dir)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app work until ``condition()`` holds (bounded): a wait on a state, not a fixed sleep."""
+    async def poll() -> None:
+        while not condition():
+            await pilot.pause(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
 
 
 def plain(renderable, width: int = 120) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import pytest
-from fakes import FakeRun, build_snapshots, plain
+from fakes import FakeRun, build_snapshots, plain, until
 
 from liminal_tui.app import create_app
 from liminal_tui.app.feed import SnapshotArrived
@@ -39,7 +39,7 @@ async def start(pilot, run: FakeRun) -> DashboardScreen:
 async def feed(pilot, run: FakeRun, upto: int) -> None:
     for i in range(upto):
         run.publish(i)
-    await pilot.pause(0.05)
+    await until(pilot, lambda: getattr(pilot.app.screen, "last", None) is run.snapshots[upto - 1])
 
 
 async def test_numbers_reach_the_widgets():
@@ -61,7 +61,11 @@ async def test_numbers_reach_the_widgets():
         table = screen.query_one(EndpointTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert str(rows[0][1]) == "GET /api/memories/{id}"  # most requests first
-        assert str(rows[-1][1]) == "Aggregated" and str(rows[-1][2]) == f"{http.total:,}"
+        # The dashboard's one aggregate row adds up HTTP only, and says so (the CSV's adds up every kind).
+        assert str(rows[-1][1]) == "Aggregated (HTTP)" and str(rows[-1][2]) == f"{http.total:,}"
+        assert sum(1 for r in rows if str(r[1]).startswith("Aggregated")) == 1
+        assert screen.query_one(PercentilePanel).border_title == "Latency, HTTP"
+        assert screen.query_one("#trends").border_title == "Trends, HTTP"
         await pilot.press("o")  # sort by failures
         assert str(table.get_row_at(0)[1]) == "PATCH /api/memories/{id}"
         failures = screen.query_one(FailureTable)
@@ -84,13 +88,24 @@ async def test_live_keys_then_summary(tmp_path):
         await pilot.press("plus", "plus", "minus", "right_square_bracket")
         assert run.loads == [11.0, 12.0, 11.0, 12.0]
         await pilot.press("s")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert run.stopped
         summary = app.screen
         assert isinstance(summary, SummaryScreen)
         assert str(tmp_path / "report") in plain(summary.query_one("#summary-report").content)
         verdicts = plain(summary.query_one("#summary-verdicts").content)
         assert "http p99 < 500ms" in verdicts and ("PASS" in verdicts or "FAIL" in verdicts)
+        title = str(summary.query_one("#summary-title").content)
+        assert "STOPPED (thresholds judged over what ran" in title and "PASSED" not in title
+        assert summary.query_one("#summary-title").has_class("-stopped")
+        # What the headless summary has: every endpoint with each kind's (labelled) aggregate, every failure.
+        table = summary.query_one("#summary-endpoints", EndpointTable)
+        names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert "PATCH /api/memories/{id}" in names and "broadcast memory.updated" in names
+        assert names[-4:] == ["Aggregated (HTTP)", "Aggregated (WS connect)", "Aggregated (heartbeat)",
+                              "Aggregated (WS message)"]
+        failures = summary.query_one("#summary-failures", FailureTable)
+        assert {str(failures.get_row_at(i)[1]) for i in range(failures.row_count)} == {"HTTP 503", "timeout"}
         assert app.active_run is None
         await pilot.press("escape")
         await pilot.pause()
@@ -112,8 +127,10 @@ async def test_abort_asks_first():
         await pilot.press("ctrl+x")
         await pilot.pause()
         await pilot.press("y")
-        await pilot.pause(0.1)
-        assert run.aborted and isinstance(app.screen, SummaryScreen)
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        assert run.aborted
+        title = str(app.screen.query_one("#summary-title").content)
+        assert title.endswith(": ABORTED (thresholds judged over what ran: 3 of 3 passed)")
 
 
 async def test_quit_during_a_run_asks_and_ends_the_run():
@@ -131,8 +148,7 @@ async def test_quit_during_a_run_asks_and_ends_the_run():
         await pilot.press("ctrl+q")
         await pilot.pause()
         await pilot.press("y")
-        await pilot.pause(0.1)
-        assert run.aborted
+        await until(pilot, lambda: run.aborted)
     assert app.return_code == 0
 
 
@@ -141,9 +157,9 @@ async def test_start_failure_is_shown():
     app = create_app(profile_dirs=[], run_factory=lambda p: run)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         app.start_run(smoke())
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.is_mounted
+                    and app.screen.phase == "failed")
         screen = app.screen
-        assert screen.phase == "failed"
         assert "connection refused" in "\n".join(screen.query_one(EventLog).lines)
         await pilot.press("escape")
         await pilot.pause()
@@ -176,5 +192,29 @@ async def test_failures_say_none_until_the_first_failure():
         failures = screen.query_one(FailureTable)
         assert failures.row_count == 1 and str(failures.get_row_at(0)[1]) == "none"
         run.publish(1)
-        await pilot.pause(0.05)
+        await until(pilot, lambda: screen.last is snaps[1])
         assert str(failures.get_row_at(0)[1]) == "HTTP 503" and failures.border_title == "Failures (1)"
+
+
+async def test_long_endpoint_names_keep_their_tail_at_80_columns():
+    """At 80x24 a cut name loses its middle: ``GET /a…ories/{id}`` still tells GET /x/{id} from GET /x."""
+    run = FakeRun(build_snapshots(3))
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, run)
+        await feed(pilot, run, 2)
+        table = screen.query_one(EndpointTable)
+        lines = [table._layout_row(i).text for i in range(table.row_count)]
+        names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        patch = lines[names.index("PATCH /api/memories/{id}")]
+        assert "…" in patch and "/{id}" in patch and "PATCH" in patch, lines
+        assert lines[names.index("GET /api/memories")].split()[1:3] != patch.split()[1:3]
+
+
+def test_the_session_and_the_stand_in_speak_one_protocol(tmp_path):
+    """The app drives a LiveRun only: the real Session and the tests' stand-in both implement it."""
+    from liminal_tui.live import LiveRun
+    from liminal_tui.session import Session
+
+    assert isinstance(Session(smoke(), workers=0, report_base=None), LiveRun)
+    assert isinstance(FakeRun(build_snapshots(2)), LiveRun)

@@ -131,14 +131,10 @@ async def test_shipped_profile_saves_a_copy(workdir):
         assert app.screen is editor and not editor.read_only and editor.doc.path == Path("profiles/smoke-copy.toml")
 
 
-def test_toml_highlighting_is_optional():
-    """TextArea highlights TOML only with tree-sitter (textual[syntax]); without it the text is plain."""
-    try:
-        import tree_sitter  # noqa: F401
-    except ImportError:
-        assert toml_language() is None
-    else:
-        assert toml_language() in ("toml", None)
+def test_toml_is_highlighted():
+    """tree-sitter and its TOML grammar are dependencies (not textual[syntax]'s 15 grammars): TextArea
+    highlights the profile's TOML."""
+    assert toml_language() == "toml"
 
 
 async def test_a_signal_keeps_unsaved_edits_beside_the_profile(workdir):
@@ -161,3 +157,62 @@ async def test_a_signal_keeps_unsaved_edits_beside_the_profile(workdir):
         await pilot.pause()
         messages = [n.message for n in again._notifications]
         assert any("profiles/mine.toml.unsaved" in m for m in messages), messages
+
+
+def disagreements(editor) -> list[str]:
+    """Fields whose text is not what the TOML holds for their key."""
+    from liminal_tui.widgets.form_fields import FIELDS, read_field
+
+    form = editor.query_one(ProfileForm)
+    out = []
+    for spec in FIELDS:
+        widget = form.control(spec.key)
+        shown = widget.text if hasattr(widget, "text") else str(widget.value)
+        if shown != read_field(editor.doc, spec):
+            out.append(f"{spec.key}: form {shown!r}, TOML {read_field(editor.doc, spec)!r}")
+    return out
+
+
+async def test_form_and_toml_never_disagree_after_fast_typing(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "mine")
+        form = editor.query_one(ProfileForm)
+        assert app.focused is form.control("load.users")
+        # Empty the users field, Tab on and type at once: no pause between the keys.
+        await pilot.press("end", "backspace", "backspace", "tab", "7", "5")
+        await pilot.pause()
+        assert app.focused is form.control("load.spawn_rate")
+        assert disagreements(editor) == []
+        assert "users =" not in editor.text_area.text  # empty field: no key, the default (placeholder) applies
+        assert form.control("load.users").placeholder == "default: 10"
+        form.control("load.stages").focus()
+        await pilot.press(*"30s:", "tab")  # half a stage: not TOML; once left, the field shows the TOML again
+        await pilot.pause()
+        assert disagreements(editor) == [] and not any("load.stages" in p for p in editor.problems)
+
+
+async def test_broken_toml_blanks_the_form_and_saving_it_asks_first(workdir):
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, "mine")
+        saved = (workdir / "profiles" / "mine.toml").read_text()
+        area = editor.text_area
+        area.focus()
+        area.text = area.text.replace("[load]", "[load")
+        await pilot.pause()
+        form = editor.query_one(ProfileForm)
+        for key in ("name", "target", "load.users", "load.spawn_rate"):
+            control = form.control(key)
+            assert control.disabled and control.value == "" and control.placeholder == "", key  # no stray examples
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog) and "syntax error" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        assert (workdir / "profiles" / "mine.toml").read_text() == saved and editor.doc.dirty
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert "[load\n" in (workdir / "profiles" / "mine.toml").read_text() and not editor.doc.dirty

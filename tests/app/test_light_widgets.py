@@ -139,7 +139,7 @@ async def test_p99_trend_shows_nothing_for_a_second_without_a_success():
     from textual.widgets import Label
 
     from fakes import build_snapshots
-    from liminal_tui.engine.snapshot import LatencyStats
+    from liminal_tui.metrics.snapshot import LatencyStats
     from liminal_tui.widgets.trends import Trends
 
     class Host(App[None]):
@@ -147,8 +147,9 @@ async def test_p99_trend_shows_nothing_for_a_second_without_a_success():
             yield Trends()
 
     snaps = build_snapshots(3)
-    failed_only = tuple(replace(s, count=0, failures=s.total, latency=LatencyStats())
-                        for s in snaps[2].interval_stats)
+    table = snaps[2].interval_stats
+    failed_only = replace(table, **{part: tuple(replace(s, count=0, failures=s.total, latency=LatencyStats())
+                                                for s in getattr(table, part)) for part in ("endpoints", "aggregates")})
     last = replace(snaps[2], interval_stats=failed_only)
     app = Host()
     async with app.run_test(size=(80, 10)) as pilot:

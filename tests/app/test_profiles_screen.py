@@ -60,6 +60,9 @@ async def test_duplicate_keeps_comments(workdir):
         text = copy.read_text()
         assert 'name = "fast"' in text and "# Smoke: quick verification" in text
         assert app.screen.current.path.name == "fast.toml"
+        # The copy does not pass for the original: its description says where it came from.
+        description = app.screen.current.profile.description
+        assert description.startswith("Copy of smoke (Quick verification") and "describe what changed" in description
 
 
 async def test_new_opens_editor(workdir):
@@ -98,6 +101,20 @@ async def test_delete_asks_first(workdir):
         assert app.screen is screen
 
 
+async def test_duplicating_a_broken_profile_copies_it_as_it_is(workdir):
+    (workdir / "profiles" / "syntax.toml").write_text("name = 'syntax'\n[load\n")
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await highlight(pilot, app.screen, "syntax")
+        await pilot.press("d")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "syntax2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert (workdir / "profiles" / "syntax2.toml").read_text() == "name = 'syntax'\n[load\n"
+        assert any("as it is" in n.message for n in app._notifications)
+
+
 async def test_help_and_command_palette_list_actions(workdir):
     app = create_app(profile_dirs=[Path("profiles")])
     async with app.run_test(size=(120, 40)) as pilot:
@@ -110,12 +127,26 @@ async def test_help_and_command_palette_list_actions(workdir):
         await pilot.pause()
         await pilot.press("f1")
         await pilot.pause()
-        table = app.screen.query_one("#help-table")
-        ids = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
-        assert {"profiles.run", "profiles.edit", "profiles.delete", "app.help"} <= ids
+        actions = {action for _, action, _ in app.screen.rows}
+        assert {"Run", "Edit", "Delete", "Help"} <= actions
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ProfilesScreen)
         app.set_keymap({"profiles.run": "g"})  # named bindings can be remapped
         await pilot.pause()
         assert any(b.binding.key == "g" and b.binding.id == "profiles.run" for b in app.screen.active_bindings.values())
+
+
+async def test_help_is_readable_at_80_columns(workdir):
+    """Whole descriptions (wrapped, not cut), no internal ids, and no hint about App.set_keymap."""
+    app = create_app(profile_dirs=[Path("profiles")])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        help_screen = app.screen
+        text = " ".join(" ".join(str(line.text) for line in help_screen.query_one("#help-table").render_lines(
+            help_screen.query_one("#help-table").region.reset_offset)).split())
+        hint = "Delete the highlighted profile file (asks first)"
+        assert hint in text, text
+        assert "profiles.delete" not in text and "set_keymap" not in " ".join(
+            str(label.render()) for label in help_screen.query("Label"))

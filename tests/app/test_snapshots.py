@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import FakeRun, build_snapshots
+from fakes import FakeRun, build_snapshots, until
 
 from liminal_tui.app import create_app
 from liminal_tui.profile import load_profile, shipped_profiles
@@ -56,7 +56,11 @@ def _dashboard_run(final: bool, model: str = "closed") -> tuple[FakeRun, object]
         await run.started.wait()
         for i in range(6 if final else 5):
             run.publish(i)  # frames may be skipped; trends and events still get every tick
-        await pilot.pause(0.1)
+        if final:
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "SummaryScreen")
+        else:
+            await until(pilot, lambda: getattr(pilot.app.screen, "last", None) is run.snapshots[4])
+        await pilot.pause()
 
     return run, run_before
 
@@ -81,3 +85,29 @@ def test_summary(snap_compare, workdir, size):
 
 def test_help(snap_compare, workdir):
     assert snap_compare(steady_app(), terminal_size=(120, 40), press=["f1"])
+
+
+def test_dashboard_target_unreachable(snap_compare, workdir):
+    """The reason stays in place of the panels; the footer offers only back and try again."""
+    run = FakeRun(build_snapshots(2), fail="cannot reach http://127.0.0.1:9: connection refused (is the target running?)")
+
+    async def run_before(pilot):
+        pilot.app.start_run(load_profile(shipped_profiles()["smoke"]))
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.3)
+
+    assert snap_compare(steady_app(run_factory=lambda p: run), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_start_dialog(snap_compare, workdir):
+    async def run_before(pilot):
+        await pilot.pause()
+        screen = pilot.app.screen
+        index = next(i for i, e in enumerate(screen.entries) if e.title == "mine")
+        screen.query_one("OptionList").highlighted = screen.query_one("OptionList").get_option_index(f"entry-{index}")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+
+    assert snap_compare(steady_app(), terminal_size=(80, 24), run_before=run_before)

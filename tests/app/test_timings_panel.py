@@ -5,9 +5,9 @@ from __future__ import annotations
 from fakes import plain
 from textual.app import App, ComposeResult
 
-from liminal_tui.engine.aggregate import Aggregator
-from liminal_tui.engine.recorder import Recorder
-from liminal_tui.engine.snapshot import IntervalReport, Snapshot, WorkerHealth
+from liminal_tui.metrics.aggregate import Aggregator
+from liminal_tui.metrics.recorder import Recorder
+from liminal_tui.metrics.snapshot import IntervalReport, Snapshot, WorkerHealth
 from liminal_tui.widgets import PercentilePanel
 from liminal_tui.widgets.units import ms
 
@@ -22,7 +22,7 @@ def _snapshot(timings: bool) -> Snapshot:
         if timings:
             ep.timed((7 + i // 10) * MS, 1 * MS if i == 0 else -1, -1)
     agg = Aggregator("t", "http://127.0.0.1:1", "closed", 1.0)
-    agg.add(IntervalReport(worker=0, tick=1, t_end=1.0, endpoints=rec.drain(), users=1, target=1.0, iterations=100,
+    agg.add(IntervalReport(worker=0, tick=1, t_start=0.0, t_end=1.0, endpoints=rec.drain(), users=1, target=1.0, iterations=100,
                            dropped=0, http_connections=1, ws_open=0, ws_connects=0, ws_reconnects=0, ws_drops=0,
                            ws_messages_in=0, ws_messages_out=0, health=WorkerHealth(0, 10.0, 1.0, 1.0, 50.0)))
     return agg.snapshot("finished", 1.0, final=True)

@@ -7,20 +7,21 @@ through :func:`follow`, so the screen shows the newest state and never queues st
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
-from ...engine.judge import judge
-from ...engine.snapshot import Snapshot
+from ...metrics.bus import Subscription
+from ...metrics.snapshot import Snapshot
+from ...live import LiveRun
 from ...profile import Profile
 from ...widgets import (
     ConnectionCounters,
@@ -49,7 +50,7 @@ def next_load(model: str, current: float, step: str) -> float:
 
 
 class DashboardScreen(Screen[None]):
-    """Drives ``run`` (see :class:`~liminal_tui.app.feed.RunLike`) and shows its snapshots."""
+    """Drives a :class:`~liminal_tui.live.LiveRun` and shows its snapshots."""
 
     BINDINGS = [
         Binding("plus,equals_sign", "load('+10%')", "Load +10%", key_display="+", id="dashboard.more",
@@ -64,6 +65,7 @@ class DashboardScreen(Screen[None]):
         Binding("ctrl+x", "abort", "Abort", id="dashboard.abort", tooltip="Stop at once, dropping in-flight requests (asks first)"),
         Binding("o", "sort", "Sort", id="dashboard.sort", tooltip="Sort the endpoint table by the next column"),
         Binding("escape", "back", "Back", id="dashboard.back", tooltip="Back to the profiles (only when no run is active)"),
+        Binding("r", "again", "Try again", id="dashboard.again", tooltip="Start the run again (after it could not start)"),
     ]
 
     phase: reactive[str] = reactive("starting")
@@ -71,21 +73,24 @@ class DashboardScreen(Screen[None]):
     load_target: reactive[float] = reactive(0.0)
     """Users (closed) or iterations/s (open) the run is asked for, as last set or seen."""
 
-    def __init__(self, profile: Profile, session: Any, min_interval: float = 0.25) -> None:
+    def __init__(self, profile: Profile, session: LiveRun, min_interval: float = 0.25) -> None:
         super().__init__()
         self.profile = profile
         self.session = session
-        """A :class:`~liminal_tui.session.Session` (the run plus its report), or a bare run."""
-        self.engine_run = session.run if hasattr(session, "finish") else session
-        """The run itself: its bus, load control and stop."""
+        """The run and its report (a :class:`~liminal_tui.session.Session`, or a test's stand-in)."""
+        self._subscription: Subscription | None = None
+        self._forget: Callable[[], None] = lambda: None
         self.min_interval = min_interval
         """Fewest seconds between two screen updates."""
         self.last: Snapshot | None = None
+        self.failure: str | None = None
+        """Why the run could not start or failed (shown in place of the panels), or None."""
         self.set_reactive(DashboardScreen.load_target, float(profile.load.peak))
 
     def compose(self) -> ComposeResult:
         p = self.profile
         yield RunHeader(p.name, p.target, float(p.duration or 0.0), p.load.model, id="run-header")
+        yield Static(id="dash-failed")  # in place of the panels when the run could not start
         with VerticalScroll(id="dash-body"):
             with Horizontal(id="dash-top", classes="dash-row"):
                 yield Trends(id="trends")
@@ -102,7 +107,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.profile.load.model == "open", "-open-model")
         self.query_one("#dash-body").focus()  # arrows and page keys scroll the panels; tab reaches the tables
-        bus = self.engine_run.bus
+        bus = self.session.bus
         self._subscription = bus.subscribe("latest")  # before start: no snapshot is missed
         # Frames may be skipped, ticks must not: trends and events take every snapshot at the next frame.
         self._unseen: list[Snapshot] = []
@@ -113,51 +118,53 @@ class DashboardScreen(Screen[None]):
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.app.active_run = None
-        self._subscription.close()
+        if self._subscription is not None:
+            self._subscription.close()
+        self.failure = f"{what}: {exc}"
         self.phase = "failed"
-        self.query_one(EventLog).note(f"{what}: {exc}")
+        self.query_one(EventLog).note(self.failure)
+        self.query_one(RunHeader).set_failed(what)
+        started = self.last is not None
+        self.query_one("#dash-failed", Static).update(Text.assemble(
+            (what.capitalize(), "bold"), "\n\n", str(exc), "\n\n",
+            "The report holds what ran." if started else "Nothing ran: no report was written.", "\n",
+            "escape: back to the profiles · r: try again",
+        ))
+        self.set_class(not started, "-not-started")  # the panels would only say "waiting for the first tick"
         self.notify(str(exc), title=what.capitalize(), severity="error", timeout=10)
 
     @work(exclusive=True, group="run", exit_on_error=False)
     async def drive(self) -> None:
         """Prepare, start, follow the snapshots to the final one, then show the summary."""
-        run, session = self.engine_run, self.session
+        session = self.session
         try:
-            if session is not run:
-                session.prepare()  # SessionError: missing env variable, report folder not writable
-            await session.start()  # PreflightError: target unreachable
-        except Exception as exc:
+            session.prepare()  # SessionError: missing env variable, report folder not writable
+            await session.start()  # PreflightError: target unreachable; WorkerStartError
+        except Exception as exc:  # shown on the screen and in a notification: the user can go back
             self._failed("run did not start", exc)
             return
-        self.app.active_run = run
-        if not getattr(getattr(run, "run", run), "in_process", True):
-            _yield_cpu_to_workers()
-        target = getattr(run, "target_url", None)
-        if target:
-            self.query_one(RunHeader).set_target(str(target))
-        self.query_one(EventLog).note(f"started against {target or self.profile.target}", 0.0)
+        self.app.active_run = session
+        if not session.in_process:
+            self.app.yield_cpu_to_workers()
+        self.query_one(RunHeader).set_target(session.target_url)
+        self.query_one(EventLog).note(f"started against {session.target_url}", 0.0)
+        assert self._subscription is not None
         await follow(self._subscription, self, self.min_interval)
         try:
-            if session is not run:
-                outcome = await session.finish()
-                final, verdicts, report = outcome.final, outcome.verdicts, outcome.report_dir
-                if outcome.report_error:
-                    self.notify(outcome.report_error, title="Report", severity="error", timeout=10)
-            else:
-                final = await run.wait()
-                verdicts = judge(self.profile.thresholds.parsed(), final)
-                report = getattr(run, "report_dir", None)
-        except Exception as exc:
+            outcome = await session.finish()
+        except Exception as exc:  # shown, as above
             self._failed("run failed", exc)
             return
+        if outcome.report_error:
+            self.notify(outcome.report_error, title="Report", severity="error", timeout=10)
         self.app.active_run = None
-        self.finish(final, verdicts, Path(report) if report else None)
+        self.finish(outcome.final, outcome.verdicts, outcome.report_dir)
 
     def finish(self, final: Snapshot, verdicts: list, report: Path | None) -> None:
         """Show the summary in place of this screen (or quit, when the user asked to while it ran)."""
         from .summary import SummaryScreen
 
-        if getattr(self.app, "quit_requested", False):
+        if self.app.quit_requested:
             self.app.leave()
             return
         self.app.switch_screen(SummaryScreen(self.profile, final, verdicts, report))
@@ -190,21 +197,30 @@ class DashboardScreen(Screen[None]):
             log.update_snapshot(tick)
 
     def watch_phase(self, phase: str) -> None:
-        self.query_one(RunHeader).set_phase(phase)
+        for header in self.query(RunHeader):  # none yet when read before the screen is composed
+            header.set_phase(phase)
         self.refresh_bindings()
 
     # ------------------------------------------------------------ keys
 
     @property
     def running(self) -> bool:
-        return self.app.active_run is self.engine_run and self.phase not in ("stopping", "finished", "failed")
+        return self.app.active_run is self.session and self.phase not in ("stopping", "finished", "failed")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("load", "stop", "abort"):  # shown dimmed while they cannot act
-            ok = self.running if action != "abort" else self.app.active_run is self.engine_run
+        if action not in ("load", "stop", "abort", "sort", "back", "again"):
+            return True  # (asked before mount too: phase is read only for the run's own keys)
+        if self.phase == "failed" and action in ("load", "stop", "abort"):
+            return False  # gone: nothing runs any more
+        if action == "sort":
+            return self.last is not None or self.phase != "failed"
+        if action in ("load", "stop", "abort"):  # shown dimmed while they cannot act yet
+            ok = self.running if action != "abort" else self.app.active_run is self.session
             return True if ok else None
         if action == "back":
-            return self.app.active_run is not self.engine_run
+            return self.app.active_run is not self.session
+        if action == "again":
+            return self.phase == "failed"
         return True
 
     def action_load(self, step: str) -> None:
@@ -212,7 +228,7 @@ class DashboardScreen(Screen[None]):
             return
         model = self.profile.load.model
         value = next_load(model, self.load_target, step)
-        self.engine_run.set_load(value)
+        self.session.set_load(value)
         self.load_target = value
         self.notify(f"load set to {load_value(model, value)}", timeout=2)
 
@@ -221,11 +237,11 @@ class DashboardScreen(Screen[None]):
         if not self.running:
             return
         self.phase = "stopping"
-        await self.engine_run.stop()
+        await self.session.stop()
 
     @work(group="abort")
     async def action_abort(self) -> None:
-        if self.app.active_run is not self.engine_run:
+        if self.app.active_run is not self.session:
             return
         if await self.app.push_screen_wait(ChoiceDialog("Abort the run now? In-flight requests are dropped.", default="no")) != "yes":
             return
@@ -233,35 +249,23 @@ class DashboardScreen(Screen[None]):
 
     def abort(self) -> None:
         self.phase = "stopping"
-        self.engine_run.abort()
+        self.session.abort()
 
     def action_sort(self) -> None:
         self.query_one(EndpointTable).action_next_sort()
 
     def action_back(self) -> None:
-        if self.app.active_run is not self.engine_run:
+        if self.app.active_run is not self.session:
             self.dismiss(None)
 
+    def action_again(self) -> None:
+        if self.phase == "failed":
+            self.dismiss(None)
+            self.app.start_run(self.profile)
+
     async def on_unmount(self) -> None:
-        sub = getattr(self, "_subscription", None)
-        if sub is not None:
-            sub.close()
+        if self._subscription is not None:
+            self._subscription.close()
             self._forget()
         await asyncio.sleep(0)
 
-
-_niced = False
-
-
-def _yield_cpu_to_workers() -> None:
-    """Once the workers (and the demo target) have started, lower this process's priority, so that
-    drawing never takes CPU the engine needs (measured: the app's 8 % of a core cost ~6 % of req/s on
-    2 cores). Children started before keep their priority. Once per process: nice only goes up."""
-    global _niced
-    if _niced:
-        return
-    _niced = True
-    try:
-        os.nice(10)
-    except (AttributeError, OSError):
-        pass

@@ -85,16 +85,27 @@ class EditorScreen(Screen[None]):
         return self.query_one(ProfileForm)
 
     def _refresh_form(self) -> None:
-        values = {spec.key: read_field(self.doc, spec) for spec in FIELDS}
-        self.form.load(values, enabled=self._parses())
+        parses = self.syntax_error() is None
+        values = {spec.key: read_field(self.doc, spec) for spec in FIELDS} if parses else {}
+        self.form.load(values, enabled=parses)
 
-    def _parses(self) -> bool:
-        """The form edits TOML keys, so it waits while the text is not TOML."""
+    def syntax_error(self) -> str | None:
+        """Why the text is not TOML, or None. The form edits TOML keys, so it waits while it is not."""
         try:
             tomllib.loads(self.doc.text)
-        except tomllib.TOMLDecodeError:
-            return False
-        return True
+        except tomllib.TOMLDecodeError as exc:
+            return str(exc)
+        return None
+
+    def on_descendant_blur(self, event) -> None:
+        """A field the user leaves shows what the TOML holds: input the TOML could not take (half a stage)
+        is dropped there, so the two panes never disagree once the typing is done."""
+        key = self.form._key_of(event.widget) if self.is_mounted else None
+        if key is None:
+            return
+        if self._input_errors.pop(key, None) is not None:
+            self._validate()
+        self._refresh_form()
 
     @on(ProfileForm.Edited)
     def _form_edited(self, event: ProfileForm.Edited) -> None:
@@ -130,6 +141,7 @@ class EditorScreen(Screen[None]):
             problems = list(exc.problems)
         problems += [f"{key}: {msg}" for key, msg in self._input_errors.items()]
         self.problems = tuple(problems)
+        self._title()  # "modified" may change while the problems stay the same
 
     def watch_problems(self, problems: tuple[str, ...]) -> None:
         by_field = problems_by_field(list(problems))
@@ -165,7 +177,16 @@ class EditorScreen(Screen[None]):
         await self.save()
 
     async def save(self) -> bool:
-        """Save (asking for a name when read-only or new); return True when written."""
+        """Save (asking for a name when read-only or new, and first whether to, when the text is not
+        TOML); return True when written."""
+        error = self.syntax_error()
+        if error is not None:
+            answer = await self.app.push_screen_wait(ChoiceDialog(
+                f"The TOML has a syntax error ({error}). The profile cannot be loaded until it is fixed. Save anyway?",
+                default="no",
+            ))
+            if answer != "yes":
+                return False
         path = self.doc.path
         if self.read_only or path is None:
             stem = self.doc.path.stem if self.doc.path else "profile"

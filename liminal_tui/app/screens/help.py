@@ -1,19 +1,21 @@
-"""Every key of the screen underneath, with what it does and the id to remap it with."""
+"""Every key of the screen underneath and what it does, readable at 80 columns (descriptions wrap)."""
 
 from __future__ import annotations
 
+from rich import box
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label
+from textual.widgets import Label, Static
 
 __all__ = ["HelpScreen"]
 
 
 class HelpScreen(ModalScreen[None]):
-    """A table of ``bindings`` (taken from the screen the user was on when asking for help)."""
+    """The keys of ``bindings`` (taken from the screen the user was on when asking for help)."""
 
     BINDINGS = [
         Binding("escape,f1,question_mark,q", "close", "Close", id="help.close", tooltip="Close the help"),
@@ -24,29 +26,40 @@ class HelpScreen(ModalScreen[None]):
         self.title_text = title
         self.bindings = bindings
         self.key_display = key_display
+        self.rows: list[tuple[str, str, str]] = self._rows()
+        """(key, action, what it does), as shown: the screen's and the app's actions first."""
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog--box help--box"):
-            yield Label(Text(f"Keys: {self.title_text}"), classes="dialog--question")
-            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
-            yield Label("Remap a key by its id (App.set_keymap). escape: close", classes="dialog--hint")
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("key", "action", "id", "what it does")
+    def _rows(self) -> list[tuple[str, str, str]]:
+        rows = []
         seen: set[tuple[str, str]] = set()
         # The screen's and the app's named actions first, then the focused widget's navigation keys.
         ordered = sorted(self.bindings.values(), key=lambda a: a.binding.id is None)
         for active in ordered:
             binding = active.binding
-            if binding.system or not binding.description:
+            if binding.system or not binding.description or not active.enabled:
                 continue
             display = self.key_display(binding)
             if (display, binding.description) in seen:
                 continue
             seen.add((display, binding.description))
-            table.add_row(display, binding.description, binding.id or "", binding.tooltip)
-        table.focus()
+            rows.append((display, binding.description, binding.tooltip or ""))
+        return rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
+        table.add_column("key", no_wrap=True, style="bold")
+        table.add_column("action", no_wrap=True)
+        table.add_column("what it does", ratio=1, overflow="fold")
+        for row in self.rows:
+            table.add_row(*(Text(cell) for cell in row))
+        with Vertical(classes="dialog--box help--box"):
+            yield Label(Text(f"Keys: {self.title_text}"), classes="dialog--question")
+            with VerticalScroll(id="help-body"):
+                yield Static(table, id="help-table")
+            yield Label("escape: close · ctrl+p: the same actions, searchable", classes="dialog--hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -13,12 +13,20 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
-from ...profile import ProfileDocument
+from ...profile import ProfileDocument, ProfileError
 from ...widgets import ProfilePreview
 from ..catalog import ProfileEntry, discover, display_dir, new_profile_text
 from .dialogs import ChoiceDialog, NameDialog
 
 __all__ = ["ProfilesScreen"]
+
+
+def copy_identity(doc: ProfileDocument, name: str, source: str) -> None:
+    """A copy's own name, and a description that says what it was copied from (the original's
+    description described the original). Raises ProfileError when the TOML does not parse."""
+    old = doc.get("description") or ""
+    doc.set("name", name)
+    doc.set("description", f"Copy of {source}" + (f" ({old})" if old else "") + ": describe what changed.")
 
 
 class ProfilesScreen(Screen):
@@ -28,6 +36,7 @@ class ProfilesScreen(Screen):
         Binding("r", "run", "Run", id="profiles.run", tooltip="Run the highlighted profile and watch it live"),
         Binding("e", "edit", "Edit", id="profiles.edit", tooltip="Edit the highlighted profile (shipped ones: save a copy)"),
         Binding("d", "duplicate", "Duplicate", id="profiles.duplicate", tooltip="Copy the highlighted profile under a new name"),
+        Binding("h", "history", "History", id="profiles.history", tooltip="Past runs of the highlighted profile, and comparisons"),
         Binding("n", "new", "New", id="profiles.new", tooltip="Start a new profile from a small template"),
         Binding("delete,x", "delete", "Delete", key_display="del", id="profiles.delete", tooltip="Delete the highlighted profile file (asks first)"),
         Binding("f5", "reload", "Reload", show=False, id="profiles.reload", tooltip="Read the profile folders again"),
@@ -127,14 +136,32 @@ class ProfilesScreen(Screen):
 
     # ------------------------------------------------------------ actions
 
-    def action_run(self) -> None:
+    @work(group="start")
+    async def action_run(self) -> None:
+        """Ask for this run's target, load and duration (prefilled from the profile), then run."""
+        from .start import StartDialog
+
         entry = self.current
         if entry is None:
             return
         if entry.profile is None:
             self.notify("Fix this profile before running it (e: edit).", title="Invalid profile", severity="error")
             return
-        self.app.start_run(entry.profile)
+        choice = await self.app.push_screen_wait(StartDialog(entry.path, read_only=entry.read_only))
+        if choice is None:
+            return
+        if choice.saved_to is not None:
+            self.notify(f"Saved to {choice.saved_to}", title="Profile updated")
+        self.app.start_run(choice.profile)
+
+    def action_history(self) -> None:
+        from .history import HistoryScreen
+
+        entry = self.current
+        if entry is None:
+            return
+        name = entry.profile.name if entry.profile is not None else entry.title
+        self.app.push_screen(HistoryScreen(name, self.app.reports_dir))
 
     def action_edit(self) -> None:
         entry = self.current
@@ -152,13 +179,13 @@ class ProfilesScreen(Screen):
         if path is None:
             return
         doc = ProfileDocument.open(entry.path)
-        if doc.get("name") is not None:
-            try:
-                doc.set("name", path.stem)
-            except Exception:  # broken TOML: copy it as it is
-                pass
+        note = ""
+        try:
+            copy_identity(doc, path.stem, entry.title)
+        except ProfileError:  # broken TOML: copied as it is, to be fixed in the editor
+            note = " as it is (its TOML does not parse)"
         doc.save(path)
-        self.notify(f"Copied to {path}", title="Duplicated")
+        self.notify(f"Copied to {path}{note}", title="Duplicated")
         self.reload(path)
 
     @work

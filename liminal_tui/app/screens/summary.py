@@ -1,4 +1,5 @@
-"""After a run: the final figures, each threshold's verdict, and where the report went."""
+"""After a run: how it ended, where the report went, the final figures, each threshold's verdict, every
+endpoint and every failure (what the headless summary prints)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,29 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from ...engine.snapshot import Snapshot
+from ...metrics.judge import outcome_of, outcome_text
+from ...metrics.kinds import ALL, Kind
+from ...metrics.snapshot import Snapshot
 from ...profile import Profile, Verdict
+from ...widgets import EndpointTable, FailureTable
 from ...widgets.units import clock, count, ms, pct, per_s
 
 __all__ = ["SummaryScreen"]
 
-_KIND_LABEL = {"http": "HTTP", "ws_connect": "WS connect", "ws_ping": "heartbeat",
-               "ws_message": "WS message", "all": "everything"}
+_KIND_LABEL = {Kind.HTTP: "HTTP", Kind.WS_CONNECT: "WS connect", Kind.WS_PING: "heartbeat",
+               Kind.WS_MESSAGE: "WS message", ALL: "everything"}
 
 
 def figures(final: Snapshot) -> Table:
-    """Whole-run figures, one column per metric kind (its Aggregated row), so it fits 80 columns."""
-    kinds = [s for s in final.total_stats if s.name == "Aggregated" and s.kind != "all"]
+    """Whole-run figures, one column per metric kind (that kind's Aggregated row), so it fits 80 columns."""
+    kinds = [s for s in final.total_stats.aggregates if s.kind != ALL]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("", no_wrap=True, style="bold")
     for s in kinds:
@@ -76,29 +81,57 @@ class SummaryScreen(Screen[None]):
         self.report = report
 
     @property
+    def outcome(self) -> str:
+        """``passed``, ``failed``, ``stopped`` or ``aborted`` (see :func:`~liminal_tui.metrics.judge.outcome_of`)."""
+        return outcome_of(self.final.stop_reason, self.verdicts)
+
+    @property
     def passed(self) -> bool:
-        return all(v.passed for v in self.verdicts)
+        return self.outcome == "passed"
 
     def compose(self) -> ComposeResult:
         f = self.final
-        failed = sum(not v.passed for v in self.verdicts)
-        outcome = "PASSED" if self.passed else f"FAILED ({failed} of {len(self.verdicts)} thresholds)"
-        yield Label(Text(f"{f.profile} -> {f.target}: {outcome}"), id="summary-title",
-                    classes="-passed" if self.passed else "-failed")
+        yield Label(Text(f"{f.profile} -> {f.target}: {outcome_text(f.stop_reason, self.verdicts)}"),
+                    id="summary-title", classes=f"-{self.outcome}")
+        report = f"Report: {self.report}" if self.report else "Report: none was written"
+        yield Label(Text(report), id="summary-report")  # above the fold, whatever the screen's height
         with VerticalScroll(id="summary-body"):
-            reason = f" · stopped: {f.stop_reason}" if f.stop_reason else ""
+            reason = f" · ended: {f.stop_reason}" if f.stop_reason else ""
             yield Static(Text(
                 f"ran {clock(f.elapsed)} of {clock(f.duration)} · {count(f.iterations)} iterations · "
                 f"peak load {f.peak_users if f.model == 'closed' else f.peak_target:g} "
                 f"{'users' if f.model == 'closed' else 'it/s'}{reason}"
             ), id="summary-run")
-            yield Static("Results", classes="summary--heading")
-            yield Static(figures(f), id="summary-figures")
             yield Static("Thresholds", classes="summary--heading")
             yield Static(verdict_table(self.verdicts), id="summary-verdicts")
-            yield Static("Report", classes="summary--heading")
-            yield Static(Text(str(self.report) if self.report else "no report was written"), id="summary-report")
+            yield Static("Results per kind (each kind's Aggregated row)", classes="summary--heading")
+            yield Static(figures(f), id="summary-figures")
+            yield Static("Change since the previous run", classes="summary--heading")
+            yield Static(Text(self._change_status(), style="dim"), id="summary-change")
+            yield EndpointTable(id="summary-endpoints", aggregates="every")
+            yield FailureTable(id="summary-failures")
         yield Footer()
+
+    def _change_status(self) -> str:
+        if self.report is None:
+            return "No report was written: nothing to compare."
+        if not (self.report / "summary.json").is_file():
+            return "This run's report has no summary.json to compare."
+        return "Reading the earlier runs..."
+
+    def on_mount(self) -> None:
+        self.query_one(EndpointTable).update_snapshot(self.final)
+        self.query_one(FailureTable).update_snapshot(self.final)
+        self.query_one("#summary-body").focus()
+        if self.report is not None and (self.report / "summary.json").is_file():
+            self._load_change(self.report)
+
+    @work(thread=True, exclusive=True, group="summary-change")
+    def _load_change(self, report: Path) -> None:
+        from .history import change_since_previous
+
+        change = change_since_previous(report)
+        self.app.call_from_thread(self.query_one("#summary-change", Static).update, change)
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
 
-from ..profile.models import HttpSettings
+from ...profile.models import HttpSettings
 from .http import MAX_HEADER_BYTES, AiohttpClient, HttpError, _os_error_name
 from .tls import HANDSHAKE_TIMEOUT, TLS_ERROR, ResumingContext, build_context, describe
 

@@ -3,6 +3,7 @@
 A reader never slows the engine: ``publish`` only appends to each subscription and returns. A
 ``latest`` subscription (a screen) keeps just the newest snapshot, so a slow reader skips stale frames;
 an ``every`` subscription (the report writer) keeps them all, which is cheap at one snapshot a second.
+Nor can a reader stop it: a callback that raises is dropped and named in :attr:`MetricsBus.errors`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,8 @@ class Subscription:
         self._items: deque[Snapshot] = deque(maxlen=1 if mode == "latest" else None)
         self._event = asyncio.Event()
         self._closed = False
-        self.skipped = 0
-        """Snapshots replaced before this reader took them (``latest`` mode)."""
 
     def _push(self, snapshot: Snapshot) -> None:
-        if self.mode == "latest" and self._items:
-            self.skipped += 1
         self._items.append(snapshot)
         self._event.set()
 
@@ -38,9 +35,6 @@ class Subscription:
         self._closed = True
         self._event.set()
         self._bus._unsubscribe(self)
-
-    def get_nowait(self) -> Snapshot | None:
-        return self._items.popleft() if self._items else None
 
     def __aiter__(self) -> "Subscription":
         return self
@@ -65,6 +59,8 @@ class MetricsBus:
         self._callbacks: list[Callable[[Snapshot], None]] = []
         self.latest: Snapshot | None = None
         """The newest snapshot published, for readers that join late."""
+        self.errors: list[str] = []
+        """Callbacks that raised, each dropped: ``"<callback>: <error>"``, in order."""
 
     def subscribe(self, mode: Literal["latest", "every"] = "every") -> Subscription:
         sub = Subscription(self, mode)
@@ -85,4 +81,9 @@ class MetricsBus:
         for sub in list(self._subs):
             sub._push(snapshot)
         for callback in list(self._callbacks):
-            callback(snapshot)
+            try:
+                callback(snapshot)
+            except Exception as exc:  # one broken reader must not stop the run or starve the others
+                self._callbacks.remove(callback)
+                name = getattr(callback, "__qualname__", type(callback).__name__)
+                self.errors.append(f"{name}: {type(exc).__name__}: {exc}")

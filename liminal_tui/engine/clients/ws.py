@@ -20,11 +20,18 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .recorder import EndpointRecorder
+from websockets.exceptions import WebSocketException
+
+from ...metrics.recorder import EndpointRecorder
 
 __all__ = ["WsConnection", "WsStats", "WsMessage"]
 
 BUFFER = 512
+"""Messages kept per connection for ``ws_wait`` (the oldest go first)."""
+CLOSE_TIMEOUT = 1.0
+"""Seconds a closing handshake may take before the socket is simply dropped."""
+BACKOFF_BASE = 0.1
+"""Seconds before the first reconnect attempt; doubles each attempt up to ``backoff_max``."""
 CLEAN_CLOSES = frozenset((1000, 1001))
 """Close codes that are not failures: normal closure, going away (a server shutting down or restarting)."""
 TOO_BIG = 1009
@@ -166,9 +173,9 @@ class WsConnection:
                 except ConnectionClosed as exc:
                     if not self._closing:
                         self._closed_by_peer(exc)
-                except Exception as exc:  # a broken frame, a decoding error: the connection is gone
+                except Exception as exc:  # a broken frame, a decoding error: the connection is gone, a named failure
                     if not self._closing:
-                        self.connect_rec.failure(time.perf_counter_ns() - self._opened_ns, "ws error",
+                        self.connect_rec.failure(time.perf_counter_ns() - self._opened_ns, "ws read error",
                                                  f"{type(exc).__name__}: {exc}")
                 if self._ws is ws:
                     self._ws = None
@@ -178,7 +185,7 @@ class WsConnection:
                 self.arrived.set()
             if self._closing or not self.reconnect:
                 return
-            delay = min(self.backoff_max, 0.1 * (2 ** attempt)) * (0.5 + random.random() / 2)
+            delay = min(self.backoff_max, BACKOFF_BASE * (2 ** attempt)) * (0.5 + random.random() / 2)
             attempt = min(attempt + 1, 16)
             await asyncio.sleep(delay)
             if self._closing:
@@ -219,7 +226,8 @@ class WsConnection:
             return False
         try:
             await ws.send(text)
-        except Exception:
+        except Exception as exc:  # closed under us, or a transport error: counted, and the step fails
+            self.connect_rec.failure(0, "ws send failed", f"{type(exc).__name__}: {exc}")  # no clock read per send
             return False
         self.stats.messages_out += 1
         return True
@@ -230,14 +238,14 @@ class WsConnection:
         if ws is not None:
             self.stats.open -= 1
             try:
-                await asyncio.wait_for(ws.close(), 1.0)
-            except Exception:
-                pass
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT)
+            except (asyncio.TimeoutError, OSError, WebSocketException):
+                pass  # closing anyway: the socket is gone either way, and nothing was being measured
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             try:
                 await task
-            except BaseException:
+            except asyncio.CancelledError:
                 pass
         self._tasks.clear()

@@ -22,10 +22,10 @@ import errno
 import ssl
 from typing import Any, Protocol
 
-from ..profile.models import HttpSettings
+from ...profile.models import HttpSettings
 from .tls import TLS_ERROR, build_context, describe
 
-__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "make_client", "MAX_HEADER_BYTES"]
+__all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "MAX_HEADER_BYTES"]
 
 MAX_HEADER_BYTES = 65536
 """Longest response header name or value the HTTP/1.1 clients accept (64 KiB); a longer one is the
@@ -187,13 +187,3 @@ class HttpxClient:
     async def close(self) -> None:
         await self._client.aclose()
 
-
-def make_client(settings: HttpSettings, connections: int = 0) -> HttpClient:
-    """httpx for HTTP/2; for HTTP/1.1 the fast client (http:// and https://) unless ``client = "aiohttp"``."""
-    if settings.http2:
-        return HttpxClient(settings, connections)
-    if getattr(settings, "client", "auto") != "aiohttp":
-        from .fasthttp import FastHttpClient
-
-        return FastHttpClient(settings, connections)
-    return AiohttpClient(settings, connections)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 
 from hdrh.histogram import HdrHistogram
 
+from .events import Event, StopReason
+from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
 from .recorder import clear_histogram, new_histogram
 from .snapshot import (
     BUCKETS_MS,
-    KINDS,
-    PERCENTILES,
     EndpointInterval,
     EndpointStats,
     ErrorCount,
@@ -25,13 +25,13 @@ from .snapshot import (
     LatencyStats,
     Phase,
     Snapshot,
+    StatsTable,
     WsCounters,
 )
 
-__all__ = ["Aggregator", "latency_stats", "percentile_values", "AGGREGATED", "KIND_ALL"]
-
-AGGREGATED = "Aggregated"
-KIND_ALL = "all"
+__all__ = ["Aggregator", "latency_stats", "percentile_values"]
+MIN_SPAN = 1e-3
+"""Seconds: an interval shorter than this is taken as this (no rate from nothing)."""
 
 
 def _counts(hist: HdrHistogram) -> memoryview:
@@ -116,7 +116,7 @@ class _Series:
     timing_sums: list[int] = field(default_factory=lambda: [0, 0, 0])
 
     def __post_init__(self) -> None:
-        if self.open_model and self.kind == "http":
+        if self.open_model and self.kind == Kind.HTTP:
             self.service_hist = new_histogram()
 
     def reset(self) -> None:
@@ -267,23 +267,32 @@ class Aggregator:
         self,
         phase: Phase,
         elapsed: float,
-        events: tuple[str, ...] = (),
+        events: tuple[Event, ...] = (),
         final: bool = False,
-        stop_reason: str = "",
+        stop_reason: StopReason | None = None,
         clock: float | None = None,
+        upto_tick: int | None = None,
     ) -> Snapshot:
         """``elapsed``: the run's time so far (rates over the whole run use it; for the final snapshot,
-        the time load ran). ``clock``: time since start now, for the interval's span (default elapsed)."""
-        reports, self._pending = self._pending, []
-        now = elapsed if clock is None else clock
-        # The interval is the time the reports cover (the workers' clocks, same t0), not the time since
-        # the last snapshot: the final report covers only up to the stop, often well under a tick, and
-        # a main process that wakes late must not stretch a tick. Without reports: the clock's span.
-        covered = max((r.t_end for r in reports), default=self._covered)
-        if covered > self._covered + 1e-3:
-            span, self._covered = covered - self._covered, covered
+        the time load ran). ``clock``: time since start now, for the interval's span (default elapsed).
+        ``upto_tick``: take only reports of ticks up to this number (later ones wait for their
+        snapshot); None takes every report received."""
+        if upto_tick is None or final:
+            reports, self._pending = self._pending, []
         else:
-            span = max(now - self._last_elapsed, 1e-3)
+            reports = [r for r in self._pending if r.tick <= upto_tick]
+            self._pending = [r for r in self._pending if r.tick > upto_tick]
+        now = elapsed if clock is None else clock
+        # The interval is the time the reports cover (each carries its start and end by the run's
+        # clock), not the time since the last snapshot: the final report covers only up to the stop,
+        # often well under a tick, and a main process that wakes late must not stretch a tick.
+        # Without reports: the clock's span.
+        covered = max((r.t_end for r in reports), default=self._covered)
+        begun = max(self._covered, min((r.t_start for r in reports), default=self._covered))
+        if covered > begun + MIN_SPAN:
+            span, self._covered = covered - begun, covered
+        else:
+            span = max(now - self._last_elapsed, MIN_SPAN)
         self._last_elapsed = now
         interval = self._interval
         for series in interval.values():
@@ -352,16 +361,22 @@ class Aggregator:
             wall_time=time.time(),
             stop_reason=stop_reason,
             distribution=self._distribution() if final else (),
+            histograms=self._encoded() if final else (),
         )
 
     def forget_worker(self, worker: int) -> None:
         """A worker that died no longer counts toward users and connections."""
         self._workers.pop(worker, None)
 
+    def _encoded(self) -> tuple[tuple[str, str, bytes], ...]:
+        """Every whole-run success histogram, encoded (a few KB each, ~0.5 ms each)."""
+        series = [*self._total.values(), *self._total_rows.kinds.values(), self._total_rows.everything]
+        return tuple((s.kind, s.name, s.hist.encode()) for s in series if s.hist.get_total_count())
+
     def _distribution(self, bins: int = 60) -> tuple[tuple[float, int], ...]:
         hist = new_histogram()
         for (kind, _), series in self._total.items():
-            if kind == "http" and series.hist.get_total_count():
+            if kind == Kind.HTTP and series.hist.get_total_count():
                 hist.add(series.hist)
         if hist.get_total_count() == 0:
             return ()
@@ -390,11 +405,11 @@ class _Aggregates:
     def __init__(self, open_model: bool) -> None:
         self.open_model = open_model
         self.kinds: dict[str, _Series] = {}
-        self.everything = _Series(KIND_ALL, AGGREGATED, "", open_model)
+        self.everything = _Series(ALL, AGGREGATED, "", open_model)
 
     def rows(self, series: dict[tuple[str, str], _Series], seconds: float, reset: bool,
-             fresh: dict[tuple[str, str], _Series] | None = None, buckets: bool = False) -> tuple[EndpointStats, ...]:
-        """Endpoints sorted by kind and name, each kind followed by its Aggregated row, then ``all``.
+             fresh: dict[tuple[str, str], _Series] | None = None, buckets: bool = False) -> StatsTable:
+        """Endpoints sorted by kind and name; apart, each kind's aggregate, then the ``all`` one.
 
         ``reset``: rebuild the aggregates from ``series`` (interval). Otherwise add ``fresh`` (this tick's
         interval series) to the run-long aggregates.
@@ -403,7 +418,7 @@ class _Aggregates:
             for agg in self.kinds.values():
                 agg.reset()
             self.everything.reset()
-        out: list[EndpointStats] = []
+        endpoints: list[EndpointStats] = []
         kinds = sorted({k for k, _ in series}, key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS))
         kind_rows = []
         for kind in kinds:
@@ -417,10 +432,9 @@ class _Aggregates:
                 if k == kind and s.active:
                     agg.add_series(s)
                     self.everything.add_series(s)
-            out.extend(rows)
+            endpoints.extend(rows)
             row = replace(rows[0], name=AGGREGATED, method="") if len(rows) == 1 else agg.stats(seconds, buckets)
-            out.append(row)
             kind_rows.append(row)
         if kind_rows:
-            out.append(replace(kind_rows[0], kind=KIND_ALL) if len(kind_rows) == 1 else self.everything.stats(seconds, buckets))
-        return tuple(out)
+            kind_rows.append(replace(kind_rows[0], kind=ALL) if len(kind_rows) == 1 else self.everything.stats(seconds, buckets))
+        return StatsTable(tuple(endpoints), tuple(kind_rows))

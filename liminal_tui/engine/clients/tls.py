@@ -21,7 +21,7 @@ import os
 import ssl
 from typing import Any
 
-from ..profile.models import HttpSettings
+from ...profile.models import HttpSettings
 
 __all__ = ["ResumingContext", "build_context", "check_files", "describe", "TLS_ERROR", "HANDSHAKE_TIMEOUT"]
 

@@ -11,13 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .events import Event, StopReason
+from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
+
 __all__ = [
+    "Kind",
+    "ALL",
+    "AGGREGATED",
     "KIND_HTTP",
     "KIND_WS_CONNECT",
     "KIND_WS_PING",
     "KIND_WS_MESSAGE",
     "KINDS",
     "PERCENTILES",
+    "StatsTable",
     "BUCKETS_MS",
     "EndpointInterval",
     "WorkerHealth",
@@ -30,17 +37,19 @@ __all__ = [
     "Phase",
 ]
 
-KIND_HTTP = "http"
-KIND_WS_CONNECT = "ws_connect"  # time to open a WebSocket (handshake included)
-KIND_WS_PING = "ws_ping"  # heartbeat round trip
-KIND_WS_MESSAGE = "ws_message"  # ws_wait latency, e.g. broadcast latency
-KINDS = (KIND_HTTP, KIND_WS_CONNECT, KIND_WS_PING, KIND_WS_MESSAGE)
-
-PERCENTILES = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0)
-"""The percentiles every stats record carries (Locust's CSV columns)."""
+# Plain strings for the records (they pickle as such); compare them with :class:`Kind` members freely.
+KIND_HTTP: str = Kind.HTTP.value
+KIND_WS_CONNECT: str = Kind.WS_CONNECT.value
+KIND_WS_PING: str = Kind.WS_PING.value
+KIND_WS_MESSAGE: str = Kind.WS_MESSAGE.value
 
 BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 """Latency bucket bounds for exporters (Prometheus' usual ladder, in milliseconds)."""
+
+SATURATED_CPU_PERCENT = 90.0
+"""A worker using this much of a core (or more) in a tick is saturated: it measures itself."""
+SATURATED_LAG_MS = 50.0
+"""An event-loop lag this long (or longer) in a tick is saturation too."""
 
 Phase = Literal["starting", "ramping", "steady", "stopping", "finished"]
 
@@ -93,7 +102,7 @@ class WorkerHealth:
 
     @property
     def saturated(self) -> bool:
-        return self.cpu_percent >= 90.0 or self.loop_lag_ms >= 50.0
+        return self.cpu_percent >= SATURATED_CPU_PERCENT or self.loop_lag_ms >= SATURATED_LAG_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +111,10 @@ class IntervalReport:
 
     worker: int
     tick: int
+    """The tick's number: tick ``n`` ends at ``n`` ticks into the run (the final report's may end early).
+    The run lines reports up by this number, whatever order they arrive in."""
     t_end: float
-    """Seconds since the run started, by the worker's clock, at the end of the tick."""
+    """Seconds since the run started, by the worker's :class:`~.clock.RunClock`, at the end of the tick."""
     endpoints: tuple[EndpointInterval, ...]
     users: int
     """Virtual users (closed) or iterations in flight (open) at the end of the tick."""
@@ -121,6 +132,8 @@ class IntervalReport:
     ws_messages_out: int
     health: WorkerHealth
     final: bool = False
+    t_start: float = 0.0
+    """Seconds since the run started at the beginning of the tick (the previous report's ``t_end``)."""
 
 
 # ---------------------------------------------------------------- aggregator -> bus -> readers
@@ -156,14 +169,11 @@ class LatencyStats:
     def p99(self) -> float:
         return self.percentiles[7]
 
-    @property
-    def p999(self) -> float:
-        return self.percentiles[8]
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointStats:
-    """One endpoint (or a kind's aggregate, name ``"Aggregated"``) over an interval or the whole run."""
+    """One endpoint (or an aggregate: name :data:`AGGREGATED`) over an interval or the whole run."""
 
     kind: str
     name: str
@@ -211,6 +221,39 @@ class EndpointStats:
 
 
 @dataclass(frozen=True, slots=True)
+class StatsTable:
+    """Endpoint rows and aggregate rows of one span (an interval, or the whole run), held apart: an
+    endpoint that happens to be named "Aggregated" is still an endpoint."""
+
+    endpoints: tuple[EndpointStats, ...] = ()
+    """One row per endpoint seen so far, by kind (in :data:`KINDS` order), then name."""
+    aggregates: tuple[EndpointStats, ...] = ()
+    """Each kind's aggregate (name :data:`AGGREGATED`) in :data:`KINDS` order, then the run-wide one
+    (kind :data:`ALL`); empty before the first sample."""
+
+    def endpoint(self, kind: str, name: str) -> EndpointStats | None:
+        for stats in self.endpoints:
+            if stats.kind == kind and stats.name == name:
+                return stats
+        return None
+
+    def aggregate(self, kind: str) -> EndpointStats | None:
+        """A kind's aggregate, or the run-wide one for :data:`ALL`."""
+        for stats in self.aggregates:
+            if stats.kind == kind:
+                return stats
+        return None
+
+    def rows(self) -> tuple[EndpointStats, ...]:
+        """Locust's table order: each kind's endpoints followed by its aggregate, then the ``all`` row."""
+        out: list[EndpointStats] = []
+        for agg in self.aggregates:
+            out.extend(s for s in self.endpoints if s.kind == agg.kind)
+            out.append(agg)
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorCount:
     kind: str
     name: str
@@ -253,33 +296,37 @@ class Snapshot:
     iterations: int
     dropped: int
     http_connections: int
-    interval_stats: tuple[EndpointStats, ...]
-    """Per endpoint, this interval only; a kind's ``Aggregated`` row comes after its endpoints."""
-    total_stats: tuple[EndpointStats, ...]
-    """Per endpoint, the whole run so far; same order and aggregated rows."""
+    interval_stats: StatsTable
+    """Endpoints and aggregates, this interval only."""
+    total_stats: StatsTable
+    """Endpoints and aggregates, the whole run so far."""
     errors: tuple[ErrorCount, ...]
     """Failures grouped by (endpoint, error), whole run, most frequent first."""
     ws: WsCounters
     ws_interval: WsCounters
     health: tuple[WorkerHealth, ...]
-    events: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
     """Notable events of this tick: phase changes, threshold lost, generator saturated, worker lost."""
     final: bool = False
     wall_time: float = 0.0
     """Unix time of the snapshot (for history timestamps)."""
-    stop_reason: str = ""
+    stop_reason: StopReason | None = None
+    """Final snapshot only: why load stopped."""
     peak_users: int = 0
     """Most users (closed) or iterations in flight (open) seen in any tick so far."""
     peak_target: float = 0.0
     """Highest load the model asked for so far: users or iterations/s."""
     distribution: tuple[tuple[float, int], ...] = field(default=())
     """Final snapshot only: (latency ms, count) buckets of all HTTP successes, for a histogram chart."""
+    histograms: tuple[tuple[str, str, bytes], ...] = field(default=())
+    """Final snapshot only: (kind, name, base64 HdrHistogram of successes in us) for each endpoint and each
+    ``Aggregated`` row, so a later comparison can judge percentiles from the whole distribution."""
 
-    def find(self, kind: str, name: str = "Aggregated", total: bool = True) -> EndpointStats | None:
-        for stats in self.total_stats if total else self.interval_stats:
-            if stats.kind == kind and stats.name == name:
-                return stats
-        return None
+    def find(self, kind: str, name: str | None = None, total: bool = True) -> EndpointStats | None:
+        """An endpoint's stats, or with no ``name`` the kind's aggregate (:data:`ALL`: every kind's);
+        the whole run's, or this interval's with ``total=False``. None before any sample."""
+        table = self.total_stats if total else self.interval_stats
+        return table.aggregate(kind) if name is None else table.endpoint(kind, name)
 
     @property
     def saturated(self) -> bool:
