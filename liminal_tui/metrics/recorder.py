@@ -20,7 +20,8 @@ from collections import Counter
 from hdrh.histogram import HdrHistogram
 
 from .clean import Cleaner
-from .snapshot import KIND_HTTP, EndpointInterval
+from .kinds import Kind
+from .snapshot import EndpointInterval
 
 __all__ = ["EndpointRecorder", "Recorder", "new_histogram", "record", "HIGHEST_US", "TIMINGS"]
 
@@ -210,7 +211,7 @@ class Recorder:
         rec = self._endpoints.get(key)
         if rec is None:
             rec = self._endpoints[key] = EndpointRecorder(kind, name, method, self.open_model, self.clean,
-                                                          self.timings and kind == KIND_HTTP)
+                                                          self.timings and kind == Kind.HTTP)
         return rec
 
     def drain(self) -> tuple[EndpointInterval, ...]:
