@@ -182,11 +182,12 @@ def _run_uvloop(coro: Any) -> int:
 
 
 def _validate(name: str) -> int:
-    from .profile.loader import ProfileError, load_profile, resolve_profile
+    from .profile.loader import ProfileError, check_environment, load_profile, resolve_profile
 
     try:
         path = resolve_profile(name)
         profile = load_profile(path)
+        check_environment(profile, source=str(path), text=path.read_text(encoding="utf-8"))
     except ProfileError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -226,7 +227,7 @@ def load_with_overrides(args: argparse.Namespace) -> Any:
         data["duration"] = args.duration
     if args.target is not None:
         data["target"] = args.target
-    return validate_data(data, source=str(path))
+    return validate_data(data, source=str(path), base_dir=path.parent)
 
 
 async def _headless(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from liminal_tui.engine.preflight import PreflightError
 from liminal_tui.engine.run import Run
+from liminal_tui.metrics.events import StopCause, StopReason
 from liminal_tui.session import Session
 from servers import make_profile, run_to_end
 
@@ -368,9 +369,9 @@ async def test_an_abort_during_a_graceful_stop_is_an_abort(test_server):
     path = "/delay/300"
     run = Run(make_profile(test_server.url, _get(path, users=5), duration="30s"), workers=0, tick=0.25, grace=5.0)
     sub = run.bus.subscribe("every")
-    await run.start()
+    await run.start(test_server.url)
     await _first(sub, lambda s: bool(s.find("http")))
-    await run.stop("interrupted (SIGINT)")
-    run.abort("interrupted (SIGINT, twice)")
+    await run.stop(StopReason(StopCause.INTERRUPTED, "SIGINT"))
+    run.abort(StopReason(StopCause.INTERRUPTED, "SIGINT, twice"))
     final = await _first(sub, lambda s: s.final)
-    assert final.stop_reason == "interrupted (SIGINT, twice)"
+    assert str(final.stop_reason) == "interrupted (SIGINT, twice)"

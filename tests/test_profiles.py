@@ -135,7 +135,7 @@ BROKEN = {
     "threshold not a rule": (_add('[thresholds]\nhttp = ["fast please"]'), ["thresholds.http: 'fast please' is not a rule"]),
     # templates
     "template unknown variable": (_edit("${memory_id}", "${memory}"),
-                                  ["scenarios.0.steps.1: template variable(s) memory are not set by an earlier step's extract or by [vars]"]),
+                                  ["scenarios.0.steps.1: template variable(s) memory are not set by an earlier step's extract, a set step, [vars], [user_vars] or [[data]]"]),
     "template unknown function": (_edit("${memory_id}", "${rand:1:5}"), ["unknown template function 'rand'"]),
     "template unclosed": (_edit("${memory_id}", "${memory_id"), ["unclosed '${'"]),
     # sessions, failures, WebSocket limits

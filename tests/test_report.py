@@ -362,13 +362,13 @@ def test_on_snapshot_never_raises(tmp_path, profile):
 
 
 @pytest.mark.parametrize(("stop_reason", "outcome", "badge"), [
-    ("completed", "passed", "PASSED"),
-    ("stopped", "stopped", "STOPPED"),
-    ("interrupted (SIGTERM)", "stopped", "STOPPED"),
-    ("aborted", "aborted", "ABORTED"),
-    ("interrupted (SIGINT, twice)", "aborted", "ABORTED"),
-    ("threshold lost: http p99 < 1ms", "stopped", "STOPPED"),  # ended early, and the rest passed
-])
+    (StopReason(StopCause.COMPLETED), "passed", "PASSED"),
+    (StopReason(StopCause.STOPPED), "stopped", "STOPPED"),
+    (StopReason(StopCause.INTERRUPTED, "SIGTERM"), "stopped", "STOPPED"),
+    (StopReason(StopCause.ABORTED), "aborted", "ABORTED"),
+    (StopReason(StopCause.INTERRUPTED, "SIGINT, twice"), "aborted", "ABORTED"),
+    (StopReason(StopCause.THRESHOLD_LOST, "http p99 < 1ms"), "stopped", "STOPPED"),  # ended early, the rest passed
+], ids=str)
 def test_a_stopped_or_aborted_run_is_never_passed(tmp_path, profile, stop_reason, outcome, badge):
     writer = _writer(tmp_path, profile)
     final = _run(writer, [10.0, 12.0], stop_reason=stop_reason)

@@ -165,7 +165,7 @@ async def test_a_redirected_step_is_one_sample_and_its_checks_see_the_final_resp
     assert ep.count == 0 and ep.failures == counts["/status/404"] > 0
     assert ep.redirects == 2 * ep.failures
     assert [(e.name, e.error) for e in final.errors] == [("to a missing page", "HTTP 404")]
-    assert [s.name for s in final.total_stats if s.kind == "http"] == ["after", "to a missing page", "Aggregated"]
+    assert [s.name for s in final.total_stats.rows() if s.kind == "http"] == ["after", "to a missing page", "Aggregated"]
     # the failed step ended each iteration: "after" never ran, and says so
     after = final.find("http", "after")
     assert after.total == 0 and after.skipped == ep.failures and counts["/ok"] == 0

@@ -9,43 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-import re
 import time
 from typing import Any, Mapping
 
 from ..metrics.recorder import Recorder
 from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
+from ..profile.steps import PauseStep, SetStep
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
 from .clients.ws import WsConnection
+from .extract import compile_extract
+from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies, handshake
 from .follow import REDIRECT_STATUSES, Follower
+from .forms import FormBody, MultipartBody
+from .jsonpath import MISSING as _MISSING, json_path
 
 __all__ = ["compile_steps", "json_path", "User"]
 
-_MISSING = object()
-
-
-def json_path(doc: Any, path: str) -> Any:
-    """``items.0.id`` -> doc["items"][0]["id"]; a missing part gives the _MISSING marker."""
-    node = doc
-    for part in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(part, _MISSING)
-        elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-        if node is _MISSING:
-            return _MISSING
-    return node
 
 
 class User:
     """What one virtual user (or one open-model iteration) carries between steps."""
 
     __slots__ = ("vars", "ws", "step_start_ns", "prev_start_ns", "schedule_lag_ns", "stopping", "holding",
-                 "cookies")
+                 "cookies", "status", "started", "ended", "sio")
 
     def __init__(self, number: int, base_vars: Mapping[str, Any]) -> None:
         self.vars: dict[str, Any] = dict(base_vars)
@@ -61,11 +49,26 @@ class User:
         """In a ws_hold: stopping this user cancels the hold rather than waiting it out."""
         self.cookies: Any = None
         """This user's cookie jar, made at the first ``Set-Cookie`` (see :mod:`.follow`)."""
+        self.status = 0
+        """The last HTTP status this user got (``status`` in a ``when``)."""
+        self.started: list[Any] | None = None
+        """Scenarios (``flow.ScenarioFlow``) with setup or teardown that this user has started."""
+        self.ended = False
+        """Ended by a failed setup or used-up data: sends nothing more."""
+        self.sio: Any = None
+        """This user's Socket.IO client (:mod:`.socketio_steps`), if a step opened one."""
 
     async def close(self) -> None:
+        if self.started:
+            started, self.started = self.started, None
+            for flow in started:
+                await flow.finish(self)
         if self.ws is not None:
             ws, self.ws = self.ws, None
             await ws.close()
+        if self.sio is not None:
+            sio, self.sio = self.sio, None
+            await sio.close()
 
 
 class Engine:
@@ -117,27 +120,35 @@ class HttpCall(_Step):
         self.method = step.method
         self.url_static = None
         self.url = compile_template(step.path, url=True)  # values percent-encoded
-        if not step.path.startswith(("http://", "https://")):
+        if step.path.startswith("${"):
+            self.url = MaybeAbsolute(self.url, eng.base_url)  # known at run time only
+        elif not step.path.startswith(("http://", "https://")):
             self.url = self.url.prefixed(eng.base_url)
         if self.url.is_static:
             self.url_static = self.url.render({})
         self.query = {k: compile_template(v) for k, v in step.query.items()}
         merged = {**eng.default_headers, **step.headers}
+        built: Any = None
+        if step.form is not None:
+            built = FormBody(step.form)
+        elif step.multipart is not None:
+            built = MultipartBody(step.multipart)
+        if built is not None and not any(k.lower() == "content-type" for k in merged):
+            merged["Content-Type"] = built.content_type
         self.headers = {k: compile_template(v) for k, v in merged.items()}
         # Static headers are sent as one prepared dict; none at all as None (aiohttp skips its merge).
         self.static_headers = (merged or None) if all(t.is_static for t in self.headers.values()) else None
         self.headers_static = all(t.is_static for t in self.headers.values())
-        self.json = compile_value(step.json_body) if step.json_body is not None else None
-        self.body = compile_template(step.body) if step.body is not None else None
+        self.json = compile_value(step.json_body, typed=True) if step.json_body is not None else None
+        self.body = compile_template(step.body) if step.body is not None else built
         check = step.check
         self.statuses = check.statuses()
         self.json_has = list(check.json_has)
         self.json_equals = {k: compile_value(v) for k, v in check.json_equals.items()}
         self.body_contains = compile_template(check.body_contains) if check.body_contains else None
         self.body_needle = self.body_contains.render({}).encode() if self.body_contains and self.body_contains.is_static else None
-        self.extract = [(var, *src.split(":", 1)) if ":" in src else (var, src, "") for var, src in step.extract.items()]
-        self.regexes = {arg: re.compile(arg.encode()) for var, src, arg in self.extract if src == "regex"}
-        self.needs_json = bool(self.json_has or self.json_equals or any(s == "json" for _, s, _ in self.extract))
+        self.extract, json_extract = compile_extract(step.extract)
+        self.needs_json = bool(self.json_has or self.json_equals or json_extract)
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
         self.timed_type = eng.timed_type if self.rec.ttfb_hist is not None else None
 
@@ -160,6 +171,7 @@ class HttpCall(_Step):
             status, reason, body, resp_headers = await self.eng.client.request(
                 self.method, url, sent, params, data, body_json
             )
+            user.status = status
             if follower.cookies:
                 follower.keep(user, url, resp_headers)
             if status in REDIRECT_STATUSES and follower.follow:
@@ -167,6 +179,7 @@ class HttpCall(_Step):
                 if location is not None:
                     status, reason, body, resp_headers = await follower.redirect(
                         user, self.rec, self.method, url, headers, data, body_json, status, location)
+                    user.status = status
         except HttpError as exc:
             self._fail(user, time.perf_counter_ns() - start, exc.name, exc.message, 0, 0)
             return False
@@ -176,7 +189,7 @@ class HttpCall(_Step):
         if not ok_status:
             self._fail(user, elapsed, f"HTTP {status}", reason, nbytes, status)
             return False
-        problem = self._check(user, status, body, resp_headers)
+        problem = self._check(user, status, body, resp_headers, url)
         if problem is not None:
             self._fail(user, elapsed, "check failed", problem, nbytes, status)
             return False
@@ -193,7 +206,15 @@ class HttpCall(_Step):
         lag = user.schedule_lag_ns
         self.rec.failure(elapsed + (lag if lag > 0 else 0), name, message, nbytes, status)
 
-    def _check(self, user: User, status: int, body: bytes, headers: Any) -> str | None:
+    def set_cookies(self, user: User, values: dict[str, str]) -> None:
+        """A step's ``cookies``: into the user's jar for the step's URL, before it is sent."""
+        try:
+            url = self.url_static or self.url.render(user.vars)
+        except KeyError:
+            return
+        self.follower.keep(user, url, SetCookies([f"{k}={v}; Path=/" for k, v in values.items()]))
+
+    def _check(self, user: User, status: int, body: bytes, headers: Any, url: str = "") -> str | None:
         """None when the response passes every check (and extraction worked), else what failed."""
         if self.body_needle is not None:
             if self.body_needle not in body:
@@ -222,23 +243,10 @@ class HttpCall(_Step):
             got = json_path(doc, path)
             if got is _MISSING or (got != want and str(got) != str(want)):
                 return f"JSON field '{path}' is {got if got is not _MISSING else 'missing'!r}, expected {want!r}"
-        for var, source, arg in self.extract:
-            if source == "json":
-                value = json_path(doc, arg)
-                if value is _MISSING:
-                    return f"extract {var}: JSON field '{arg}' missing"
-            elif source == "header":
-                value = headers.get(arg)
-                if value is None:
-                    return f"extract {var}: header '{arg}' missing"
-            elif source == "status":
-                value = status
-            else:
-                match = self.regexes[arg].search(body)
-                if not match:
-                    return f"extract {var}: regex {arg!r} did not match"
-                value = (match.group(1) if match.groups() else match.group(0)).decode("utf-8", "replace")
-            user.vars[var] = value
+        for extractor in self.extract:
+            problem = extractor(doc, body, headers, status, user, url)
+            if problem is not None:
+                return problem
         return None
 
 
@@ -253,6 +261,9 @@ class WsOpen(_Step):
         self.headers = {k: compile_template(v) for k, v in step.headers.items()}
         self.connect_rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_CONNECT, step.stats_name, "WS")
         self.ping_rec = eng.recorder.endpoint(KIND_WS_PING, step.stats_name, "WSPING") if step.heartbeat else None
+        self.on_connect = compile_steps(step.on_connect, eng) if step.on_connect else None
+        for inner in self.on_connect or ():
+            getattr(inner, "inner", inner).handshake = True
 
     async def run(self, user: User) -> bool:
         user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
@@ -269,23 +280,43 @@ class WsOpen(_Step):
             s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size,
         )
         user.ws = conn
-        return await conn.open()
+        if self.on_connect is None:
+            return await conn.open()
+        steps, gate = self.on_connect, asyncio.Event()
+        conn.gate = gate
+
+        def again() -> asyncio.Future[bool]:
+            gate.clear()  # at once: no step of the user's may send before the handshake
+            return asyncio.ensure_future(handshake(steps, user, gate))
+
+        conn.on_reconnect = again
+        if not await conn.open():
+            gate.set()
+            return False
+        return await handshake(steps, user, gate)
 
 
 class WsSendStep(_Step):
+    handshake = False
+    """One of a ``ws_connect``'s ``on_connect`` steps (it does not wait for the handshake to finish)."""
+
     def __init__(self, step: WsSend, eng: Engine) -> None:
         self.text = compile_template(step.text) if step.text is not None else None
-        self.json = compile_value(step.json_body) if step.json_body is not None else None
+        self.json = compile_value(step.json_body, typed=True) if step.json_body is not None else None
 
     async def run(self, user: User) -> bool:
         user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
-        if user.ws is None:
+        conn = user.ws
+        if conn is None:
             return False
         try:
             text = self.text.render(user.vars) if self.text is not None else jsonlib.dumps(render_value(self.json, user.vars))
         except KeyError:
             return False
-        return await user.ws.send(text)
+        gate = conn.gate
+        if gate is not None and not self.handshake and not gate.is_set():
+            await gate.wait()  # a reconnect's on_connect steps go first
+        return await conn.send(text)
 
 
 class WsWaitStep(_Step):
@@ -369,17 +400,25 @@ class WsCloseStep(_Step):
         return True
 
 
-_COMPILERS = {
-    HttpStep: HttpCall, WsConnect: WsOpen, WsSend: WsSendStep, WsWait: WsWaitStep,
-    WsHold: WsHoldStep, WsClose: WsCloseStep,
-}
+def _compilers() -> dict[type, Any]:
+    from .socketio_steps import COMPILERS as SOCKETIO
+
+    return {
+        HttpStep: HttpCall, WsConnect: WsOpen, WsSend: WsSendStep, WsWait: WsWaitStep,
+        WsHold: WsHoldStep, WsClose: WsCloseStep, SetStep: SetCall, PauseStep: PauseCall, **SOCKETIO,
+    }
 
 
 def compile_steps(steps: list[Any], eng: Engine, on_failure: str = "end_iteration") -> list[Any]:
-    """Compile a scenario's steps; ``on_failure`` is the scenario's (a step's own wins)."""
+    """Compile a scenario's steps; ``on_failure`` is the scenario's (a step's own wins). A step with
+    ``when``, ``retry`` or ``cookies`` is wrapped (:class:`.flow.Guarded`); the others run as they are."""
+    compilers = _compilers()
     out = []
     for step in steps:
-        compiled = _COMPILERS[type(step)](step, eng)
+        compiled = compilers[type(step)](step, eng)
         compiled.ends_iteration = (getattr(step, "on_failure", None) or on_failure) == "end_iteration"
+        when, retry, cookies = getattr(step, "when", None), getattr(step, "retry", None), getattr(step, "cookies", None)
+        if when or retry or cookies:
+            compiled = Guarded(compiled, when, retry, cookies)
         out.append(compiled)
     return out

@@ -12,7 +12,6 @@ import asyncio
 import gc
 import os
 import itertools
-import random
 import signal
 import threading
 import time
@@ -23,12 +22,15 @@ from ..metrics.health import HealthMonitor
 from ..metrics.recorder import Recorder
 from ..metrics.snapshot import IntervalReport
 from ..profile.models import Profile
+from ..profile.template_funcs import seed_random
 from ..profile.templates import compile_value, render_value
 from ..metrics.clean import Cleaner, secret_values
 from .clients import make_client
 from .clients.ws import WsStats
 from .clock import RunClock
 from .load import TICK, ClosedLoad, LoadShape, OpenLoad
+from .feeders import load_feeders
+from .flow import ScenarioFlow, UserMaker, make_iteration
 from .messages import Abort, Command, Done, Failed, Ready, SetLoad, Start, Stop, WorkerEvent
 from .steps import Engine, User, compile_steps
 
@@ -111,20 +113,14 @@ class Worker:
         base_vars = {k: render_value(compile_value(v), {}) for k, v in profile.vars.items()}
         headers = {k: render_value(compile_value(v), {}) for k, v in profile.http.headers.items()}
         eng = Engine(client, self.recorder, spec.base_url, self.ws_stats, profile.http.verify_tls, headers, profile.http)
-        scenarios = [(s, compile_steps(s.steps, eng, s.on_failure)) for s in profile.scenarios if s.weight > 0]
-        cum_weights = list(itertools.accumulate(s.weight for s, _ in scenarios))
-        steps_only = [steps for _, steps in scenarios]
-
-        async def iteration(user: User) -> None:
-            steps = steps_only[0] if len(steps_only) == 1 else random.choices(steps_only, cum_weights=cum_weights)[0]
-            for i, step in enumerate(steps):
-                if not await step.run(user) and step.ends_iteration:
-                    for later in steps[i + 1:]:  # not run: counted, so they are seen
-                        later.skip()
-                    return
-
-        def new_user(number: int) -> User:
-            return User(number, base_vars)
+        if profile.seed is not None:
+            seed_random(profile.seed + spec.index)
+        flows = [ScenarioFlow(s, lambda steps, on_failure=None, s=s: compile_steps(steps, eng, on_failure or s.on_failure))
+                 for s in profile.scenarios if s.weight > 0]
+        cum_weights = list(itertools.accumulate(f.scenario.weight for f in flows))
+        feeders = load_feeders(profile.data, spec.index, spec.count)
+        iteration = make_iteration(flows, cum_weights, feeders)  # setup, teardown, data: see flow.py
+        new_user = UserMaker(User, base_vars, profile.user_vars, feeders)
 
         first = spec.index * USER_NUMBERS_PER_WORKER + 1
         if self.open_model:

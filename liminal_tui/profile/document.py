@@ -96,7 +96,7 @@ class ProfileDocument:
 
     def validate(self) -> Profile:
         """The profile, or :class:`ProfileError` naming each problem."""
-        return parse_profile(self._text, source=self.source)
+        return parse_profile(self._text, source=self.source, base_dir=self.path.parent if self.path else None)
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
         target = Path(path) if path else self.path

@@ -70,10 +70,10 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
         raise ProfileError(str(path), ["no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(str(path), [f"cannot read: {exc}"]) from None
-    return parse_profile(text, source=str(path))
+    return parse_profile(text, source=str(path), base_dir=path.parent)
 
 
-def parse_profile(text: str, source: str = "<profile>") -> Profile:
+def parse_profile(text: str, source: str = "<profile>", base_dir: str | os.PathLike[str] | None = None) -> Profile:
     """Parse and validate TOML text; raise :class:`ProfileError` with every problem found."""
     try:
         data = tomllib.loads(text)
@@ -81,34 +81,102 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         raise ProfileError(source, [f"TOML syntax error: {exc}"]) from None
     except RecursionError:
         raise ProfileError(source, [_TOO_DEEP]) from None
-    return validate_data(data, source=source, text=text)
+    return validate_data(data, source=source, text=text, base_dir=base_dir)
 
 
 _TOO_DEEP = "arrays or tables are nested too deeply"
 
 
-def validate_data(data: Mapping[str, Any], source: str = "<profile>", text: str | None = None) -> Profile:
+def validate_data(data: Mapping[str, Any], source: str = "<profile>", text: str | None = None,
+                  base_dir: str | os.PathLike[str] | None = None) -> Profile:
+    """Validate a profile's data; with ``base_dir`` (the profile's folder) its ``[[data]]`` and upload
+    files are found there (made absolute) and checked: present, readable, with every column a step uses."""
     try:
-        return Profile.model_validate(dict(data))
+        profile = Profile.model_validate(dict(data))
     except ValidationError as exc:
         raise ProfileError(source, [_describe(err, text) for err in _one_union_member(exc.errors())]) from None
     except (ValueError, TypeError) as exc:  # defensive: a validator raised outside pydantic's wrapping
         raise ProfileError(source, [str(exc)]) from None
     except RecursionError:
         raise ProfileError(source, [_TOO_DEEP]) from None
+    if base_dir is not None:
+        problems = resolve_files(profile, Path(base_dir), text)
+        if problems:
+            raise ProfileError(source, problems)
+    return profile
 
 
-def check_environment(profile: Profile, env: Mapping[str, str] | None = None) -> None:
-    """Raise when a ``${env:NAME}`` the profile uses is not set (checked before a run starts)."""
+def resolve_files(profile: Profile, base_dir: Path, text: str | None = None) -> list[str]:
+    """Make the profile's file paths absolute (relative to ``base_dir``); the problems found, one a line."""
+    from .data_files import DataFileError, read_rows
+    from .templates import template_paths
+
+    problems: list[str] = []
+    used: dict[str, set[str]] = {d.name: set() for d in profile.data}
+    for scenario in profile.scenarios:
+        for step in scenario.all_steps():
+            dump = step.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            for name in template_paths(dump) | _when_paths(step):
+                head, _, column = name.partition(".")
+                if head in used and column:
+                    used[head].add(column.split(".")[0])
+            for j, part in enumerate(getattr(step, "multipart", None) or ()):
+                if part.file is not None:
+                    part.file = str((base_dir / part.file).resolve())
+                    if not Path(part.file).is_file():
+                        problems.append(f"multipart.{j}.file: no such file {part.file}" + _at(["file"], text))
+    for i, feeder in enumerate(profile.data):
+        feeder.file = str((base_dir / feeder.file).resolve())
+        try:
+            _, columns = read_rows(feeder.file)
+        except DataFileError as exc:
+            problems.append(f"data.{i}.file: {exc}" + _at(["file"], text))
+            continue
+        missing = sorted(used[feeder.name] - set(columns))
+        if missing:
+            problems.append(f"data.{i}: {feeder.file} has no column {', '.join(missing)} (it has "
+                            f"{', '.join(columns)}), used as ${{{feeder.name}.{missing[0]}}}")
+    return problems
+
+
+def _line_near(where: str, text: str | None) -> int | None:
+    """The line of the key path ``where`` (``a.0.b.c``), else of the nearest key above it written once
+    at the start of a line (a key inside an inline table is found by its table's key)."""
+    path: list[str | int] = [int(p) if p.isdigit() else p for p in where.split(".")]
+    while path:
+        line = _line_of(path, text)
+        if line is not None:
+            return line
+        path = path[:-1]
+    return None
+
+
+def _when_paths(step: Any) -> set[str]:
+    from .conditions import condition_variables
+
+    when = getattr(step, "when", None)
+    return condition_variables(when) if when else set()
+
+
+def _at(path: list[str | int], text: str | None) -> str:
+    line = _line_of(path, text)
+    return f" (line {line})" if line else ""
+
+
+def check_environment(profile: Profile, env: Mapping[str, str] | None = None, source: str | None = None,
+                      text: str | None = None) -> None:
+    """Raise when a ``${env:NAME}`` the profile uses is not set (checked before a run starts, and by
+    ``--validate``); each problem names the key path, the variable and, given ``text``, the line."""
     env = os.environ if env is None else env
     problems = []
-    for where, value in _strings(profile.model_dump(mode="json", by_alias=True)):
+    for where, value in _strings(profile.model_dump(mode="json", by_alias=True, exclude_defaults=True)):
         try:
             compile_template(value, env)
         except TemplateError as exc:
-            problems.append(f"{where}: {exc}")
+            line = _line_near(where, text)
+            problems.append(f"{where}: {exc}" + (f" (line {line})" if line else ""))
     if problems:
-        raise ProfileError(profile.name, problems)
+        raise ProfileError(source or profile.name, problems)
 
 
 def _strings(value: Any, where: str = "") -> list[tuple[str, str]]:
@@ -138,7 +206,10 @@ def _key_path(loc: tuple[Any, ...]) -> list[str | int]:
     return path
 
 
-_STEP_TAGS = {"http", "ws_connect", "ws_send", "ws_wait", "ws_hold", "ws_close"}
+_STEP_TAGS = {"http", "ws_connect", "ws_send", "ws_wait", "ws_hold", "ws_close", "set", "pause",
+              "socketio_connect", "socketio_emit", "socketio_wait", "socketio_close"}
+_STEP_TYPES = ("http, ws_connect, ws_send, ws_wait, ws_hold, ws_close, set, pause, socketio_connect, socketio_emit, "
+               "socketio_wait or socketio_close")
 
 
 _WRONG_MEMBER = {"model_type", "list_type", "dict_type", "int_type", "float_type", "string_type", "bool_type"}
@@ -192,10 +263,14 @@ def _describe(err: Mapping[str, Any], text: str | None) -> str:
     elif kind == "missing":
         msg = "is required but missing"
     elif kind == "union_tag_invalid":
-        msg = "unknown step type; use http, ws_connect, ws_send, ws_wait, ws_hold or ws_close"
+        msg = f"unknown step type; use {_STEP_TYPES}"
     elif kind == "union_tag_not_found":
-        msg = "a step needs a 'type' (http, ws_connect, ws_send, ws_wait, ws_hold or ws_close)"
+        msg = f"a step needs a 'type' ({_STEP_TYPES})"
     line = _line_of(path, text)
+    if not key and line is None:  # a message that starts with its own key path: find that line
+        named = re.match(r"^([\w.-]+):", msg)
+        if named:
+            line = _line_near(named.group(1), text)
     if key and (msg.startswith(key + ".") or msg.startswith(key + ":")):
         key = ""  # the message names its own key path
     if not key and re.match(r'^[\w"]+[\w."]*[.:]', msg) and ":" in msg:

@@ -20,6 +20,9 @@ from pydantic import Field, field_validator, model_validator
 
 from ._base import _Model, _check_template
 from .durations import Duration
+from .flow_models import DataFile
+from .socketio_models import SioConnect, SioEmit, SioWait
+from .templates import BUILTIN_NAMES, template_variables
 from .steps import (
     HTTP_METHODS,
     Check,
@@ -116,6 +119,7 @@ class HttpSettings(_Model):
     _v_headers = field_validator("headers")(classmethod(lambda cls, v: _check_template(v)))
 
 
+
 # ---------------------------------------------------------------- load model
 
 
@@ -189,7 +193,18 @@ class Profile(_Model):
     duration: Duration | None = None
     """Total run time; with stages and no duration, the sum of the stages."""
     vars: dict[str, Any] = Field(default_factory=dict)
-    """Variables every virtual user starts with (templates allowed)."""
+    """Variables every virtual user starts with (templates allowed), rendered once per worker: every user
+    of a worker shares the values (a ``${uuid}`` here is one UUID for all; use ``[user_vars]`` for one
+    each). They cannot use ``${user}``, ``${iteration}`` or other variables."""
+    user_vars: dict[str, Any] = Field(default_factory=dict)
+    """Variables rendered for each virtual user when it starts: ``[user_vars]`` ``device = "${uuid}"``,
+    ``email = "user${user}@example.com"`` (may use ``${user}``, ``[vars]`` and ``[[data]]`` rows)."""
+    data: list[DataFile] = Field(default_factory=list)
+    """Data feeders (``[[data]]``): rows of a CSV or JSON-lines file as a variable, see :class:`DataFile`."""
+    seed: int | None = None
+    """Seed for the random template values (``randint``, ``choice``, ``randstr``, ``pick``, ``fake:*``),
+    the scenario picks and ``random`` data rows: with a seed, two runs draw the same values (worker k uses
+    ``seed + k``). Unset: different each run."""
     http: HttpSettings = Field(default_factory=HttpSettings)
     load: LoadModel = Field(default_factory=LoadModel)
     scenarios: list[Scenario] = Field(min_length=1)
@@ -223,11 +238,36 @@ class Profile(_Model):
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"scenarios: names must be unique ({', '.join(sorted(dupes))} repeated)")
+        for name, value in self.http.headers.items():
+            used = template_variables(value) | _per_user(value)
+            if used:
+                raise ValueError(
+                    f"http.headers.{name}: uses ${{{sorted(used)[0]}}}, but [http].headers are rendered once per "
+                    f"worker, before any user or step: set this header on the steps that need it"
+                )
+        for name, value in self.vars.items():
+            used = template_variables(value) | _per_user(value)
+            if used:
+                raise ValueError(
+                    f"vars.{name}: uses ${{{sorted(used)[0]}}}, but [vars] are rendered once per worker, "
+                    f"before any user exists: put it in [user_vars]"
+                )
+        user_known = set(BUILTIN_NAMES) | set(self.vars) | {d.name for d in self.data}
+        for name, value in self.user_vars.items():
+            missing = template_variables(value) - user_known
+            if missing:
+                raise ValueError(f"user_vars.{name}: uses ${{{sorted(missing)[0]}}}, which has no value when a "
+                                 f"user starts (only [vars], [[data]] names, user and earlier user_vars)")
+            user_known.add(name)
+        names = [d.name for d in self.data]
+        if len(set(names)) != len(names):
+            raise ValueError("data: each [[data]] needs its own name")
         for i, scenario in enumerate(self.scenarios):
             try:
-                scenario.check_variables(set(self.vars))
+                scenario.check_variables(user_known)
             except ValueError as exc:
                 raise ValueError(f"scenarios.{i}.{exc}") from None
+            self._check_absolute_paths(i, scenario)
         staged = sum(s.duration for s in self.load.stages)
         if self.duration is None:
             if not self.load.stages:
@@ -240,11 +280,34 @@ class Profile(_Model):
         self.thresholds.check_names(self.metric_names())
         return self
 
+    def _check_absolute_paths(self, index: int, scenario: Scenario) -> None:
+        """A path must render to ``/...`` or to an absolute URL (used as it is); with [vars] known, say
+        now what it renders to when it is neither (``api/x`` or ``v1${base}`` would be glued to the target)."""
+        from .templates import ANY_ENV, compile_template
+
+        sample = _Anything({k: v for k, v in self.vars.items() if isinstance(v, str)})
+        for part, steps in (("setup", scenario.setup), ("steps", scenario.steps), ("teardown", scenario.teardown)):
+            for i, step in enumerate(steps):
+                if not isinstance(step, (HttpStep, WsConnect)) or "${" not in step.path:
+                    continue
+                tpl = compile_template(step.path, env=ANY_ENV, url=True)
+                if tpl.variables - set(self.vars) and step.path.startswith("${"):
+                    continue  # starts with a value taken from a response: known only at run time
+                try:
+                    rendered = tpl.render(sample)
+                except KeyError:  # a function of a value known only at run time (${pick:ids})
+                    continue
+                if not rendered.startswith(("/", "http://", "https://", "ws://", "wss://")):
+                    raise ValueError(
+                        f"scenarios.{index}.{part}.{i}.path: '{step.path}' renders to '{rendered}', neither a "
+                        f"path starting with / nor an absolute URL (http://, https://)"
+                    )
+
     def metric_names(self) -> dict[str, set[str]]:
         """Stats names per kind that this profile can produce (thresholds must name one of these)."""
         out: dict[str, set[str]] = {"http": set(), "ws_connect": set(), "ws_ping": set(), "ws_message": set()}
         for scenario in self.scenarios:
-            for step in scenario.steps:
+            for step in scenario.all_steps():
                 if isinstance(step, HttpStep):
                     out["http"].add(step.stats_name)
                 elif isinstance(step, WsConnect):
@@ -253,13 +316,17 @@ class Profile(_Model):
                         out["ws_ping"].add(step.stats_name)
                 elif isinstance(step, WsWait):
                     out["ws_message"].add(step.name)
+                elif isinstance(step, SioConnect):
+                    out["ws_connect"].add(step.stats_name)
+                elif isinstance(step, SioWait) or (isinstance(step, SioEmit) and step.ack):
+                    out["ws_message"].add(step.name if isinstance(step, SioWait) else step.ack or "")
         return out
 
     def endpoints(self) -> list[tuple[str, str, str]]:
         """(kind, stats name, method) of every endpoint this profile can produce, in step order."""
         out: dict[tuple[str, str], str] = {}
         for scenario in self.scenarios:
-            for step in scenario.steps:
+            for step in scenario.all_steps():
                 if isinstance(step, HttpStep):
                     out.setdefault(("http", step.stats_name), step.method)
                 elif isinstance(step, WsConnect):
@@ -268,6 +335,12 @@ class Profile(_Model):
                         out.setdefault(("ws_ping", step.stats_name), "WSPING")
                 elif isinstance(step, WsWait):
                     out.setdefault(("ws_message", step.name), "WSMSG")
+                elif isinstance(step, SioConnect):
+                    out.setdefault(("ws_connect", step.stats_name), "SIO")
+                elif isinstance(step, SioWait):
+                    out.setdefault(("ws_message", step.name), "SIOMSG")
+                elif isinstance(step, SioEmit) and step.ack:
+                    out.setdefault(("ws_message", step.ack), "SIOACK")
         return [(kind, name, method) for (kind, name), method in out.items()]
 
     @property
@@ -278,3 +351,23 @@ class Profile(_Model):
             return self.load.users / self.load.spawn_rate
         return 0.0
 
+
+
+class _Anything(dict):
+    """[vars] values by name; any other variable renders as ``x`` (only the path's shape matters)."""
+
+    def __missing__(self, key: str) -> str:
+        return "x"
+
+
+def _per_user(value: Any) -> set[str]:
+    """``user`` / ``iteration`` where ``value`` uses them (they have no value before a user exists)."""
+    import re
+
+    if isinstance(value, str):
+        return set(re.findall(r"\$\{\s*(user|iteration)\s*\}", value))
+    if isinstance(value, dict):
+        return set().union(*(_per_user(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_per_user(v) for v in value))
+    return set()

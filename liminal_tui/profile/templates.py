@@ -4,10 +4,24 @@
 ``${user}``            the virtual user's number; ``${iteration}`` its iteration count
 ``${uuid}``            a random UUID4 (hex with dashes)
 ``${randint:A:B}``     a random integer A <= n <= B
-``${choice:a|b|c}``    one of the listed values, at random
+``${choice:a|b|c}``    one of the listed values, at random (a number in a JSON body when all are integers)
 ``${env:NAME}``        an environment variable, read once when the profile is loaded (a secret:
                        it is redacted in every report)
-``${name}``            a variable extracted by an earlier step or set in ``[vars]``
+``${name}``            a variable extracted by an earlier step, set by a ``set`` step or in ``[vars]``,
+                       ``[user_vars]``; ``${creds.username}`` a field of a ``[[data]]`` row or of an
+                       extracted object. An object or a list renders as JSON.
+``${urlencode:name}``  the variable percent-encoded (every reserved character)
+``${base64:name}``     the variable base64-encoded (e.g. a Basic auth value built by a ``set`` step)
+``${pick:name}``       a random item of a list variable (``extract = { ids = "json:items[*].id" }``)
+``${now:FMT}``         the UTC time formatted with strftime, e.g. ``${now:%Y-%m-%d}``
+``${unix_ms}``         milliseconds since 1970 (a number)
+``${randstr:N}``       N random letters and digits
+``${fake:KIND}``       plausible fake data from Faker: name, first_name, last_name, email, user_name,
+                       password, phone_number, company, city, country, street_address, postcode,
+                       sentence, word, url (repeatable with the profile's ``seed``)
+
+In a JSON body (``json``, a ``ws_send``'s ``json``, a ``set`` step's ``vars``) a value that is exactly one
+template keeps its type: ``count = "${randint:1:10}"`` sends the number 9, not the string "9".
 
 Templates are compiled once into a list of parts; rendering a string without any ``${`` costs nothing.
 
@@ -28,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
+from .template_funcs import FUNCTIONS, lookup, make_function, to_text, unix_ms
+
 __all__ = [
     "TemplateError",
     "Template",
@@ -42,10 +58,10 @@ __all__ = [
 REDACTED = "***"
 URL_SAFE = "/"
 """Characters left as they are when a value is percent-encoded into a URL (besides letters, digits, -._~)."""
-BUILTIN_NAMES = ("seq", "user", "iteration", "uuid")
-_FUNCTIONS = ("randint", "choice", "env")
+BUILTIN_NAMES = ("seq", "user", "iteration", "uuid", "unix_ms")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
 _seq = itertools.count(1)
 
 
@@ -64,7 +80,10 @@ class Template:
     source: str
     parts: tuple[str | Callable[[Context], str], ...]
     variables: frozenset[str]
+    """Variables read (dotted names as written: ``creds.username``)."""
     uses_env: bool
+    raw: Callable[[Context], Any] | None = None
+    """For a template that is exactly one ``${...}``: its value with its type (see :class:`Typed`)."""
 
     @property
     def is_static(self) -> bool:
@@ -87,25 +106,43 @@ class Template:
         return "".join(p if isinstance(p, str) else p(ctx) for p in parts)
 
 
-def _variable(name: str) -> Callable[[Context], str]:
+def _variable(name: str) -> tuple[Callable[[Context], str], Callable[[Context], Any]]:
+    """(text, raw) getters of a variable."""
+    if "." in name:
+        return (lambda ctx: to_text(lookup(ctx, name))), (lambda ctx: lookup(ctx, name))
+
     def get(ctx: Context) -> str:
         try:
-            return str(ctx[name])
+            value = ctx[name]
+        except KeyError:
+            raise KeyError(f"template variable '{name}' has no value yet") from None
+        return value if type(value) is str else to_text(value)
+
+    def raw(ctx: Context) -> Any:
+        try:
+            return ctx[name]
         except KeyError:
             raise KeyError(f"template variable '{name}' has no value yet") from None
 
-    return get
+    return get, raw
 
 
-def _placeholder(expr: str, env: Mapping[str, str]) -> tuple[str | Callable[[Context], str], str | None, bool]:
-    """Compile one ``${...}``; return (part, variable name or None, uses env)."""
+def _text_of(raw: Callable[[Context], Any]) -> Callable[[Context], str]:
+    return lambda ctx: to_text(raw(ctx))
+
+
+def _placeholder(expr: str, env: Mapping[str, str]) -> tuple[Any, Any, str | None, bool]:
+    """Compile one ``${...}``; return (part, raw getter or None, variable name or None, uses env)."""
     expr = expr.strip()
     if expr == "seq":
-        return (lambda ctx: str(next(_seq))), None, False
+        seq_raw = lambda ctx: next(_seq)  # noqa: E731
+        return _text_of(seq_raw), seq_raw, None, False
     if expr == "uuid":
-        return (lambda ctx: str(uuid.uuid4())), None, False
+        return (lambda ctx: str(uuid.uuid4())), None, None, False
+    if expr == "unix_ms":
+        return _text_of(unix_ms), unix_ms, None, False
     if expr in ("user", "iteration"):
-        return _variable(expr), None, False
+        return (*_variable(expr), None, False)
     func, sep, arg = expr.partition(":")
     if sep:
         if func == "randint":
@@ -116,24 +153,27 @@ def _placeholder(expr: str, env: Mapping[str, str]) -> tuple[str | Callable[[Con
                 raise TemplateError(f"'${{{expr}}}': write randint as ${{randint:LOW:HIGH}} with two integers") from None
             if low > high:
                 raise TemplateError(f"'${{{expr}}}': LOW must not be greater than HIGH")
-            return (lambda ctx: str(random.randint(low, high))), None, False
+            return (lambda ctx: str(random.randint(low, high))), (lambda ctx: random.randint(low, high)), None, False
         if func == "choice":
             options = tuple(o for o in arg.split("|"))
             if not arg:
                 raise TemplateError(f"'${{{expr}}}': choice needs options, e.g. ${{choice:a|b|c}}")
-            return (lambda ctx: random.choice(options)), None, False
+            numbers = [int(o) for o in options if o.lstrip("-").isdigit()]
+            if len(numbers) == len(options):  # ${choice:11|12|13}: numbers in a JSON body
+                return (lambda ctx: random.choice(options)), (lambda ctx: random.choice(numbers)), None, False
+            return (lambda ctx: random.choice(options)), None, None, False
         if func == "env":
             if not _NAME.fullmatch(arg):
                 raise TemplateError(f"'${{{expr}}}': env needs a variable name, e.g. ${{env:API_TOKEN}}")
             if arg not in env:
                 raise TemplateError(f"environment variable '{arg}' is not set")
-            return env[arg], None, True
-        raise TemplateError(
-            f"'${{{expr}}}': unknown template function '{func}' (known: {', '.join(_FUNCTIONS)})"
-        )
-    if not _NAME.fullmatch(expr):
-        raise TemplateError(f"'${{{expr}}}' is not a template value; see the list in the profile docs")
-    return _variable(expr), expr, False
+            return env[arg], None, None, True
+        raw, var = make_function(func, arg)
+        return _text_of(raw), raw, var, False
+    if not _NAME_PATH.fullmatch(expr):
+        raise TemplateError(f"'${{{expr}}}' is not a template value; see the list in the profile docs"
+                            f" (functions: {', '.join(FUNCTIONS)})")
+    return (*_variable(expr), expr, False)
 
 
 def _encoded(part: Callable[[Context], str]) -> Callable[[Context], str]:
@@ -151,10 +191,11 @@ def compile_template(source: str, env: Mapping[str, str] | None = None, url: boo
     variables: set[str] = set()
     uses_env = False
     pos = 0
+    raw = None
     for match in _PLACEHOLDER.finditer(source):
         if match.start() > pos:
             parts.append(source[pos : match.start()])
-        part, var, from_env = _placeholder(match.group(1), env)
+        part, raw, var, from_env = _placeholder(match.group(1), env)
         if url and match.start() > 0:
             part = quote(part, safe=URL_SAFE) if isinstance(part, str) else _encoded(part)
         uses_env |= from_env
@@ -172,17 +213,24 @@ def compile_template(source: str, env: Mapping[str, str] | None = None, url: boo
             parts[-1] += source[pos:]
         else:
             parts.append(source[pos:])
-    return Template(source, tuple(parts), frozenset(variables), uses_env)
+    whole = raw is not None and len(parts) == 1 and not isinstance(parts[0], str)
+    return Template(source, tuple(parts), frozenset(variables), uses_env, raw if whole else None)
 
 
 def template_variables(value: Any) -> set[str]:
-    """Names of the user variables referenced anywhere in ``value`` (str, list or dict)."""
+    """Names of the user variables referenced anywhere in ``value`` (str, list or dict); for a dotted
+    ``${creds.username}`` the variable ``creds``."""
+    return {name.split(".")[0] for name in template_paths(value)}
+
+
+def template_paths(value: Any) -> set[str]:
+    """Variables referenced anywhere in ``value`` as written (``creds.username``)."""
     if isinstance(value, str):
         return set(compile_template(value, env=ANY_ENV).variables)
     if isinstance(value, dict):
-        return set().union(*(template_variables(v) for v in value.values()), *(template_variables(k) for k in value))
+        return set().union(*(template_paths(v) for v in value.values()), *(template_paths(k) for k in value))
     if isinstance(value, list):
-        return set().union(*(template_variables(v) for v in value))
+        return set().union(*(template_paths(v) for v in value))
     return set()
 
 
@@ -200,14 +248,24 @@ ANY_ENV = _AnyEnv()
 """Compile with this to check a template's shape without reading the real environment."""
 
 
-def compile_value(value: Any, env: Mapping[str, str] | None = None) -> Any:
-    """Compile every string inside ``value``; returns a structure of Templates."""
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """A JSON value that is exactly one template: rendered with its type (``"${randint:1:10}"`` -> 9)."""
+
+    template: Template
+
+
+def compile_value(value: Any, env: Mapping[str, str] | None = None, typed: bool = False) -> Any:
+    """Compile every string inside ``value``; returns a structure of Templates.
+
+    ``typed``: a JSON body, where a value that is exactly one template keeps its type."""
     if isinstance(value, str):
-        return compile_template(value, env)
+        tpl = compile_template(value, env)
+        return Typed(tpl) if typed and tpl.raw is not None else tpl
     if isinstance(value, dict):
-        return {k: compile_value(v, env) for k, v in value.items()}
+        return {k: compile_value(v, env, typed) for k, v in value.items()}
     if isinstance(value, list):
-        return [compile_value(v, env) for v in value]
+        return [compile_value(v, env, typed) for v in value]
     return value
 
 
@@ -215,6 +273,8 @@ def render_value(value: Any, ctx: Context) -> Any:
     """Render a structure produced by :func:`compile_value`."""
     if isinstance(value, Template):
         return value.render(ctx)
+    if isinstance(value, Typed):
+        return value.template.raw(ctx)  # type: ignore[misc]
     if isinstance(value, dict):
         return {k: render_value(v, ctx) for k, v in value.items()}
     if isinstance(value, list):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -39,6 +41,8 @@ def _summary(profile: Profile) -> Table:
         rows.append(("rate", load_value("open", load.rate)))
         rows.append(("max in flight", f"{load.max_in_flight:,} iterations"))
     rows.append(("duration", format_duration(profile.duration or 0)))
+    for feeder in profile.data:  # the file's name, never its rows
+        rows.append((f"data {feeder.name}", f"{Path(feeder.file).name}, {feeder.pick}, {feeder.on_end}"))
     return _grid(rows)
 
 
@@ -60,7 +64,10 @@ def _scenarios(profile: Profile) -> Table:
     table.add_column(justify="right", no_wrap=True)
     table.add_column()
     for s in profile.scenarios:
-        table.add_row(Text(s.name), f"weight {s.weight}", f"{s.weight / total * 100:.0f} %", f"{len(s.steps)} steps")
+        steps = f"{len(s.steps)} steps"
+        if s.setup or s.teardown:  # once per user (see profile/steps.py)
+            steps += f", setup {len(s.setup)}, teardown {len(s.teardown)}"
+        table.add_row(Text(s.name), f"weight {s.weight}", f"{s.weight / total * 100:.0f} %", steps)
     return table
 
 

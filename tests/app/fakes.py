@@ -65,7 +65,7 @@ def build_snapshots(ticks: int = 6, model: str = "closed", saturated_at: int | N
         is_final = final and tick == ticks
         events = (Event(EventKind.WORKER_SILENT, "ws reconnects: 1"),) if tick == 4 else ()  # any non-phase event
         out.append(agg.snapshot("finished" if is_final else phase, float(tick), events=events, final=is_final,
-                                stop_reason=StopReason(StopCause.COMPLETED, "duration reached") if is_final else None))
+                                stop_reason=StopReason(StopCause.COMPLETED) if is_final else None))
     return out
 
 

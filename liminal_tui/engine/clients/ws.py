@@ -100,6 +100,10 @@ class WsConnection:
         self._ws: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self.gate: asyncio.Event | None = None
+        """Set while no ``on_connect`` handshake is running (None: the step has none)."""
+        self.on_reconnect: Any = None
+        """Called after each reconnect (a ``ws_connect``'s ``on_connect`` steps); returns a task."""
 
     @property
     def connected(self) -> bool:
@@ -192,6 +196,9 @@ class WsConnection:
                 return
             if await self._connect():
                 self.stats.reconnects += 1
+                if self.on_reconnect is not None:
+                    self._tasks = [t for t in self._tasks if not t.done()]
+                    self._tasks.append(self.on_reconnect())
 
     def _closed_by_peer(self, exc: Any) -> None:
         """Count a close with an error code, or a message over the size limit, as a failure."""
