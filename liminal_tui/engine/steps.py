@@ -94,6 +94,19 @@ class Engine:
             self.timed_type = Headers
 
 
+def _loads(body: bytes) -> Any:
+    """``json.loads(body)``: UTF-8 (RFC 8259) decoded directly, as bytes ``json.loads`` first guesses the
+    encoding in Python (1.4 vs 3.2 us for a small document); UTF-16/32 bodies take that path still."""
+    if b"\x00" not in body[:4]:
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return jsonlib.loads(text)
+    return jsonlib.loads(body)
+
+
 def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[str, str] | None:
     if not templates:
         return None
@@ -229,7 +242,7 @@ class HttpCall(_Step):
         doc: Any = None
         if self.needs_json:
             try:
-                doc = jsonlib.loads(body)
+                doc = _loads(body)
             except ValueError:
                 return "response is not JSON"
         for path in self.json_has:
