@@ -108,7 +108,7 @@ class HttpSettings(_Model):
     that does not fit the certificate is an error naming this key."""
     timings: bool = True
     """Record, per endpoint, TCP connect and TLS handshake times (requests that opened a connection) and
-    time to first byte, as histograms beside the total (fast client only; about 1 us of CPU a request)."""
+    time to first byte, as histograms beside the total (fast client only; about 0.4 us of CPU a request)."""
 
     @model_validator(mode="after")
     def _key_needs_cert(self) -> "HttpSettings":
