@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import resource
@@ -42,10 +43,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, liminal_cmd, log, median, provenance, wait_port  # noqa: E402
+from common import BENCH, RESULTS, free_port, liminal_cmd, log, median, provenance, wait_port  # noqa: E402
 
 SPAWN_RATE = 2000.0
 IDLE_S = 4.0
+SETTLE_S = 2.0
+"""Seconds after every connection is open before the hold's figures count."""
 HEARTBEAT = "5s"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -53,15 +56,18 @@ SERVER = r'''
 import asyncio, json, signal, sys, time
 from aiohttp import web, WSMsgType
 
-state = {"open": 0, "peak": 0, "accepted": 0}
+# per local address (127.0.0.1/.2: liminal-tui, 127.0.0.3/.4: the bare anchor): open / peak / accepted
+state = {}
 
 async def ws_handler(request):
+    host = request.transport.get_extra_info("sockname")[0]
+    st = state.setdefault(host, {"open": 0, "peak": 0, "accepted": 0})
     ws = web.WebSocketResponse(autoping=True, heartbeat=None, compress=False)
     await ws.prepare(request)
-    state["open"] += 1
-    state["accepted"] += 1
-    if state["open"] > state["peak"]:
-        state["peak"] = state["open"]
+    st["open"] += 1
+    st["accepted"] += 1
+    if st["open"] > st["peak"]:
+        st["peak"] = st["open"]
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -69,7 +75,7 @@ async def ws_handler(request):
             elif msg.type == WSMsgType.BINARY:
                 await ws.send_bytes(msg.data)
     finally:
-        state["open"] -= 1
+        st["open"] -= 1
     return ws
 
 async def health(request):
@@ -78,17 +84,18 @@ async def health(request):
 async def stats(request):
     return web.json_response(state)
 
-async def main(lifetime):
+async def main(lifetime, port, hosts):
     app = web.Application()
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/health", health)
     app.router.add_get("/stats", stats)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    print(f"listening {port}", flush=True)
+    for host in hosts:  # every server process listens on the same port (SO_REUSEPORT): the kernel spreads connections
+        await web.TCPSite(runner, host, port, backlog=4096, reuse_port=True).start()
+    own = web.TCPSite(runner, "127.0.0.1", 0)  # this process's own stats
+    await own.start()
+    print(f"listening {port} stats {own._server.sockets[0].getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -103,7 +110,7 @@ try:
     uvloop.install()
 except ImportError:
     pass
-asyncio.run(main(float(sys.argv[1])))
+asyncio.run(main(float(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")))
 '''
 
 PROFILE = '''\
@@ -118,12 +125,13 @@ spawn_rate = {spawn}
 think_time = 0
 # {idle} s at 0 users (idle baseline), ramp at {spawn:g} users/s, then hold.
 stages = [{{ duration = "{idle}s", target = 0 }}, {{ duration = "{ramp}s", target = {users} }}, {{ duration = "{hold}s", target = {users} }}]
-
+'''
+SCENARIO = '''
 [[scenarios]]
-name = "hold"
+name = "hold {n}"
 [[scenarios.steps]]
 type = "ws_connect"
-path = "/ws"
+path = "{path}"
 name = "WS /ws"
 heartbeat = "{heartbeat}"
 connect_timeout = "20s"
@@ -131,6 +139,26 @@ connect_timeout = "20s"
 type = "ws_hold"
 duration = "{duration}s"
 '''
+
+LIMINAL_HOSTS = ("127.0.0.1", "127.0.0.2")
+BARE_HOSTS = ("127.0.0.3", "127.0.0.4")
+PER_HOST = 25_000
+"""Connections to one (address, port) from 127.0.0.1 are limited by the ephemeral port range (~28,000
+here): above PER_HOST connections a side uses its second loopback address too."""
+PER_SERVER = 10_000
+"""Sockets per echo server process (the hard limit on open files is 20,000 per process)."""
+PER_WORKER = 15_000
+"""Connections per liminal-tui worker (or bare client process), at most."""
+
+
+def percentile(sorted_values: list[int], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))]
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def raise_nofile(need: int) -> tuple[int, int, int]:
@@ -142,12 +170,20 @@ def raise_nofile(need: int) -> tuple[int, int, int]:
     return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard
 
 
-def server_stats(port: int) -> dict:
-    try:
-        with _NO_PROXY.open(f"http://127.0.0.1:{port}/stats", timeout=2) as r:
-            return json.loads(r.read())
-    except Exception:
-        return {}
+def server_stats(stats_ports: list[int]) -> dict:
+    """Summed over the server processes: {"liminal": {open, peak, accepted}, "bare": {...}}."""
+    out = {g: {"open": 0, "peak": 0, "accepted": 0} for g in ("liminal", "bare")}
+    for port in stats_ports:
+        try:
+            with _NO_PROXY.open(f"http://127.0.0.1:{port}/stats", timeout=2) as r:
+                per_host = json.loads(r.read())
+        except Exception:
+            return {}
+        for host, st in per_host.items():
+            group = out["liminal" if host in LIMINAL_HOSTS else "bare"]
+            for k in group:
+                group[k] += st.get(k, 0)
+    return out
 
 
 def workers_of(pid: int) -> list:
@@ -175,62 +211,100 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="2,000 connections, 15 s hold")
     ap.add_argument("--users", type=int, help="connections (default 10,000; --quick 2,000)")
     ap.add_argument("--hold", type=float, help="seconds held at full strength (default 40; --quick 15)")
-    ap.add_argument("--workers", default="2", help="liminal-tui --workers (N or auto)")
+    ap.add_argument("--workers", default="2", help="liminal-tui --workers (N or auto; raised to keep <= 15,000 per worker)")
+    ap.add_argument("--spawn-rate", type=float, default=SPAWN_RATE, help="connections a second, each side (default 2,000)")
+    ap.add_argument("--no-anchor", action="store_true", help="without the bare asyncio + websockets client beside it")
     ap.add_argument("--out", type=Path, default=RESULTS / "websockets_10k.json")
     args = ap.parse_args()
     users = max(1, min(args.users or (2000 if args.quick else 10_000), 50_000))
     hold = max(5.0, min(args.hold or (15.0 if args.quick else 40.0), 300.0))
     n_workers = len(os.sched_getaffinity(0)) if args.workers == "auto" else max(1, int(args.workers))
+    n_workers = max(n_workers, math.ceil(users / PER_WORKER))
+    anchor = not args.no_anchor
+    bare_procs = n_workers if anchor else 0
 
-    # Each process holds its own sockets: the server needs users + ~50 descriptors, each worker its share.
-    need = users + 100
-    before, soft, hard = raise_nofile(need)
-    print(f"RLIMIT_NOFILE: soft {before} -> {soft} (hard limit {hard}); need ~{need} in the server process")
+    # One echo server process per PER_SERVER sockets (liminal's and the anchor's), all on one port.
+    total = users * (2 if anchor else 1)
+    n_servers = max(1, math.ceil(total / PER_SERVER))
+    need = math.ceil(total / n_servers * 1.1) + 100  # the kernel's spread over the servers is not exact
+    before, soft, hard = raise_nofile(max(need, PER_WORKER + 100))
+    print(f"RLIMIT_NOFILE: soft {before} -> {soft} (hard limit {hard}); need ~{need} in each of {n_servers} server process(es)")
     if soft < need:
-        users = max(1, soft - 100)
+        users = max(1, (soft - 100) * n_servers // (2 if anchor else 1) * 10 // 11)
         print(f"hard limit {hard} is too low for the requested connections: using {users}")
     requested = users
+    lim_hosts = LIMINAL_HOSTS[:max(1, min(2, math.ceil(users / PER_HOST)))]
+    bare_hosts = BARE_HOSTS[:len(lim_hosts)]
 
-    ramp = max(1.0, round(users / SPAWN_RATE, 2))
+    spawn = max(1.0, args.spawn_rate)
+    ramp = max(1.0, round(users / spawn, 2))
     duration = IDLE_S + ramp + hold
     work = Path(tempfile.mkdtemp(prefix="liminal-bench-ws-"))
     (work / "server.py").write_text(SERVER)
     lifetime = duration + 180
-    server = subprocess.Popen([sys.executable, str(work / "server.py"), str(lifetime)], stdout=subprocess.PIPE,
-                              stderr=open(work / "server.err", "wb"), text=True, start_new_session=True)
+    port = free_port()
+    servers: list[subprocess.Popen] = []
+    bare: list[subprocess.Popen] = []
+    proc = None
     try:
-        line = ""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not line.startswith("listening"):
-            line = server.stdout.readline().strip()
-            if server.poll() is not None:
-                break
-        if not line.startswith("listening"):
-            raise SystemExit(f"echo server did not start: {(work / 'server.err').read_text()[-500:]}")
-        port = int(line.split()[1])
+        stats_ports = []
+        for i in range(n_servers):
+            servers.append(subprocess.Popen(
+                [sys.executable, str(work / "server.py"), str(lifetime), str(port), ",".join((*lim_hosts, *bare_hosts))],
+                stdout=subprocess.PIPE, stderr=open(work / f"server{i}.err", "wb"), text=True, start_new_session=True))
+        for i, server in enumerate(servers):
+            line = ""
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not line.startswith("listening"):
+                line = server.stdout.readline().strip()
+                if server.poll() is not None:
+                    break
+            if not line.startswith("listening"):
+                raise SystemExit(f"echo server did not start: {(work / f'server{i}.err').read_text()[-500:]}")
+            stats_ports.append(int(line.split()[3]))
         wait_port(port)
         url = f"http://127.0.0.1:{port}"
+        paths = ["/ws", *(f"ws://{h}:{port}/ws" for h in lim_hosts[1:])]
         profile = work / "ws.toml"
-        profile.write_text(PROFILE.format(users=users, url=url, duration=f"{duration:g}", spawn=SPAWN_RATE,
-                                          idle=f"{IDLE_S:g}", ramp=f"{ramp:g}", hold=f"{hold:g}", heartbeat=HEARTBEAT))
-        argv = [*liminal_cmd(), "--run", str(profile), "--json", "--no-report", "--workers", args.workers]
-        log(f"echo server on {url} (pid {server.pid}); {users:,} users, idle {IDLE_S:g}s + ramp {ramp:g}s + hold {hold:g}s")
+        profile.write_text(PROFILE.format(users=users, url=url, duration=f"{duration:g}", spawn=spawn,
+                                          idle=f"{IDLE_S:g}", ramp=f"{ramp:g}", hold=f"{hold:g}")
+                           + "".join(SCENARIO.format(n=i + 1, path=path, heartbeat=HEARTBEAT, duration=f"{duration:g}")
+                                     for i, path in enumerate(paths)))
+        argv = [*liminal_cmd(), "--run", str(profile), "--json", "--no-report", "--workers", str(n_workers)]
+        log(f"{n_servers} echo server(s) on port {port} ({', '.join((*lim_hosts, *bare_hosts))}); {users:,} users, "
+            f"{n_workers} workers, idle {IDLE_S:g}s + ramp {ramp:g}s + hold {hold:g}s"
+            + (f"; beside it the bare client: {bare_procs} process(es), {users:,} connections" if anchor else ""))
         log(" ".join(argv))
         out_f, err_f = open(work / "out.json", "w+b"), open(work / "err.txt", "w+b")
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdout=out_f, stderr=err_f, cwd=work, start_new_session=True)
-        sp = psutil.Process(server.pid)
+        # The bare client starts its ramp when liminal-tui's does (its workers take ~1 s to start) and pings
+        # until liminal-tui's run ends.
+        startup = 1.0
+        for i in range(bare_procs):
+            share = users // bare_procs + (1 if i < users % bare_procs else 0)
+            bare.append(subprocess.Popen(
+                [sys.executable, str(BENCH / "bare_ws.py"), "--urls", ",".join(f"ws://{h}:{port}/ws" for h in bare_hosts),
+                 "-n", str(share), "--rate", str(spawn / bare_procs), "--heartbeat", HEARTBEAT.rstrip("s"),
+                 "--start-in", str(startup + IDLE_S), "--hold-until", str(startup + duration),
+                 "--close-at", str(startup + duration + 12),  # after liminal-tui's stop
+                 "--out", str(work / f"bare{i}.json")],
+                stdout=subprocess.DEVNULL, stderr=open(work / f"bare{i}.err", "wb"), start_new_session=True))
+        sps = [psutil.Process(s.pid) for s in servers]
+        bps = [psutil.Process(b.pid) for b in bare]
         samples: list[dict] = []
         timeout = duration + 120
         next_log = 0.0
-        while proc.poll() is None:
+        while proc.poll() is None or any(b.poll() is None for b in bare):
             now = time.monotonic() - t0
             if now > timeout:
-                log("liminal-tui overran its time: killed")
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+                log("liminal-tui or the bare client overran its time: killed")
+                for p in (proc, *bare):
+                    if p.poll() is None:
+                        os.killpg(p.pid, signal.SIGKILL)
+                        p.wait(10)
                 break
-            ws = workers_of(proc.pid)
+            ws = workers_of(proc.pid) if proc.poll() is None else []
             rss = cpu = fds = 0
             rq_wait = 0.0
             for p in ws:
@@ -245,29 +319,46 @@ def main() -> int:
                             rq_wait += int(fh.read().split()[1]) / 1e9
                 except (psutil.Error, OSError, ValueError, IndexError):
                     pass
-            try:
-                srss = sp.memory_info().rss
-                st = sp.cpu_times()
-                scpu = st.user + st.system
-            except psutil.Error:
-                srss = scpu = 0
-            s = server_stats(port)
+            srss = scpu = bcpu = brss = 0
+            for p in sps:
+                try:
+                    srss += p.memory_info().rss
+                    st = p.cpu_times()
+                    scpu += st.user + st.system
+                except psutil.Error:
+                    pass
+            for p in bps:
+                try:
+                    brss += p.memory_info().rss
+                    bt = p.cpu_times()
+                    bcpu += bt.user + bt.system
+                except psutil.Error:
+                    pass
+            s = server_stats(stats_ports)
             samples.append({"t": round(now, 2), "workers": len(ws), "rss": rss, "cpu": cpu, "fds": fds, "rq_wait": rq_wait,
-                            "server_open": s.get("open"), "server_rss": srss, "server_cpu": scpu})
+                            "server_open": s.get("liminal", {}).get("open"), "bare_open": s.get("bare", {}).get("open"),
+                            "server_rss": srss, "server_cpu": scpu, "bare_rss": brss, "bare_cpu": bcpu,
+                            "load1": os.getloadavg()[0]})
             if now >= next_log:
                 log(f"t={now:5.1f}s workers={len(ws)} worker RSS {rss / 1e6:7.1f} MB fds {fds:6d} "
-                    f"server open {s.get('open')}")
+                    f"server open {s.get('liminal', {}).get('open')} (bare {s.get('bare', {}).get('open')}) load {loadavg()}")
                 next_log = now + 5
             time.sleep(0.5)
         wall = time.monotonic() - t0
-        final_stats = server_stats(port)
+        final_stats = server_stats(stats_ports)
         out_f.seek(0)
         err_f.seek(0)
         stdout = out_f.read().decode("utf-8", "replace")
         stderr = err_f.read().decode("utf-8", "replace")
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
+        for p in (*bare, *([proc] if proc is not None else [])):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(10)
+        for server in servers:
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+        for server in servers:
             try:
                 server.wait(15)
             except subprocess.TimeoutExpired:
@@ -283,7 +374,7 @@ def main() -> int:
     # -- figures
     engine_open = [int(m) for m in re.findall(r"ws (\d+) open", stderr)]
     engine_peak = max(engine_open, default=0)
-    server_peak = final_stats.get("peak", 0)
+    server_peak = max((s["server_open"] or 0 for s in samples), default=0)
     eps = {e["kind"]: e for e in summary["endpoints"]}
     conn = eps.get("ws_connect", {})
     ping = eps.get("ws_ping", {})
@@ -310,13 +401,44 @@ def main() -> int:
     hold_cpu = rate("cpu", hold_s)
     hold_rq_wait = rate("rq_wait", hold_s)
     hold_server_cpu = rate("server_cpu", hold_s)
+    hold_bare_cpu = rate("bare_cpu", hold_s)
     server_hold_rss = median([s["server_rss"] for s in hold_s]) if hold_s else float("nan")
+    hold_load = median([s["load1"] for s in hold_s]) if hold_s else float("nan")
+    beats_per_s = users / float(HEARTBEAT.rstrip("s"))
+    cpu_ms_per_1k = hold_cpu / 100 * 1000 / beats_per_s * 1000  # ms of CPU per 1,000 heartbeats (all CPU while holding)
+
+    # "After the ramp": the hold, as for the other figures: from the first progress line that shows every
+    # connection open (and not before the profile's ramp has ended), skipping 2 s of settling (the last
+    # connections' freeze, the bare client's one collection of all of its own), to the end of the duration
+    # (the stop that follows closes every socket).
+    progress = [(int(m) * 60 + int(sec), int(n)) for m, sec, n in re.findall(r"^(\d+):(\d\d)/\S+ \|.*?ws (\d+) open", stderr, re.M)]
+    ramp_end = max(IDLE_S + ramp, next((t for t, n in progress if n >= users), float("inf"))) + SETTLE_S
+    sat_secs = sorted({int(m) * 60 + int(sec) for m, sec in re.findall(r"^\[(\d+):(\d\d)\] generator saturated", stderr, re.M)})
+    after = [t for t in sat_secs if ramp_end < t <= duration]
+    window = max(0, int(duration - ramp_end)) if ramp_end < float("inf") else 0
+
+    # The anchor: the same pings (5-s heartbeats, one ping and its pong) by a bare client, in the same run.
+    bare_out = []
+    for i in range(bare_procs):
+        try:
+            bare_out.append(json.loads((work / f"bare{i}.json").read_text()))
+        except (OSError, ValueError):
+            print(f"bare client {i} wrote no results: {(work / f'bare{i}.err').read_text()[-800:]}")
+            return 1
+    bare_rtts = sorted(us for b in bare_out for _, us in b["rtt_us"])
+    bp = {p: percentile(bare_rtts, p) / 1000 for p in (50, 95, 99)}
+    bare_fail = sum(b["failures"] + b["drops"] + b["ping_failures"] for b in bare_out)
+    ratio = pp.get("p99", float("nan")) / bp[99] if anchor and bp[99] > 0 else float("nan")
 
     failures = conn.get("failures", 0)
-    passed = engine_peak >= users and server_peak >= users and failures == 0 and ws["drops"] == 0 and users >= requested
+    held_ok = engine_peak >= users and server_peak >= users and failures == 0 and ws["drops"] == 0 and users >= requested
+    calm = window > 0 and not after
+    close = (not anchor) or (ratio <= 2.0 and bare_fail == 0)
+    passed = held_ok and calm and close
     rows = [
         ("connections requested", f"{users:,}"),
         ("liminal-tui workers", f"{n_workers}"),
+        ("echo server processes (SO_REUSEPORT)", f"{n_servers}"),
         ("peak open, engine (progress lines)", f"{engine_peak:,}"),
         ("peak open, server", f"{server_peak:,}"),
         ("ws connects / reconnects / drops", f"{ws['connects']:,} / {ws['reconnects']:,} / {ws['drops']:,}"),
@@ -325,13 +447,28 @@ def main() -> int:
         ("heartbeats (ws_ping) / failures", f"{ping.get('requests', 0):,} / {ping.get('failures', 0):,}"),
         ("heartbeat RTT p50 / p95 / p99 ms",
          f"{pp.get('p50', float('nan')):.2f} / {pp.get('p95', float('nan')):.2f} / {pp.get('p99', float('nan')):.2f}"),
+    ]
+    if anchor:
+        rows += [
+            ("bare client: connects / failures+drops", f"{sum(b['connects'] for b in bare_out):,} / {bare_fail:,}"),
+            ("bare client: pings, RTT p50 / p95 / p99 ms",
+             f"{len(bare_rtts):,}, {bp[50]:.2f} / {bp[95]:.2f} / {bp[99]:.2f}"),
+            ("heartbeat RTT p99, liminal / bare", f"{ratio:.2f}x (p50 {pp.get('p50', float('nan')) / bp[50]:.2f}x)"
+             if bp[50] > 0 else "n/a"),
+            ("bare client CPU during hold", f"{hold_bare_cpu:.0f} % of a core"),
+        ]
+    rows += [
         ("worker RSS idle / hold / peak MB",
          f"{idle_rss / 1e6:.1f} / {hold_rss / 1e6:.1f} / {peak_rss / 1e6:.1f}"),
         ("memory per connection (worker RSS)", f"{per_conn_kb:.1f} KB"),
         ("worker CPU during hold (all workers)", f"{hold_cpu:.0f} % of a core"),
+        ("worker CPU per 1,000 heartbeats", f"{cpu_ms_per_1k:.1f} ms (while holding, everything included)"),
         ("worker run-queue wait during hold", f"{hold_rq_wait:.0f} % of a core (runnable, no CPU free)"),
         ("server RSS / CPU during hold", f"{server_hold_rss / 1e6:.1f} MB / {hold_server_cpu:.0f} % of a core"),
+        ("load average (1 min) during hold", f"{hold_load:.2f} on {os.cpu_count()} CPUs"),
         ("generator saturated (s)", f"{summary['generator']['saturated_seconds']}"),
+        ("saturated after the ramp (s)",
+         f"{len(after)} of {window} (ramp over at {ramp_end:g} s{': ' + ', '.join(map(str, after)) if after else ''})"),
         ("liminal-tui exit code / wall", f"{proc.returncode} / {wall:.1f} s"),
     ]
     w = max(len(k) for k, _ in rows)
@@ -339,14 +476,24 @@ def main() -> int:
     for k, v in rows:
         print(f"{k.ljust(w)}  {v}")
     print(f"{'PASS' if passed else 'FAIL'}  {users:,} held (engine and server peak open >= {users:,}, no connect "
-          f"failures, no drops)")
+          f"failures, no drops){'' if held_ok else ': NOT MET'}; no saturated second after the ramp"
+          f"{'' if calm else ': NOT MET'}"
+          + (f"; heartbeat RTT p99 within 2x of the bare client's{'' if close else ': NOT MET'}" if anchor else ""))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "command": " ".join(["python", "bench/websockets_10k.py", *sys.argv[1:]]), "argv": argv,
         "provenance": provenance(), "rlimit_nofile": {"before": before, "soft": soft, "hard": hard},
         "users": users, "hold_s": hold, "ramp_s": ramp, "idle_s": IDLE_S, "engine_peak_open": engine_peak,
-        "server": final_stats, "idle_rss": idle_rss, "hold_rss": hold_rss, "peak_rss": peak_rss,
-        "per_connection_kb": per_conn_kb, "hold_worker_cpu_pct": hold_cpu, "hold_worker_rq_wait_pct": hold_rq_wait, "hold_server_cpu_pct": hold_server_cpu,
+        "server_processes": n_servers, "workers": n_workers,
+        "server": final_stats, "server_peak_open": server_peak, "idle_rss": idle_rss, "hold_rss": hold_rss,
+        "peak_rss": peak_rss, "per_connection_kb": per_conn_kb, "hold_worker_cpu_pct": hold_cpu,
+        "cpu_ms_per_1k_heartbeats": cpu_ms_per_1k, "hold_worker_rq_wait_pct": hold_rq_wait,
+        "hold_server_cpu_pct": hold_server_cpu, "hold_load1": hold_load,
+        "saturated_after_ramp": after, "ramp_end_s": ramp_end,
+        "bare": {"processes": bare_procs, "p50_ms": bp[50], "p95_ms": bp[95], "p99_ms": bp[99], "pings": len(bare_rtts),
+                 "failures": bare_fail, "cpu_pct": hold_bare_cpu, "all_open_at_s": [b["all_open_at_s"] for b in bare_out]}
+        if anchor else None,
+        "p99_ratio": ratio,
         "passed": passed, "summary": summary, "samples": samples, "stderr_tail": stderr[-4000:],
     }, indent=1, default=str))
     print(f"written: {args.out}")

@@ -1,8 +1,9 @@
 """Command line: the app (no arguments), ``--run`` for scripts and CI, ``--validate``, ``--serve-demo``,
 ``--web`` (the app in a browser).
 
-Exit codes: 0 all thresholds passed; 1 a threshold failed; 2 bad profile or usage;
-3 target unreachable at preflight; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
+Exit codes: 0 all thresholds passed; 1 a threshold failed; 2 bad profile or usage (``--cluster``: Dask
+missing, versions differ); 3 target unreachable at preflight (``--cluster``: from a host); 4 the load
+generator failed to start (``--cluster``: no scheduler or no workers); 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ def _hostport(value: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1", number)
 
 
+def _cluster(value: str) -> Any:
+    from .cluster import parse_cluster  # no Dask: only the address is parsed here
+
+    try:
+        return parse_cluster(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="liminal-tui",
@@ -112,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.add_argument("--prometheus", type=_hostport, metavar="[HOST:]PORT", help="serve live metrics for Prometheus")
+    p.add_argument("--cluster", type=_cluster, metavar="tcp://HOST:PORT|local:N",
+                   help="spread the load over the workers of a Dask cluster (--workers is then per host); "
+                        "local:N starts N Dask workers here. Needs liminal-tui[cluster]")
     p.add_argument("--host", default="127.0.0.1", help="--serve-demo, --web: address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="--serve-demo: port (default 8000); --web: port (default 8089)")
     p.add_argument("--token", action="store_true", help="--web: require a token on loopback too (always required elsewhere)")
@@ -147,15 +160,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .history.commands import history_command
 
         return history_command(args.history, args.report_dir, as_json=args.json)
+    if args.cluster is not None:
+        from .cluster import ClusterError, require_dask
+
+        try:
+            require_dask()
+        except ClusterError as exc:
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return exc.exit_code
     if args.run:
         code = asyncio.run(_headless(args)) if not _use_uvloop() else _run_uvloop(_headless(args))
         _ignore_late_signals()
         return code
     from .app import create_app
 
-    app = create_app()
+    app = create_app(run_factory=_cluster_factory(args.cluster) if args.cluster is not None else None)
     app.run()
     return app.return_code or (EXIT_INTERRUPTED if app.interrupted_by else EXIT_OK)
+
+
+def _cluster_factory(cluster: Any) -> Any:
+    """The app's runs go to the cluster (the same Session as ``--run``, one worker process per host)."""
+    def factory(profile: Any) -> Any:
+        from .session import Session
+
+        return Session(profile, workers=1, report_base=Path("reports"), cluster=cluster)
+    return factory
 
 
 def _ignore_late_signals() -> None:
@@ -231,6 +261,7 @@ def load_with_overrides(args: argparse.Namespace) -> Any:
 
 
 async def _headless(args: argparse.Namespace) -> int:
+    from .cluster import ClusterError
     from .engine.pool import WorkerStartError
     from .engine.preflight import PreflightError
     from .headless import ProgressPrinter, format_summary
@@ -256,7 +287,7 @@ async def _headless(args: argparse.Namespace) -> int:
     if prometheus is None and os.environ.get("ENABLE_PROMETHEUS", "").lower() in ("1", "true", "yes"):
         prometheus = ("127.0.0.1", int(os.environ.get("PROMETHEUS_PORT", "9646")))
     session = Session(profile, workers=args.workers, report_base=None if args.no_report else args.report_dir,
-                      prometheus=prometheus, baseline=baseline)
+                      prometheus=prometheus, baseline=baseline, cluster=args.cluster)
     try:
         session.prepare()
     except SessionError as exc:
@@ -298,6 +329,9 @@ async def _headless(args: argparse.Namespace) -> int:
         except PreflightError as exc:
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
+        except ClusterError as exc:  # --cluster: versions differ (2), or the cluster cannot be reached (4)
+            print(f"liminal-tui: {exc}", file=sys.stderr)
+            return exc.exit_code
         except WorkerStartError as exc:  # our own side failed: not the target's fault
             print(f"liminal-tui: {exc}", file=sys.stderr)
             return EXIT_ENGINE
@@ -307,8 +341,10 @@ async def _headless(args: argparse.Namespace) -> int:
         if not profile.http.verify_tls:
             print("liminal-tui: warning: TLS certificate verification is off (http.verify_tls = false)", file=sys.stderr)
         if not args.quiet:
-            print(f"liminal-tui: {profile.name} -> {session.run.target_url} for {profile.duration:g}s "
-                  f"({session.run.workers or 'in-process'} worker(s))", file=sys.stderr)
+            where = (f"{session.run.workers} host(s) of {args.cluster}" if args.cluster is not None
+                     else f"{session.run.workers or 'in-process'} worker(s)")
+            print(f"liminal-tui: {profile.name} -> {session.run.target_url} for {profile.duration:g}s ({where})",
+                  file=sys.stderr)
         outcome = await session.finish()
         reported.append(True)
     finally:

@@ -43,7 +43,7 @@ class ProgressPrinter:
     def progress(snap: Snapshot) -> str:
         interval = snap.find(Kind.HTTP, total=False)
         total = snap.find(Kind.HTTP)
-        load = f"users {snap.users}/{snap.target_load:g}" if snap.model == "closed" else f"rate {snap.target_load:g}/s in-flight {snap.users}"
+        load = f"users {snap.users}/{snap.target_load:.0f}" if snap.model == "closed" else f"rate {snap.target_load:g}/s in-flight {snap.users}"
         parts = [f"{_clock(snap.elapsed)}/{_clock(snap.duration)}", snap.phase, load]
         if interval is not None:
             lat = interval.latency

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import __version__
 from .metrics.bus import MetricsBus, Subscription
@@ -28,6 +28,9 @@ from .metrics.events import StopReason
 from .profile.loader import ProfileError, check_environment
 from .profile.models import Profile
 from .report.timeline import Health
+
+if TYPE_CHECKING:
+    from .cluster import ClusterAddress
 
 __all__ = ["Session", "SessionError", "Outcome", "LiveRun"]
 
@@ -44,12 +47,20 @@ class Session:
 
     def __init__(self, profile: Profile, *, workers: int | Literal["auto"] = 1, report_base: Path | None = Path("reports"),
                  tick: float = 1.0, grace: float = 5.0, prometheus: tuple[str, int] | None = None,
-                 settings: dict[str, Any] | None = None, baseline: Any = None) -> None:
+                 settings: dict[str, Any] | None = None, baseline: Any = None,
+                 cluster: "ClusterAddress | None" = None) -> None:
         self.profile = profile
         self.baseline = baseline
         """A :class:`~liminal_tui.history.baseline.Baseline` for rules like ``p99 < baseline + 10%``."""
-        self.run = Run(profile, workers=workers, tick=tick, grace=grace, buckets=prometheus is not None,
-                       rules=self.rules())
+        self.cluster: Any = None
+        """``--cluster``: the :class:`~liminal_tui.cluster.pool.ClusterPool` whose hosts are the run's workers."""
+        if cluster is not None:
+            from .cluster.pool import ClusterPool  # Dask is imported only here
+
+            self.cluster = ClusterPool(cluster, workers_per_host=workers)
+            settings = {"cluster": str(cluster), "workers_per_host": workers, **(settings or {})}
+        self.run = Run(profile, workers=1 if cluster else workers, tick=tick, grace=grace,
+                       buckets=prometheus is not None, pool=self.cluster, rules=self.rules())
         self.report_base = report_base
         self.prometheus = prometheus
         self.settings = settings or {}
@@ -133,9 +144,9 @@ class Session:
             self.run.bus.add_callback(self.exporter.on_snapshot)
 
     async def start(self) -> None:
-        """Start the demo target (``target = "builtin"``) or check the target answers, then the run. If it
-        cannot start (PreflightError, the demo target or workers failing), the report folder that
-        :meth:`prepare` made is removed again: nothing ran, so there is no report."""
+        """Start the demo target (``target = "builtin"``) or check the target answers (from every host of a
+        cluster), then the run. If it cannot start (PreflightError, the demo target or workers failing), the
+        report folder that :meth:`prepare` made is removed again: nothing ran, so there is no report."""
         try:
             url = self.profile.target
             if url == "builtin":
@@ -144,9 +155,13 @@ class Session:
                 self._demo = DemoProcess()
                 await asyncio.get_running_loop().run_in_executor(None, self._demo.__enter__)
                 url = self._demo.url
-            else:
+            elif self.cluster is None:
                 await preflight(url)
             try:
+                if self.cluster is not None:  # the target is checked from every host instead
+                    self.run.workers = await self.cluster.connect(url)
+                    if self.writer is not None:
+                        self.writer.settings["workers"] = self.run.workers
                 await self.run.start(url)
             except BaseException:
                 await self._stop_demo()
@@ -176,6 +191,7 @@ class Session:
             profile=self.profile, target_url=self.run.target_url, started_at=self.run.started_at or 0.0,
             tool_version=__version__, settings={"workers": self.run.workers, **self.settings},
             final=outcome.final, verdicts=outcome.verdicts, notes=self.notes(outcome.final), health=self.health,
+            pool_sections=self.run.pool.summary(),
         )
         if outcome.report_dir:
             data["report_dir"] = str(outcome.report_dir)
@@ -197,7 +213,8 @@ class Session:
                 if self._history_task is not None:
                     await self._history_task
                 report_dir = await asyncio.get_running_loop().run_in_executor(
-                    self._io, partial(self.writer.write, final, verdicts, notes=self.notes(final)))
+                    self._io, partial(self.writer.write, final, verdicts, notes=self.notes(final),
+                            pool_sections=self.run.pool.summary()))
             except Exception as exc:  # ReportError or OSError: the summary still reaches the user
                 error = f"could not write the report: {getattr(exc, 'message', exc)}"
         self._io.shutdown(wait=False)

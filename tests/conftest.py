@@ -1,4 +1,4 @@
-"""Shared fixtures: the purpose-built test server (tests/servers.py), the demo target, a closed port."""
+"""Shared fixtures: the purpose-built test server (tests/servers.py), the demo target, a closed port, a Dask cluster."""
 
 from __future__ import annotations
 
@@ -47,3 +47,15 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A real Dask LocalCluster (2 worker processes on 127.0.0.1), shared by the cluster tests that do
+    not kill or freeze its workers; its scheduler's address is ``.scheduler_address``."""
+    distributed = pytest.importorskip("distributed", reason="the test extra installs dask[distributed]")
+    import logging
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        yield cluster

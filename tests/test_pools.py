@@ -22,7 +22,20 @@ POOLS = {
     "in-process": (InProcessPool, 1),
     "processes": (ProcessPool, 2),
 }
-POOL_NAMES = [pytest.param("in-process"), pytest.param("processes", marks=pytest.mark.slow)]
+POOL_NAMES = [pytest.param("in-process"), pytest.param("processes", marks=pytest.mark.slow),
+              pytest.param("dask", marks=pytest.mark.slow)]
+
+
+async def _pool(name: str, request: pytest.FixtureRequest, url: str):  # type: ignore[no-untyped-def]
+    """(pool, workers): for "dask", a ClusterPool on the shared LocalCluster, one worker per host."""
+    if name == "dask":
+        from liminal_tui.cluster import parse_cluster
+        from liminal_tui.cluster.pool import ClusterPool
+
+        pool = ClusterPool(parse_cluster(request.getfixturevalue("dask_cluster").scheduler_address))
+        return pool, await pool.connect(url)
+    pool_type, workers = POOLS[name]
+    return pool_type(), workers
 
 
 def _get(path: str, users: int) -> str:
@@ -39,11 +52,11 @@ path = "{path}"
 
 
 @pytest.mark.parametrize("name", POOL_NAMES)
-async def test_every_pool_counts_what_the_server_served(name, test_server):
-    pool_type, workers = POOLS[name]
+async def test_every_pool_counts_what_the_server_served(name, test_server, request):
+    pool, workers = await _pool(name, request, test_server.url)
     path = "/delay/10"
     profile = make_profile(test_server.url, _get(path, users=4), duration="2s")
-    run = Run(profile, workers=workers, tick=0.25, pool=pool_type())
+    run = Run(profile, workers=workers, tick=0.25, pool=pool)
     await run.start()
     final = await asyncio.wait_for(run.wait(), 30)
     ep = final.find("http", f"GET {path}")
@@ -54,11 +67,10 @@ async def test_every_pool_counts_what_the_server_served(name, test_server):
 
 
 @pytest.mark.parametrize("name", POOL_NAMES)
-async def test_every_pool_speaks_the_messages_in_order(name, test_server):
+async def test_every_pool_speaks_the_messages_in_order(name, test_server, request):
     """Ready from each worker; after Start, reports numbered 1, 2, ... each starting where the last ended,
     the final one last, then Done. Stop is obeyed."""
-    pool_type, workers = POOLS[name]
-    pool = pool_type()
+    pool, workers = await _pool(name, request, test_server.url)
     events: list = []
     done = asyncio.Event()
 
@@ -85,7 +97,9 @@ async def test_every_pool_speaks_the_messages_in_order(name, test_server):
         assert [r.tick for r in reports] == list(range(1, len(reports) + 1)) and len(reports) >= 3
         assert reports[0].t_start == 0.0
         assert all(b.t_start == a.t_end for a, b in zip(reports, reports[1:]))
-        assert all(r.t_end == pytest.approx(r.tick * 0.2, abs=0.15) for r in reports[:-1])
+        # A tick's report is never early; it may be late by the loop's own lateness (0.15 s was seen
+        # under a load average of 10, so the bound is wide: the order and numbering above are exact).
+        assert all(r.tick * 0.2 - 0.01 <= r.t_end <= r.tick * 0.2 + 0.5 for r in reports[:-1]), reports
     assert not any(isinstance(e, (Failed, Lost)) for e in events)
 
 
@@ -125,3 +139,15 @@ def test_run_clock_is_computed_locally_from_the_start_instant():
     clock = RunClock(time.time_ns() - 2_000_000_000)
     assert clock.elapsed() == pytest.approx(2.0, abs=0.05)
     assert clock.started_at == pytest.approx(time.time() - 2.0, abs=0.05)
+
+
+async def test_users_add_up_across_workers_whatever_the_split(test_server):
+    """3 users on 2 workers are 1 + 2 (each used to truncate its 1.5 to 1); 2 users on 3 workers, 0 + 1 + 1."""
+    for users, workers in ((3, 2), (2, 3)):
+        profile = make_profile(test_server.url, _get("/delay/20", users=users), duration="0.6s")
+        run = Run(profile, workers=workers, tick=0.2, pool=InProcessPool())
+        seen: list[int] = []
+        run.bus.add_callback(lambda s: seen.append(s.users))
+        await run.start()
+        await asyncio.wait_for(run.wait(), 10)
+        assert max(seen) == users, (users, workers, seen)

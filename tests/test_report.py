@@ -413,6 +413,17 @@ def test_the_html_says_what_aggregated_adds_up(written):
     assert rows[-1]["Name"] == "Aggregated"  # the CSV keeps Locust's name
 
 
+def test_progress_line_counts_users_in_whole_numbers(tmp_path, profile):
+    """During a ramp the load shape's target is fractional (1.00058): the progress line says 1, not 1.00058."""
+    from dataclasses import replace
+
+    from liminal_tui.headless import ProgressPrinter
+
+    final = _run(_writer(tmp_path, profile), [10.0])
+    line = ProgressPrinter.progress(replace(final, users=0, target_load=1.00058, model="closed"))
+    assert "users 0/1 " in line + " " and "1.00058" not in line
+
+
 def test_connection_timings_in_summary_and_html(tmp_path, profile):
     writer = _writer(tmp_path, profile)
     agg = Aggregator("checkout", TARGET, "closed", duration=2.0)

@@ -50,6 +50,10 @@ class WorkerPool(Protocol):
     in_process: bool
     """True when the workers share the caller's process (and event loop)."""
 
+    start_lead: float
+    """Seconds ahead of now the run places its start instant, so that every worker has Start before it
+    comes (0 for local pools; remote hosts need the commands' travel time)."""
+
     async def start(self, specs: Sequence[WorkerSpec], emit: Emit) -> None:
         """Start the workers; return once each is Ready. Raise :class:`WorkerStartError` if one cannot be."""
 
@@ -59,9 +63,14 @@ class WorkerPool(Protocol):
     async def close(self, wait: float) -> None:
         """Give the workers up to ``wait`` seconds to end, then end them; release everything."""
 
+    def summary(self) -> dict[str, Any]:
+        """Sections the pool adds to summary.json (remote hosts: ``hosts``, ``clock``); empty here."""
+
 
 class _Tracking:
     """Forward events to the run's ``emit``, noting who is Ready and Done."""
+
+    start_lead = 0.0
 
     def __init__(self) -> None:
         self.emit: Emit = lambda event: None
@@ -77,6 +86,9 @@ class _Tracking:
         elif isinstance(event, Done):
             self.done.add(event.worker)
         self.emit(event)
+
+    def summary(self) -> dict[str, Any]:
+        return {}
 
     def lose(self, worker: int, reason: str, crashed: bool = True) -> None:
         if worker not in self.done and worker not in self.lost:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any, Coroutine, Literal
 
 from ..metrics.aggregate import Aggregator
@@ -105,7 +106,7 @@ class Run:
         specs = [WorkerSpec(i, count, self.profile, url, self.tick, self.grace) for i in range(count)]
         self._live = set(range(count))
         await self.pool.start(specs, self._on_event)
-        self.clock = RunClock.now()
+        self.clock = RunClock(time.time_ns() + int(self.pool.start_lead * 1e9))
         self.started_at = self.clock.started_at
         self.pool.send(Start(self.clock.start_ns))
         self._spawn(self._tick_loop())

@@ -18,7 +18,7 @@ from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold,
 from ..profile.steps import PauseStep, SetStep
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
-from .clients.ws import WsConnection
+from .clients.ws import Heartbeats, ProxyCache, WsConnection
 from .extract import compile_extract
 from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies, handshake
 from .follow import REDIRECT_STATUSES, Follower
@@ -81,6 +81,9 @@ class Engine:
         self.recorder = recorder
         self.base_url = base_url.rstrip("/")
         self.ws_base = "ws" + self.base_url[4:] if self.base_url.startswith("http") else self.base_url
+        self.ws_proxies: ProxyCache = {}
+        """The WebSocket proxy (from the environment) of each origin, looked up once a run."""
+        self._heartbeats: dict[float, Heartbeats] = {}
         self.ws_stats = ws_stats
         self.verify_tls = verify_tls
         self.default_headers = default_headers
@@ -105,6 +108,14 @@ def _loads(body: bytes) -> Any:
         else:
             return jsonlib.loads(text)
     return jsonlib.loads(body)
+
+    def heartbeats(self, interval: float) -> Heartbeats | None:
+        """The run's heartbeat schedule for ``interval`` seconds (one timer for all its connections)."""
+        if interval <= 0:
+            return None
+        if interval not in self._heartbeats:
+            self._heartbeats[interval] = Heartbeats(interval)
+        return self._heartbeats[interval]
 
 
 def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[str, str] | None:
@@ -290,7 +301,8 @@ class WsOpen(_Step):
             return False
         conn = WsConnection(
             url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
-            s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size,
+            s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size, self.eng.ws_proxies,
+            self.eng.heartbeats(s.heartbeat),
         )
         user.ws = conn
         if self.on_connect is None:
@@ -332,6 +344,23 @@ class WsSendStep(_Step):
         return await conn.send(text)
 
 
+def _first_match(buffer: Any, start: int, matches: Any) -> Any:
+    """The oldest message that arrived at or after ``start`` (ns) and ``matches``, or None.
+
+    The buffer is in arrival order: only the messages newer than ``start`` are looked at, found from the
+    newest end (an echo scenario has one; copying and walking all 512 kept messages per wait cost more
+    than the echo itself)."""
+    n = len(buffer)
+    i = n
+    while i > 0 and buffer[i - 1].t_ns >= start:
+        i -= 1
+    for k in range(i, n):
+        msg = buffer[k]
+        if matches(msg):
+            return msg
+    return None
+
+
 class WsWaitStep(_Step):
     def __init__(self, step: WsWait, eng: Engine) -> None:
         self.match = {k: compile_value(v) for k, v in step.match.items()}
@@ -356,18 +385,19 @@ class WsWaitStep(_Step):
             return False
         deadline = now + self.timeout_ns
         while True:
-            for msg in list(conn.buffer):  # bounded (ws.BUFFER), newest last
-                if msg.t_ns >= start and self._matches(msg, want, needle):
-                    self.rec.success(msg.t_ns - start, len(msg.text))
-                    return True
+            msg = _first_match(conn.buffer, start, lambda m: self._matches(m, want, needle))
+            if msg is not None:
+                self.rec.success(msg.t_ns - start, len(msg.text))
+                return True
             left = deadline - time.perf_counter_ns()
             if left <= 0:
                 self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
                 return False
             conn.arrived.clear()
             try:
-                await asyncio.wait_for(conn.arrived.wait(), left / 1e9)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(left / 1e9):  # no task per wait, as wait_for would make
+                    await conn.arrived.wait()
+            except TimeoutError:
                 pass
 
     @staticmethod

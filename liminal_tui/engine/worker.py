@@ -9,7 +9,6 @@ drawing the screen never steals its CPU); only the pipes differ.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import itertools
 import signal
@@ -28,6 +27,7 @@ from ..metrics.clean import Cleaner, secret_values
 from .clients import make_client
 from .clients.ws import WsStats
 from .clock import RunClock
+from .gcfreeze import GcFreezer
 from .load import TICK, ClosedLoad, LoadShape, OpenLoad
 from .feeders import load_feeders
 from .flow import ScenarioFlow, UserMaker, make_iteration
@@ -38,8 +38,6 @@ __all__ = ["WorkerSpec", "Worker", "serve_worker", "worker_process_main"]
 
 HARD_END_SLACK = 30.0
 """Seconds past duration + grace after which a worker ends whatever happens."""
-GC_FREEZE_AFTER = 1.0
-"""Seconds into the run before the worker may freeze gc (the load must have ramped up, too)."""
 CANCEL_WAIT = 2.0
 """Seconds a cancelled iteration gets to unwind (close its sockets) when the worker stops."""
 USER_NUMBERS_PER_WORKER = 1_000_000
@@ -71,9 +69,7 @@ class Worker:
         self.parent_pid = parent_pid
         """Own process only: the main process; if it is gone (killed outright), the worker aborts."""
         self.freeze_gc = freeze_gc
-        """Own process only: once the load has ramped up, move what exists to gc's permanent generation,
-        so full collections stop scanning thousands of long-lived connections (measured: 0.9-1.2 s
-        event-loop stalls with 10,000 WebSockets)."""
+        """Own process only: keep the cyclic collector off long-lived connections (see :mod:`.gcfreeze`)."""
         profile = spec.profile
         self.open_model = profile.load.model == "open"
         self.clean = Cleaner(secret_values(profile))
@@ -126,13 +122,13 @@ class Worker:
         if self.open_model:
             load: Any = OpenLoad(self.shape, iteration, new_user, max(1, int(profile.load.max_in_flight * spec.share)), first)
         else:
-            load = ClosedLoad(self.shape, iteration, new_user, profile.load.think_range, first)
+            load = ClosedLoad(self.shape, iteration, new_user, profile.load.think_range, first, slot=spec.index)
         duration = float(profile.duration or 0)
         hard_end = time.perf_counter() + duration + spec.grace + HARD_END_SLACK
         self.health.take()  # CPU is measured from here: setting up the client is not the load
         health_task = asyncio.ensure_future(self.health.run(hard_end))
         next_tick = spec.tick
-        frozen = False
+        freezer = GcFreezer() if self.freeze_gc else None
         last_iterations = last_dropped = 0
         try:
             while True:
@@ -142,9 +138,8 @@ class Worker:
                     next_tick += spec.tick
                     if self.parent_pid is not None and os.getppid() != self.parent_pid:
                         self.abort()  # nobody is left to read the results
-                    if self.freeze_gc and not frozen and t >= GC_FREEZE_AFTER and load.active >= int(load.target(t)):
-                        gc.freeze()  # ramped up: the objects alive now live for the run
-                        frozen = True
+                    if freezer is not None:
+                        freezer.tick(t, load.active, load.target(t), self.ws_stats.open)
                 if self._stop_at is None and t >= duration:
                     self._stop_at = duration
                 if self._stop_at is not None or time.perf_counter() > hard_end:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from hdrh.histogram import HdrHistogram
 
+from .hdr import thread_adder
 from .events import Event, StopReason
 from .kinds import AGGREGATED, ALL, KINDS, PERCENTILES, Kind
 from .recorder import clear_histogram, new_histogram
@@ -133,12 +134,13 @@ class _Series:
         self.count += item.count
         self.failures += item.failures
         self.bytes += item.bytes
+        adder = thread_adder()
         if item.hist:
-            self.hist.decode_and_add(item.hist)
+            adder.add(self.hist, item.hist)
         if item.failed_hist:
-            self.failed_hist.decode_and_add(item.failed_hist)
+            adder.add(self.failed_hist, item.failed_hist)
         if item.service_hist and self.service_hist is not None:
-            self.service_hist.decode_and_add(item.service_hist)
+            adder.add(self.service_hist, item.service_hist)
         self.skipped += item.skipped
         self.redirects += item.redirects
         self.statuses.update(dict(item.statuses))
@@ -250,6 +252,7 @@ class Aggregator:
         self._pending: list[IntervalReport] = []
         self._ws = WsCounters()
         self._workers: dict[int, IntervalReport] = {}
+        self._forgotten: set[int] = set()
         self._iterations = 0
         self._dropped = 0
         self._seq = 0
@@ -299,7 +302,8 @@ class Aggregator:
             series.reset()
         msgs_in = msgs_out = connects = reconnects = drops = 0
         for report in reports:
-            self._workers[report.worker] = report
+            if report.worker not in self._forgotten:  # a lost worker's late reports count, its users no more
+                self._workers[report.worker] = report
             self._iterations += report.iterations
             self._dropped += report.dropped
             connects += report.ws_connects
@@ -367,6 +371,7 @@ class Aggregator:
     def forget_worker(self, worker: int) -> None:
         """A worker that died no longer counts toward users and connections."""
         self._workers.pop(worker, None)
+        self._forgotten.add(worker)
 
     def _encoded(self) -> tuple[tuple[str, str, bytes], ...]:
         """Every whole-run success histogram, encoded (a few KB each, ~0.5 ms each)."""

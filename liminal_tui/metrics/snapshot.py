@@ -99,6 +99,13 @@ class WorkerHealth:
     """Worst event-loop lag seen in the tick (a timer firing late)."""
     loop_lag_p99_ms: float
     rss_mb: float
+    host: str = ""
+    """A cluster run's worker is a host: its name (set by the cluster pool); empty for a local process."""
+    clock_offset_ms: float | None = None
+    """A cluster host's clock minus the coordinator's (ms), latest measurement; None locally or unmeasured."""
+    requests: int | None = None
+    """A cluster host's requests (successes and failures) so far in the run, for its share of req/s;
+    None where not counted (local worker processes)."""
 
     @property
     def saturated(self) -> bool:

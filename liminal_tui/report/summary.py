@@ -81,7 +81,9 @@ def build_summary(
     verdicts: list[Verdict],
     notes: list[str],
     health: Health,
+    pool_sections: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """summary.json. ``pool_sections``: what the worker pool adds (a cluster: ``hosts``, ``clock``)."""
     endpoints, aggregates = split(final.total_stats)
     planned = final.duration or profile.duration  # the run's own plan (a CLI override included)
     passed = all(v.passed for v in verdicts)
@@ -153,5 +155,6 @@ def build_summary(
             ],
             "dropped_arrivals": final.dropped,
         },
+        **(pool_sections or {}),
         "notes": list(notes),
     }

@@ -186,8 +186,10 @@ class ReportWriter:
 
     # ------------------------------------------------------------ at the end
 
-    def write(self, final: Snapshot, verdicts: list[Verdict], notes: list[str] = []) -> Path:
-        """Write every file of the report (each atomically) and return the report folder."""
+    def write(self, final: Snapshot, verdicts: list[Verdict], notes: list[str] = [],
+              pool_sections: dict[str, Any] | None = None) -> Path:
+        """Write every file of the report (each atomically) and return the report folder.
+        ``pool_sections``: summary.json sections from the worker pool (a cluster's ``hosts``)."""
         self._ensure_dir()
         self.on_snapshot(final)
         notes = list(notes)
@@ -200,7 +202,7 @@ class ReportWriter:
         summary = build_summary(
             profile=self.profile, target_url=self.target_url, started_at=self.started_at,
             tool_version=self.tool_version, settings=self.settings, final=final, verdicts=verdicts,
-            notes=notes, health=self.health,
+            notes=notes, health=self.health, pool_sections=pool_sections,
         )
         summary.update(self.extra)
         try:

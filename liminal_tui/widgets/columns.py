@@ -28,11 +28,14 @@ def cell_width(cell: Cell) -> int:
 
 
 def columns(rows: Sequence[Sequence[Cell]], width: int, *, header: Sequence[Cell] | None = None,
-            spread: bool = False, gap: int = 2, label_style: str = "bold", header_style: str = "bold") -> Content:
+            spread: bool = False, gap: int = 2, label_style: str = "bold", header_style: str = "bold",
+            shrink_first: bool = False) -> Content:
     """``rows`` laid out in ``width`` cells: first column left, the rest right-aligned.
 
     The spare width goes to the first column, or with ``spread`` to every column in equal parts (a
-    table of figures reads better spread out). A line that does not fit is cut at ``width``.
+    table of figures reads better spread out). A line that does not fit is cut at ``width``; with
+    ``shrink_first`` the first column gives up its width first (its cells end in an ellipsis), down to
+    four cells, so long labels (host names) do not push the figures off the line.
     """
     lines = ([tuple(header)] if header is not None else []) + [tuple(r) for r in rows]
     n = max((len(line) for line in lines), default=0)
@@ -43,6 +46,11 @@ def columns(rows: Sequence[Sequence[Cell]], width: int, *, header: Sequence[Cell
         for i, cell in enumerate(line):
             widths[i] = max(widths[i], cell_width(cell))
     spare = width - sum(widths) - gap * (n - 1)
+    if spare < 0 and shrink_first and widths[0] > 4:
+        cut = min(-spare, widths[0] - 4)
+        widths[0] -= cut
+        spare += cut
+        lines = [(_fit(line[0], widths[0]), *line[1:]) if line else line for line in lines]
     if spare > 0:
         if spread:
             share, extra = divmod(spare, n)
@@ -66,6 +74,14 @@ def columns(rows: Sequence[Sequence[Cell]], width: int, *, header: Sequence[Cell
     return Content("\n").join(out)
 
 
+def _fit(cell: Cell, width: int) -> Cell:
+    if cell_width(cell) <= width:
+        return cell
+    if isinstance(cell, Content):
+        return cell.truncate(width, ellipsis=True)
+    return Content(cell).truncate(width, ellipsis=True).plain  # still plain text: it keeps the label style
+
+
 class ColumnsPanel(Widget):
     """A panel that shows rows in :func:`columns`, laid out for its width each time it is drawn.
 
@@ -78,9 +94,10 @@ class ColumnsPanel(Widget):
     ColumnsPanel { height: auto; text-wrap: nowrap; }
     """
 
-    def __init__(self, *, spread: bool = False, **kwargs) -> None:
+    def __init__(self, *, spread: bool = False, shrink_first: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self._spread = spread
+        self._shrink_first = shrink_first
         self._rows: Sequence[Sequence[Cell]] = ()
         self._header: Sequence[Cell] | None = None
         self._lead: Content | None = None
@@ -98,7 +115,7 @@ class ColumnsPanel(Widget):
 
     def content_for(self, width: int) -> Content:
         """What the panel shows at ``width`` cells."""
-        body = columns(self._rows, width, header=self._header, spread=self._spread)
+        body = columns(self._rows, width, header=self._header, spread=self._spread, shrink_first=self._shrink_first)
         if self._lead is None:
             return body
         lead = self._lead.wrap(max(1, width))

@@ -218,3 +218,40 @@ def test_the_session_and_the_stand_in_speak_one_protocol(tmp_path):
 
     assert isinstance(Session(smoke(), workers=0, report_base=None), LiveRun)
     assert isinstance(FakeRun(build_snapshots(2)), LiveRun)
+
+
+def _hosts_snapshots() -> list:
+    """Aggregator-built snapshots whose workers are cluster hosts, labelled as the cluster pool labels them."""
+    from dataclasses import replace
+
+    from liminal_tui.metrics.snapshot import WorkerHealth
+
+    hosts = (
+        WorkerHealth(0, 97.0, 3.1, 2.0, 90.0, host="node-a", clock_offset_ms=1.25, requests=300),
+        WorkerHealth(1, 22.0, 62.0, 70.0, 80.0, host="b" * 70, clock_offset_ms=-0.4, requests=100),
+    )
+    return [replace(s, health=hosts) for s in build_snapshots(3)]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_generator_panel_lists_each_host(width):
+    snaps = _hosts_snapshots()
+    run = FakeRun(snaps)
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(width, 40)) as pilot:
+        screen = await start(pilot, run)
+        await feed(pilot, run, 2)
+        health = screen.query_one(GeneratorHealth)
+        lines = plain(health.content_for(health.size.width), width).splitlines()
+        assert "worker" not in "\n".join(lines)
+        assert "generator saturated" in lines[0]  # the warning comes first (one line or two)
+        first = next(i for i, line in enumerate(lines) if line.startswith("0 "))
+        host_a, figures_a, host_b, figures_b = lines[first:first + 4]
+        assert host_a.startswith("0 node-a") and "cpu 97 %" in host_a and "lag 3.10 ms" in host_a
+        assert "saturated" in figures_a and "share 75 %" in figures_a and "clock +1.25 ms" in figures_a
+        # A long host name gives way (with an ellipsis) to the figures, which stay whole.
+        assert host_b.startswith("1 bbbb") and "…" in host_b and host_b.rstrip().endswith("lag 62.0 ms")
+        assert "cpu 22 %" in host_b and "saturated" in figures_b  # its loop lag saturates it
+        assert "share 25 %" in figures_b and figures_b.rstrip().endswith("clock -0.40 ms")
+        assert all(len(line.rstrip()) <= health.size.width for line in lines)
+        assert health.has_class("-saturated")

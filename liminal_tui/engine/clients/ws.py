@@ -20,11 +20,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ...metrics.recorder import EndpointRecorder
 
-__all__ = ["WsConnection", "WsStats", "WsMessage"]
+__all__ = ["Heartbeats", "WsConnection", "WsStats", "WsMessage"]
 
 BUFFER = 512
 """Messages kept per connection for ``ws_wait`` (the oldest go first)."""
@@ -35,6 +35,9 @@ BACKOFF_BASE = 0.1
 CLEAN_CLOSES = frozenset((1000, 1001))
 """Close codes that are not failures: normal closure, going away (a server shutting down or restarting)."""
 TOO_BIG = 1009
+PING_BATCH = 50
+"""Heartbeat pings started in one go: connections opened in a burst come due in a burst, and starting
+1,000 pings at once (~50 us each) would hold the event loop for 50 ms, every interval."""
 
 
 @dataclass(slots=True)
@@ -74,6 +77,82 @@ class WsMessage:
 
 _UNPARSED = object()
 
+ProxyCache = dict[str, "str | None"]
+
+
+def proxy_for(url: str, cache: ProxyCache) -> str | None:
+    """The proxy websockets would use for ``url`` (from the environment), looked up once per URL and run
+    (``cache`` is the run's; a user's URL is usually the same string as every other user's).
+
+    websockets looks it up on every connect (``proxy=True``): scanning the environment twice per
+    connection was ~15 % of a worker's CPU while opening 5,000 connections, and parsing the URI for a
+    per-origin key still ~6 %."""
+    if url not in cache:
+        from websockets.proxy import get_proxy
+        from websockets.uri import parse_uri
+
+        if len(cache) > 10_000:  # URLs made per user (a template with ${user}): bounded, not a leak
+            cache.clear()
+        cache[url] = get_proxy(parse_uri(url))
+    return cache[url]
+
+
+class Heartbeats:
+    """Every connection's heartbeat at one interval, on one timer (one per worker, run and interval).
+
+    A connection is due ``interval`` seconds after its previous pong (or after it opened); one loop
+    timer, set for the earliest due connection, starts the pings that are due, each in a short task
+    that lives for one round trip. Compared with a task per connection sleeping between pings, 10,000
+    connections keep no sleeping task, future and timer each alive for seconds at a time, which the
+    cyclic collector otherwise keeps promoting and walking (docs/PERFORMANCE.md: "WebSockets at scale").
+    Connections are due in the order they were added (same interval), so two deques are the schedule.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._due: deque[float] = deque()
+        self._conns: deque[WsConnection] = deque()
+        self._live = 0
+        """Connections on the schedule that have not closed (none left: the timer is dropped)."""
+        self._timer: asyncio.Handle | None = None
+
+    def join(self) -> None:
+        self._live += 1
+
+    def leave(self) -> None:
+        self._live -= 1
+        if self._live <= 0:
+            self._live = 0
+            self._due.clear()
+            self._conns.clear()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def add(self, conn: WsConnection) -> None:
+        """``conn`` is due one interval from now."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.interval
+        self._due.append(due)
+        self._conns.append(conn)
+        if self._timer is None:
+            self._timer = loop.call_at(due, self._fire, loop)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now = loop.time() + 0.0005  # timers fire on a 1-ms grid: what is due within it goes now
+        due, conns = self._due, self._conns
+        started = 0
+        while due and due[0] <= now:
+            if started == PING_BATCH:  # more due at once: the rest after the loop has run the others
+                self._timer = loop.call_soon(self._fire, loop)
+                return
+            due.popleft()
+            conns.popleft().beat()
+            started += 1
+        if due:
+            self._timer = loop.call_at(due[0], self._fire, loop)
+
 
 class WsConnection:
     """One WebSocket kept by one virtual user."""
@@ -82,6 +161,7 @@ class WsConnection:
         self, url: str, headers: dict[str, str], stats: WsStats, connect_rec: EndpointRecorder,
         ping_rec: EndpointRecorder | None, heartbeat: float, reconnect: bool, backoff_max: float,
         connect_timeout: float, verify_tls: bool = True, max_size: int = 16 * 1024 * 1024,
+        proxies: ProxyCache | None = None, heartbeats: Heartbeats | None = None,
     ) -> None:
         self.url = url
         self.headers = headers
@@ -94,6 +174,7 @@ class WsConnection:
         self.connect_timeout = connect_timeout
         self.verify_tls = verify_tls
         self.max_size = max_size
+        self.proxies: ProxyCache = {} if proxies is None else proxies
         self._opened_ns = 0
         self.buffer: deque[WsMessage] = deque(maxlen=BUFFER)
         self.arrived = asyncio.Event()
@@ -104,6 +185,10 @@ class WsConnection:
         """Set while no ``on_connect`` handshake is running (None: the step has none)."""
         self.on_reconnect: Any = None
         """Called after each reconnect (a ``ws_connect``'s ``on_connect`` steps); returns a task."""
+        self._beats: Heartbeats | None = None
+        if heartbeat > 0 and ping_rec is not None:
+            self._beats = heartbeats if heartbeats is not None and heartbeats.interval == heartbeat else Heartbeats(heartbeat)
+        self._ping: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -114,8 +199,9 @@ class WsConnection:
         ok = await self._connect()
         if ok or self.reconnect:
             self._tasks.append(asyncio.ensure_future(self._read_loop()))
-            if self.heartbeat > 0 and self.ping_rec is not None:
-                self._tasks.append(asyncio.ensure_future(self._heartbeat_loop()))
+            if self._beats is not None:
+                self._beats.join()
+                self._beats.add(self)
         return ok
 
     async def _connect(self) -> bool:
@@ -136,7 +222,7 @@ class WsConnection:
                 connect(
                     self.url, additional_headers=self.headers or None, ping_interval=None,
                     open_timeout=None, close_timeout=1, max_queue=None, compression=None, max_size=self.max_size,
-                    **kwargs,
+                    proxy=proxy_for(self.url, self.proxies), **kwargs,
                 ),
                 self.connect_timeout,
             )
@@ -209,23 +295,33 @@ class WsConnection:
         elif rcvd is not None and rcvd.code not in CLEAN_CLOSES:
             self.connect_rec.failure(lived, f"ws close {rcvd.code}", rcvd.reason)
 
-    async def _heartbeat_loop(self) -> None:
-        assert self.ping_rec is not None
-        while not self._closing:
-            await asyncio.sleep(self.heartbeat)
-            ws = self._ws
-            if ws is None:
-                continue
-            start = time.perf_counter_ns()
-            try:
-                waiter = await ws.ping()
-                await asyncio.wait_for(waiter, timeout=max(self.heartbeat, 1.0) * 2)
-                self.ping_rec.success(time.perf_counter_ns() - start)
-            except asyncio.TimeoutError:
-                self.ping_rec.failure(time.perf_counter_ns() - start, "timeout", "no pong in time")
-            except Exception as exc:
-                if not self._closing:
-                    self.ping_rec.failure(time.perf_counter_ns() - start, "ws closed", type(exc).__name__)
+    def beat(self) -> None:
+        """Due (called by the schedule): ping now, in a task that lives for one round trip."""
+        if self._closing:
+            return
+        if self._ws is None:  # reconnecting: due again one interval on
+            assert self._beats is not None
+            self._beats.add(self)
+            return
+        self._ping = asyncio.ensure_future(self._ping_once(self._ws))
+
+    async def _ping_once(self, ws: Any) -> None:
+        assert self.ping_rec is not None and self._beats is not None
+        start = time.perf_counter_ns()
+        try:
+            waiter = await ws.ping()
+            await asyncio.wait_for(waiter, timeout=max(self.heartbeat, 1.0) * 2)
+            self.ping_rec.success(time.perf_counter_ns() - start)
+        except asyncio.TimeoutError:
+            self.ping_rec.failure(time.perf_counter_ns() - start, "timeout", "no pong in time")
+        except ConnectionClosed:
+            pass  # closed under the ping: the read loop counts the drop (and names an error close)
+        except Exception as exc:
+            if not self._closing:
+                self.ping_rec.failure(time.perf_counter_ns() - start, "ws closed", type(exc).__name__)
+        self._ping = None
+        if not self._closing:
+            self._beats.add(self)
 
     async def send(self, text: str) -> bool:
         ws = self._ws
@@ -248,6 +344,10 @@ class WsConnection:
                 await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT)
             except (asyncio.TimeoutError, OSError, WebSocketException):
                 pass  # closing anyway: the socket is gone either way, and nothing was being measured
+        if self._beats is not None and self._tasks:  # joined the schedule in open()
+            self._beats.leave()
+        if self._ping is not None:
+            self._tasks.append(self._ping)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
