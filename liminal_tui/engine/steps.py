@@ -97,6 +97,15 @@ class Engine:
             self.timed_type = Headers
 
 
+    def heartbeats(self, interval: float) -> Heartbeats | None:
+        """The run's heartbeat schedule for ``interval`` seconds (one timer for all its connections)."""
+        if interval <= 0:
+            return None
+        if interval not in self._heartbeats:
+            self._heartbeats[interval] = Heartbeats(interval)
+        return self._heartbeats[interval]
+
+
 def _loads(body: bytes) -> Any:
     """``json.loads(body)``: UTF-8 (RFC 8259) decoded directly, as bytes ``json.loads`` first guesses the
     encoding in Python (1.4 vs 3.2 us for a small document); UTF-16/32 bodies take that path still."""
@@ -108,14 +117,6 @@ def _loads(body: bytes) -> Any:
         else:
             return jsonlib.loads(text)
     return jsonlib.loads(body)
-
-    def heartbeats(self, interval: float) -> Heartbeats | None:
-        """The run's heartbeat schedule for ``interval`` seconds (one timer for all its connections)."""
-        if interval <= 0:
-            return None
-        if interval not in self._heartbeats:
-            self._heartbeats[interval] = Heartbeats(interval)
-        return self._heartbeats[interval]
 
 
 def _render_map(templates: dict[str, Template], ctx: Mapping[str, Any]) -> dict[str, str] | None:
