@@ -26,7 +26,8 @@ def _percentile(sorted_values: list[int], p: float) -> float:
 
 
 async def main(url: str, concurrency: int, duration: float, rate: float) -> dict:
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+    # https:// (the bench's self-signed certificate): not verified, as wrk does not verify either
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, ssl=False if url.startswith("https:") else True)
     latencies: list[int] = []
     failures = 0
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -89,7 +90,7 @@ if __name__ == "__main__":
     parser.add_argument("-d", "--duration", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests per second")
     args = parser.parse_args()
-    if not args.url.startswith(("http://127.", "http://localhost")):
+    if not args.url.startswith(("http://127.", "http://localhost", "https://127.", "https://localhost")):
         raise SystemExit("bare_aiohttp.py only targets 127.0.0.1/localhost")
     duration = max(0.5, min(args.duration, 600.0))
     try:

@@ -34,9 +34,10 @@ def which(name: str) -> str | None:
     return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
 
 
-def ensure_apt(*packages: str) -> None:
-    """Install Debian packages whose binary (same name) is missing."""
-    missing = [p for p in packages if which(p) is None]
+def ensure_apt(*packages: str, binaries: dict[str, str] | None = None) -> None:
+    """Install Debian packages whose binary (same name, or ``binaries[package]``) is missing."""
+    binaries = binaries or {}
+    missing = [p for p in packages if which(binaries.get(p, p)) is None]
     if not missing:
         return
     if os.geteuid() != 0:
@@ -48,7 +49,7 @@ def ensure_apt(*packages: str) -> None:
     # The Debian package starts a system nginx on port 80; the benches use their own, so stop it.
     if "nginx" in missing and shutil.which("service"):
         subprocess.run(["service", "nginx", "stop"], timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    still = [p for p in packages if which(p) is None]
+    still = [p for p in packages if which(binaries.get(p, p)) is None]
     if still:
         raise SystemExit(f"could not install {', '.join(still)}")
 
@@ -128,27 +129,53 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     default_type text/plain;
+    ssl_certificate {dir}/cert.pem;
+    ssl_certificate_key {dir}/key.pem;
+    ssl_session_cache shared:SSL:1m;
     server {{
         listen 127.0.0.1:{port};
+        listen 127.0.0.1:{tls_port} ssl;
+        listen 127.0.0.1:{h2_port} ssl http2;
         location / {{ return 200 "ok"; }}
+        location = /items {{ default_type application/json; return 201 '{{"id":"$request_id","name":"x"}}'; }}
+        location /items/ {{ default_type application/json; return 200 '{{"id":42,"name":"x"}}'; }}
     }}
 }}
 """
 
 
+def self_signed(folder: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (``openssl`` CLI): cert.pem and key.pem in ``folder``."""
+    cert = folder / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(cert)],
+                   check=True, timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert
+
+
 class Nginx:
-    """nginx in the foreground from a temp dir: 1 worker, ``return 200 "ok"``, pinned to ``cpu``."""
+    """nginx in the foreground from a temp dir: 1 worker, ``return 200 "ok"``, pinned to ``cpu``.
+
+    Also on ``https_url`` (TLS, self-signed ``cert``) and ``h2_url`` (TLS + HTTP/2), and for the chain
+    benches ``POST /items`` (201, ``{"id":"<a new random hex id each time>",...}``, so each GET is a new
+    URL, as with a real API) and ``GET /items/<id>`` (200, JSON)."""
 
     def __init__(self, cpu: int = 0) -> None:
         self.cpu = cpu
         self.dir = Path(tempfile.mkdtemp(prefix="liminal-bench-nginx-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.tls_port, self.h2_port = free_port(), free_port()
+        self.https_url = f"https://127.0.0.1:{self.tls_port}"
+        self.h2_url = f"https://127.0.0.1:{self.h2_port}"
+        self.cert = self.dir / "cert.pem"
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Nginx":
         conf = self.dir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=self.dir, port=self.port))
+        self_signed(self.dir)
+        conf.write_text(NGINX_CONF.format(dir=self.dir, port=self.port, tls_port=self.tls_port, h2_port=self.h2_port))
         nginx = which("nginx")
         self.proc = subprocess.Popen(
             ["taskset", "-c", str(self.cpu), nginx, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "error.log")],

@@ -16,12 +16,25 @@ or users each, no think time:
     liminal      liminal-tui --run <profile> --json -q --no-report --workers 1 (closed model, 50 users,
                  one GET with a status check)
 
+The same nginx also serves https:// (self-signed certificate from the openssl CLI) and HTTP/2 over TLS;
+more rows (``--only`` picks any of them; ``--set plain|https|chain|h2|all`` picks groups):
+
+    https: wrk-https, locust-fast-https, bare-aiohttp-https, liminal-https (fast client over TLS,
+           verifying against the bench's certificate as ca_bundle)
+    chain: POST /items (JSON body, status check, extract the id) then GET /items/<id> (status check), one
+           iteration = 2 requests: locust-fast-chain[-https] (FastHttpUser with catch_response) and
+           liminal-chain[-https]
+    h2:    h2load -c50 -m1 (apt nghttp2-client) and liminal-h2 (http2 = true, httpx) against nginx http2
+    liminal-notimings: the plain row with [http] timings = false (the cost of connection timings)
+
 Per run: requests/s, p50 and p99 as each tool reports them, and CPU per request of the generator's
 whole process tree (user+sys seconds from wait4 and /proc, startup included, divided by requests).
-Prints one table of medians with ratios to wrk, Locust FastHttpUser and bare aiohttp, writes
+Prints one table of medians with ratios to the wrk, Locust FastHttpUser and bare aiohttp of the row's
+own group (https rows to the https ones, chains to Locust's chain, h2 to h2load), writes
 bench/results/requests.json, and checks the targets (exit code 1 if one fails):
 
     liminal >= 1.5 x Locust FastHttpUser      liminal >= 0.85 x bare aiohttp      (requests/s)
+    liminal-chain-https >= 3 x locust-fast-chain-https      liminal-https >= 0.6 x liminal
 
 Only 127.0.0.1 is ever contacted; every run is bounded in time.
 """
@@ -58,11 +71,57 @@ from locust import {cls}, constant, task
 
 class Bench({cls}):
     wait_time = constant(0)
+    insecure = True  # FastHttpUser: the bench's self-signed certificate
 
     @task
     def get(self):
         self.client.get("/")  # Locust marks any status >= 400 as a failure
 '''
+
+LOCUST_CHAIN = '''\
+from locust import FastHttpUser, constant, task
+
+
+class Chain(FastHttpUser):
+    wait_time = constant(0)
+    insecure = True
+
+    @task
+    def chain(self):
+        with self.client.post("/items", json={"name": "x"}, catch_response=True) as resp:
+            if resp.status_code != 201:
+                resp.failure(f"status {resp.status_code}")
+                return
+            try:
+                item = resp.json()["id"]
+            except (ValueError, KeyError, TypeError):
+                resp.failure("no id")
+                return
+            resp.success()
+        with self.client.get(f"/items/{item}", name="/items/[id]", catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"status {resp.status_code}")
+            else:
+                resp.success()
+'''
+
+CHAIN_STEPS = """
+[[scenarios]]
+name = "chain"
+[[scenarios.steps]]
+type = "http"
+method = "POST"
+path = "/items"
+json = { name = "x" }
+check = { status = 201 }
+extract = { id = "json:id" }
+[[scenarios.steps]]
+type = "http"
+method = "GET"
+path = "/items/${id}"
+name = "GET /items/{id}"
+check = { status = 200 }
+"""
 
 
 
@@ -91,10 +150,10 @@ def gen_wrk(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[Me
     return ["wrk", "-t1", f"-c{USERS}", f"-d{seconds}s", "--latency", url + "/"], parse
 
 
-def _gen_locust(cls: str) -> Callable:
+def _gen_locust(cls: str, chain: bool = False) -> Callable:
     def gen(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[Measured], dict]]:
-        locustfile = work / f"locust_{cls}.py"
-        locustfile.write_text(LOCUSTFILE.format(cls=cls))
+        locustfile = work / f"locust_{cls}{'_chain' if chain else ''}.py"
+        locustfile.write_text(LOCUST_CHAIN if chain else LOCUSTFILE.format(cls=cls))
         prefix = work / f"locust_{cls}_{time.monotonic_ns()}"
 
         def parse(m: Measured) -> dict:
@@ -119,20 +178,44 @@ def gen_bare(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[M
     return [sys.executable, str(BENCH / "bare_aiohttp.py"), url + "/", "-c", str(USERS), "-d", str(seconds)], parse
 
 
-def gen_liminal(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[Measured], dict]]:
-    profile = work / "liminal_requests.toml"
-    profile.write_text(get_profile("bench-requests", url, seconds,
-                                   f"model = \"closed\"\nusers = {USERS}\nspawn_rate = 100000\nthink_time = 0"))
-
+def gen_h2load(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[Measured], dict]]:
     def parse(m: Measured) -> dict:
-        d = json.loads(m.stdout)
-        e = next(x for x in d["endpoints"] if x["kind"] == "http")
-        p = e["latency_ms"]["percentiles"]
-        return {"requests": e["requests"], "failures": e["failures"], "rps": e["rps"], "p50_ms": p["p50"],
-                "p99_ms": p["p99"], "liminal_saturated_s": d["generator"]["saturated_seconds"],
-                "liminal_actual_s": d["duration"]["actual_s"]}
+        out = m.stdout
+        rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+        done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+        mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", out)
+        # h2load prints min/max/mean/sd, no percentiles: the mean stands in for p50, p99 unknown
+        return {"requests": int(done.group(3)), "failures": int(done.group(5)) + int(done.group(6)), "rps": rps,
+                "p50_ms": _ms(mean.group(1)) if mean else float("nan"), "p99_ms": float("nan")}
 
-    return [*liminal_cmd(), "--run", str(profile), "--json", "-q", "--no-report", "--workers", "1"], parse
+    return ["h2load", "-c", str(USERS), "-m", "1", "-t", "1", "-D", str(seconds), url + "/"], parse
+
+
+def _gen_liminal(http: str = "", steps: str = "", timings: bool = True) -> Callable:
+    def gen(url: str, seconds: int, work: Path) -> tuple[list[str], Callable[[Measured], dict]]:
+        profile = work / f"liminal_{time.monotonic_ns()}.toml"
+        text = get_profile("bench-requests", url, seconds,
+                           f"model = \"closed\"\nusers = {USERS}\nspawn_rate = 100000\nthink_time = 0")
+        if steps:
+            text = text[:text.index("[[scenarios]]")] + steps
+        settings = http + ("" if timings else "\ntimings = false")
+        if settings:
+            text = text.replace("\n[load]", f"\n[http]\n{settings.strip()}\n\n[load]", 1)
+        profile.write_text(text)
+
+        def parse(m: Measured) -> dict:
+            d = json.loads(m.stdout)
+            e = d["aggregates"].get("http") or next(x for x in d["endpoints"] if x["kind"] == "http")
+            p = e["latency_ms"]["percentiles"]
+            return {"requests": e["requests"], "failures": e["failures"], "rps": e["rps"], "p50_ms": p["p50"],
+                    "p99_ms": p["p99"], "liminal_saturated_s": d["generator"]["saturated_seconds"],
+                    "liminal_actual_s": d["duration"]["actual_s"]}
+
+        return [*liminal_cmd(), "--run", str(profile), "--json", "-q", "--no-report", "--workers", "1"], parse
+    return gen
+
+
+gen_liminal = _gen_liminal()
 
 
 GENERATORS: dict[str, Callable] = {
@@ -141,14 +224,68 @@ GENERATORS: dict[str, Callable] = {
     "locust-http": _gen_locust("HttpUser"),
     "bare-aiohttp": gen_bare,
     "liminal": gen_liminal,
+    "liminal-notimings": _gen_liminal(timings=False),
+    "wrk-https": gen_wrk,
+    "locust-fast-https": _gen_locust("FastHttpUser"),
+    "bare-aiohttp-https": gen_bare,
+    "liminal-https": _gen_liminal(http='ca_bundle = "{cert}"'),
+    "locust-fast-chain": _gen_locust("FastHttpUser", chain=True),
+    "liminal-chain": _gen_liminal(steps=CHAIN_STEPS),
+    "locust-fast-chain-https": _gen_locust("FastHttpUser", chain=True),
+    "liminal-chain-https": _gen_liminal(http='ca_bundle = "{cert}"', steps=CHAIN_STEPS),
+    "h2load": gen_h2load,
+    "liminal-h2": _gen_liminal(http='http2 = true\nca_bundle = "{cert}"'),
 }
 LABELS = {"wrk": "wrk -t1 -c50", "locust-fast": "Locust FastHttpUser", "locust-http": "Locust HttpUser",
-          "bare-aiohttp": "bare aiohttp loop", "liminal": "liminal-tui --workers 1"}
-TARGETS = [("liminal", "locust-fast", 1.5), ("liminal", "bare-aiohttp", 0.85)]
+          "bare-aiohttp": "bare aiohttp loop", "liminal": "liminal-tui --workers 1",
+          "liminal-notimings": "liminal-tui, timings = false",
+          "wrk-https": "https: wrk -t1 -c50", "locust-fast-https": "https: Locust FastHttpUser",
+          "bare-aiohttp-https": "https: bare aiohttp loop", "liminal-https": "https: liminal-tui",
+          "locust-fast-chain": "chain: Locust FastHttpUser", "liminal-chain": "chain: liminal-tui",
+          "locust-fast-chain-https": "https chain: Locust FastHttpUser", "liminal-chain-https": "https chain: liminal-tui",
+          "h2load": "h2: h2load -c50 -m1", "liminal-h2": "h2: liminal-tui http2 = true"}
+SETS = {
+    "plain": ["wrk", "locust-fast", "locust-http", "bare-aiohttp", "liminal", "liminal-notimings"],
+    "https": ["wrk-https", "locust-fast-https", "bare-aiohttp-https", "liminal-https"],
+    "chain": ["locust-fast-chain", "liminal-chain", "locust-fast-chain-https", "liminal-chain-https"],
+    "h2": ["h2load", "liminal-h2"],
+}
+SETS["all"] = [n for names in SETS.values() for n in names]
+GROUP_REFS = {
+    "https": {"wrk": "wrk-https", "locust-fast": "locust-fast-https", "bare-aiohttp": "bare-aiohttp-https"},
+    "chain": {"locust-fast": "locust-fast-chain"},
+    "chain-https": {"locust-fast": "locust-fast-chain-https"},
+    "h2": {"wrk": "h2load"},
+}
+"""The references a row's ratios are taken against, by the row's group (plain rows: wrk, locust-fast, bare-aiohttp)."""
+TARGETS = [("liminal", "locust-fast", 1.5), ("liminal", "bare-aiohttp", 0.85),
+           ("liminal-chain-https", "locust-fast-chain-https", 3.0), ("liminal-https", "liminal", 0.6)]
+
+
+def group_of(name: str) -> str:
+    if name.endswith("chain-https"):
+        return "chain-https"
+    if name.endswith("chain"):
+        return "chain"
+    if name.endswith("-https"):
+        return "https"
+    if name in ("h2load", "liminal-h2"):
+        return "h2"
+    return "plain"
+
+
+def url_for(name: str, nginx: Nginx) -> str:
+    group = group_of(name)
+    return nginx.h2_url if group == "h2" else nginx.https_url if group.endswith("https") else nginx.url
 
 
 def one_run(name: str, url: str, seconds: int, work: Path, nginx: Nginx) -> dict:
     argv, parse = GENERATORS[name](url, seconds, work)
+    argv = [a.replace("{cert}", str(nginx.cert)) for a in argv]
+    for path in work.glob("liminal_*.toml"):  # the profile's ca_bundle: the bench's certificate
+        text = path.read_text()
+        if "{cert}" in text:
+            path.write_text(text.replace("{cert}", str(nginx.cert)))
     m = run_measured(argv, GEN_CPU, timeout=seconds + 60, cwd=work, server_pids=nginx.pids())
     row: dict = {"tool": name, "rc": m.rc, "wall_s": round(m.wall, 3), "cpu_s": round(m.cpu, 3),
                  "server_cpu_s": round(m.server_cpu, 3), "foreign_cpu_s": round(m.foreign_cpu, 3),
@@ -183,9 +320,11 @@ def summarize(runs: list[dict]) -> dict:
             "rps_all": [r["rps"] for r in ok],
         }
     for name, s in out.items():
+        refs = GROUP_REFS.get(group_of(name), {})
         for ref in ("wrk", "locust-fast", "bare-aiohttp"):
-            if ref in out:
-                s[f"x_{ref}"] = round(s["rps"] / out[ref]["rps"], 3)
+            source = refs.get(ref, ref if group_of(name) == "plain" else None)
+            if source in out:
+                s[f"x_{ref}"] = round(s["rps"] / out[source]["rps"], 3)
     return out
 
 
@@ -207,13 +346,16 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, help="rounds (each runs every generator once)")
     ap.add_argument("--seconds", type=int, help="seconds per run")
     ap.add_argument("--only", help="comma-separated generators: " + ",".join(GENERATORS))
+    ap.add_argument("--set", default="all", choices=sorted(SETS), help="a group of rows (default all)")
     ap.add_argument("--out", type=Path, default=RESULTS / "requests.json")
     args = ap.parse_args()
     rounds = max(1, min(args.rounds or (1 if args.quick else 3), 20))
     seconds = max(2, min(args.seconds or (5 if args.quick else 10), 120))
-    names = [n for n in (args.only.split(",") if args.only else GENERATORS) if n in GENERATORS]
+    names = [n for n in (args.only.split(",") if args.only else SETS[args.set]) if n in GENERATORS]
 
     ensure_apt("nginx", "wrk")
+    if "h2load" in names:
+        ensure_apt("nghttp2-client", binaries={"nghttp2-client": "h2load"})
     ensure_py("psutil")
     ensure_py("uvloop")
     if any(n.startswith("locust") for n in names):
@@ -232,7 +374,7 @@ def main() -> int:
         for rnd in range(rounds):
             order = names[rnd % len(names):] + names[:rnd % len(names)]  # rotate: no generator always goes first
             for name in order:
-                row = one_run(name, nginx.url, seconds, work, nginx)
+                row = one_run(name, url_for(name, nginx), seconds, work, nginx)
                 row["round"] = rnd + 1
                 runs.append(row)
                 if "error" in row:
@@ -245,8 +387,12 @@ def main() -> int:
     summary = summarize(runs)
     print()
     print(f"median of {rounds} run(s) x {seconds}s, {USERS} connections/users, nginx on CPU {SERVER_CPU}, "
-          f"generator on CPU {GEN_CPU}")
+          f"generator on CPU {GEN_CPU}; ratios against the references of each row's group")
     print_table(summary)
+    if "liminal" in summary and "liminal-notimings" in summary:
+        cost = summary["liminal"]["cpu_us_per_req"] - summary["liminal-notimings"]["cpu_us_per_req"]
+        summary["timings_cost_us_per_req"] = round(cost, 1)
+        print(f"connection timings: {cost:+.1f} us of CPU a request (liminal - liminal-notimings; noise is ~1 us)")
     checks = []
     for tool, ref, ratio in TARGETS:
         if tool in summary and ref in summary:

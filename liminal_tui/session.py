@@ -1,7 +1,7 @@
 """A run from start to report: what ``--run`` and the app's dashboard both do.
 
     session = Session(profile, workers=1, report_base=Path("reports"))
-    session.prepare()             # SessionError: report dir unwritable, env variable missing
+    session.prepare()             # SessionError: report dir unwritable, env variable missing, TLS file bad
     await session.start()         # PreflightError: target unreachable; WorkerStartError
     ... session.run.bus / session.run.set_load(...) / await session.run.stop() ...
     outcome = await session.finish()   # final snapshot, verdicts, report directory
@@ -21,6 +21,7 @@ from .metrics.bus import MetricsBus, Subscription
 from .metrics.judge import judge
 from .engine.preflight import preflight
 from .engine.run import Run
+from .engine.clients.tls import check_files
 from .metrics.snapshot import Snapshot
 from .live import LiveRun, Outcome
 from .metrics.events import StopReason
@@ -110,6 +111,9 @@ class Session:
             check_environment(self.profile)
         except ProfileError as exc:
             raise SessionError(str(exc)) from None
+        tls_problems = check_files(self.profile.http)  # CA bundle, client certificate and key
+        if tls_problems:
+            raise SessionError(str(ProfileError(self.profile.name, tls_problems)))
         if self.report_base is not None:
             from .report import ReportError, ReportWriter
 

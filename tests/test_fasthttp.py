@@ -243,6 +243,24 @@ async def test_trickle_within_read_but_beyond_total_times_out(test_server):
     await client.close()
 
 
+async def test_time_limits_fire_from_the_sweep_at_most_a_tick_late(test_server):
+    client = _client(total=0.4)
+    assert client._tick == pytest.approx(0.02)  # a twentieth of the shortest limit, at most 50 ms
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(HttpError) as info:
+        await _get(client, test_server.url + "/hang")
+    assert info.value.message == "no complete response in time"
+    assert 0.4 <= loop.time() - started < 0.4 + 0.02 + 0.3  # a tick late at most, plus a loaded machine's slack
+    reader = _client(read=0.2)
+    with pytest.raises(HttpError) as info:
+        await _get(reader, test_server.url + "/trickle/5/400")  # a byte every 400 ms: over the read limit
+    assert (info.value.name, info.value.message) == ("timeout", "no data for 0.2 s")
+    for c in (client, reader):
+        await c.close()
+        assert c._sweeper is None  # no sweep left behind
+
+
 async def test_garbage_is_a_bad_response(garbage_server):
     client = _client()
     for _ in range(3):
@@ -280,3 +298,22 @@ async def test_a_header_over_64_kib_is_the_same_failure_in_both_clients(test_ser
         assert (status, body) == (200, b"ok")
     finally:
         await client.close()
+
+
+# ---------------------------------------------------------------- URL parsing: the known-origin shortcut
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ORIGINS = ["http://127.0.0.1:8080", "https://example.test", "http://[::1]:81", "http://h"]
+_PATH_CHARS = "abcXYZ019/%?=&;:@!$'()*+,~-._[] #\"<>{}|\\^`é\u2603\t"
+
+
+@settings(max_examples=300, deadline=None)
+@given(origin=st.sampled_from(_ORIGINS), tail=st.text(alphabet=_PATH_CHARS, max_size=16))
+def test_known_origin_shortcut_parses_as_urlsplit_and_quote_do(origin, tail):
+    warm = FastHttpClient(HttpSettings())
+    for o in _ORIGINS:
+        warm._parse(o + "/warm")  # every origin known: the shortcut is tried first
+    url = origin + "/" + tail
+    assert warm._parse(url) == FastHttpClient(HttpSettings())._parse(url)  # a fresh client: urlsplit + quote

@@ -46,3 +46,17 @@ def test_a_stale_max_value_does_not_cut_the_walk_short():
     hist = _hist([1_000, 2_000, 5_000_000])
     hist.max_value = 1_000  # as if something forgot to raise it
     assert percentile_values(hist, PERCENTILES) == hist.get_percentile_to_value_dict(list(PERCENTILES))
+
+
+@settings(max_examples=150, deadline=None)
+@given(samples=st.one_of(values, latencies))
+def test_fast_record_fills_the_same_counts_as_record_value(samples):
+    from liminal_tui.metrics.recorder import record
+
+    mine = new_histogram()
+    for v in samples:
+        record(mine, v)
+    theirs = _hist(samples)
+    assert bytes(mine.counts) == bytes(theirs.counts)
+    assert (mine.total_count, mine.min_value, mine.max_value) == (theirs.total_count, theirs.min_value, theirs.max_value)
+    assert mine.encode() == theirs.encode()

@@ -422,3 +422,37 @@ def test_progress_line_counts_users_in_whole_numbers(tmp_path, profile):
     final = _run(_writer(tmp_path, profile), [10.0])
     line = ProgressPrinter.progress(replace(final, users=0, target_load=1.00058, model="closed"))
     assert "users 0/1 " in line + " " and "1.00058" not in line
+
+
+def test_connection_timings_in_summary_and_html(tmp_path, profile):
+    writer = _writer(tmp_path, profile)
+    agg = Aggregator("checkout", TARGET, "closed", duration=2.0)
+    rec = Recorder(timings=True)
+    for n in (1, 2):
+        ep = rec.endpoint("http", "GET /api/items", "GET")
+        for i in range(50):
+            ep.success((10 + i) * MS, nbytes=10, status=200)
+            opened = i < 2 and n == 1  # two requests opened a connection, the rest reused it
+            ep.timed((5 + i) * MS, 2 * MS if opened else -1, 3 * MS if opened else -1)
+        rec.endpoint("ws_connect", "WS /ws").success(MS)
+        agg.add(_report(0, n, rec, ws=False))
+        writer.on_snapshot(snap := agg.snapshot("steady", float(n), final=n == 2))
+    out = writer.write(snap, [])
+    summary = json.loads((out / "summary.json").read_text())
+    [http, ws] = summary["endpoints"]
+    t = http["timings_ms"]
+    assert t["ttfb"]["count"] == 100 and t["ttfb"]["min"] == 5.0 and 5.0 < t["ttfb"]["percentiles"]["p50"] < 60.0
+    assert t["connect"]["count"] == 2 and t["connect"]["max"] == 2.0
+    assert t["tls"]["count"] == 2 and t["tls"]["max"] == 3.0
+    assert "timings_ms" not in ws  # WebSocket endpoints keep none
+    assert summary["aggregates"]["http"]["timings_ms"]["ttfb"]["count"] == 100
+    html = (out / "report.html").read_text()
+    assert "Connection timings (ms)" in html and "first byte p95" in html
+
+
+def test_no_timings_table_when_switched_off(tmp_path, profile):
+    writer = _writer(tmp_path, profile)
+    final = _run(writer, [10.0, 12.0])  # Recorder() without timings, as with [http] timings = false
+    out = writer.write(final, [])
+    assert all("timings_ms" not in e for e in json.loads((out / "summary.json").read_text())["endpoints"])
+    assert "Connection timings" not in (out / "report.html").read_text()

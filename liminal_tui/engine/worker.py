@@ -74,7 +74,7 @@ class Worker:
         self.open_model = profile.load.model == "open"
         self.clean = Cleaner(secret_values(profile))
         """Failure messages and worker errors pass through it: no control characters, no secrets."""
-        self.recorder = Recorder(open_model=self.open_model, clean=self.clean)
+        self.recorder = Recorder(open_model=self.open_model, clean=self.clean, timings=profile.http.timings)
         self.ws_stats = WsStats()
         self.health = HealthMonitor(spec.index)
         self.shape = LoadShape(profile.load, spec.share)
@@ -254,7 +254,8 @@ def worker_process_main(spec: WorkerSpec, control: Any, results: Any) -> None:
 async def _process_run(spec: WorkerSpec, control: Any, results: Any) -> None:
     # Import everything the hot path needs before saying Ready: the run's clock starts only when every
     # worker is ready, so start-up time is neither counted in RPS nor added to open-model latencies.
-    import aiohttp  # noqa: F401
+    if spec.profile.http.client == "aiohttp":  # the fast client serves http:// and https:// without it
+        import aiohttp  # noqa: F401  (~0.2 s of CPU a worker start; URLs with credentials import it when met)
     import websockets.asyncio.client  # noqa: F401
 
     loop = asyncio.get_running_loop()

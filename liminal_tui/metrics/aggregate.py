@@ -112,6 +112,9 @@ class _Series:
     redirects: int = 0
     both_hist: HdrHistogram | None = None
     """Scratch: successes and failures together, made only for a series that has both."""
+    timing: list = field(default_factory=lambda: [None, None, None])
+    """Connect, TLS and first-byte histograms (``recorder.TIMINGS``), made when the first arrives."""
+    timing_sums: list[int] = field(default_factory=lambda: [0, 0, 0])
 
     def __post_init__(self) -> None:
         if self.open_model and self.kind == Kind.HTTP:
@@ -121,8 +124,9 @@ class _Series:
         """Empty for reuse: zeroing counters in place leaves no garbage (a fresh histogram is 190 KB)."""
         self.count = self.failures = self.bytes = self.skipped = self.redirects = 0
         self.sums = [0, 0, 0]
+        self.timing_sums = [0, 0, 0]
         self.statuses.clear()
-        for hist in (self.hist, self.failed_hist, self.service_hist):
+        for hist in (self.hist, self.failed_hist, self.service_hist, *self.timing):
             if hist is not None and hist.total_count:
                 clear_histogram(hist)
 
@@ -142,6 +146,13 @@ class _Series:
         self.statuses.update(dict(item.statuses))
         for i, v in enumerate(item.sums_us):
             self.sums[i] += v
+        for i, encoded in enumerate(item.timings):
+            if encoded:
+                hist = self.timing[i]
+                if hist is None:
+                    hist = self.timing[i] = new_histogram()
+                hist.decode_and_add(encoded)
+                self.timing_sums[i] += item.timing_sums_us[i]
 
     def add_series(self, other: "_Series") -> None:
         self.count += other.count
@@ -159,6 +170,13 @@ class _Series:
         self.statuses.update(other.statuses)
         for i, v in enumerate(other.sums):
             self.sums[i] += v
+        for i, hist in enumerate(other.timing):
+            if hist is not None and hist.total_count:
+                mine = self.timing[i]
+                if mine is None:
+                    mine = self.timing[i] = new_histogram()
+                mine.add(hist)
+                self.timing_sums[i] += other.timing_sums[i]
 
     @property
     def active(self) -> bool:
@@ -199,7 +217,14 @@ class _Series:
             skipped=self.skipped,
             redirects=self.redirects,
             all_latency=self._all_latency(ok, failed),
+            connect=self._timing(0),
+            tls=self._timing(1),
+            ttfb=self._timing(2),
         )
+
+    def _timing(self, i: int) -> LatencyStats | None:
+        hist = self.timing[i]
+        return latency_stats(hist, self.timing_sums[i]) if hist is not None and hist.total_count else None
 
 
 class Aggregator:

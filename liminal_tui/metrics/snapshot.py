@@ -82,6 +82,10 @@ class EndpointInterval:
     """Steps not run because an earlier step of their iteration failed (``on_failure = "end_iteration"``)."""
     redirects: int = 0
     """Redirects followed (each hop; the step itself is one sample)."""
+    timings: tuple[bytes | None, bytes | None, bytes | None] = (None, None, None)
+    """Encoded histograms (us) of TCP connect, TLS handshake and time to first byte of successes
+    (``recorder.TIMINGS``); connect and TLS only for requests that opened a connection."""
+    timing_sums_us: tuple[int, int, int] = (0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,12 @@ class EndpointStats:
     """Redirects followed on the way to the final responses."""
     all_latency: LatencyStats = field(default_factory=LatencyStats)
     """Every sample, successes and failures together, as Locust's ``results_stats.csv`` times them."""
+    connect: LatencyStats | None = None
+    """TCP connect time of the successes that opened a connection (None: no timings kept)."""
+    tls: LatencyStats | None = None
+    """TLS handshake time of the successes that opened an https:// connection."""
+    ttfb: LatencyStats | None = None
+    """Time to first byte of successes, from the step's start (connect and TLS included when opened)."""
 
     @property
     def total(self) -> int:

@@ -149,11 +149,12 @@ def timeline_charts(points: Sequence[Point], websocket: bool) -> list[Chart]:
     """Charts over time; an empty list when there is no tick to draw."""
     if not points:
         return []
+    ttfb = [("first byte p95", lambda p: p.ttfb_p95)] if any(p.ttfb_p95 is not None for p in points) else []
     specs: list[tuple[str, str, list, str]] = [
         ("rps", "Requests per second", [("requests/s", lambda p: p.rps)], "/s"),
         ("users", "Active users", [("active", lambda p: p.users), ("asked for", lambda p: p.target)], ""),  # whole
         ("latency", "HTTP latency (ms, per second)",
-         [("p50", lambda p: p.p50), ("p95", lambda p: p.p95), ("p99", lambda p: p.p99)], " ms"),
+         [("p50", lambda p: p.p50), ("p95", lambda p: p.p95), ("p99", lambda p: p.p99), *ttfb], " ms"),
         ("errors", "Errors per second", [("failures/s", lambda p: p.fps)], "/s"),
     ]
     if websocket:

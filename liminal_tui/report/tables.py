@@ -173,4 +173,7 @@ def stats_record(s: EndpointStats) -> dict:
     }
     if s.service is not None:
         out["service_ms"] = latency_record(s.service)
+    if s.ttfb is not None or s.connect is not None:
+        out["timings_ms"] = {"connect": latency_record(s.connect), "tls": latency_record(s.tls),
+                             "ttfb": latency_record(s.ttfb)}
     return out

@@ -28,6 +28,8 @@ class Point(NamedTuple):
     p95: float | None
     p99: float | None
     ws_open: float
+    ttfb_p95: float | None = None
+    """HTTP time to first byte, p95 of the tick (None without connection timings)."""
 
 
 def _mean(values: list[float]) -> float:
@@ -45,7 +47,7 @@ def merge(points: list[Point]) -> Point:
     cols = list(zip(*points))
     return Point(
         cols[0][-1], _mean(cols[1]), _mean(cols[2]), _mean(cols[3]), _mean(cols[4]),
-        _worst(cols[5]), _worst(cols[6]), _worst(cols[7]), _mean(cols[8]),
+        _worst(cols[5]), _worst(cols[6]), _worst(cols[7]), _mean(cols[8]), _worst(cols[9]),
     )
 
 
@@ -65,6 +67,7 @@ def point_of(snapshot: Snapshot) -> Point:
         lat.p95 if lat else None,
         lat.p99 if lat else None,
         float(snapshot.ws.open),
+        http.ttfb.p95 if http is not None and http.ttfb is not None else None,
     )
 
 

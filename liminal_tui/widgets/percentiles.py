@@ -1,4 +1,5 @@
-"""Latency percentiles of the last interval and of the whole run (open model: corrected and service time)."""
+"""Latency percentiles of the last interval and of the whole run (open model: corrected and service time;
+closed model with connection timings: the whole run's time to first byte beside them)."""
 
 from __future__ import annotations
 
@@ -62,5 +63,7 @@ class PercentilePanel(ColumnsPanel):
             self.border_title = f"Latency, {headline_label(snapshot)}"
             header = ("", span, "whole run")
             series = (interval.latency if interval else None, total.latency if total else None)
+            if total is not None and total.ttfb is not None:  # connection timings kept: the server's share
+                header, series = (*header, "1st byte"), (*series, total.ttfb)
         rows = [(label, *(_value(stats, p) for stats in series)) for label, p in PERCENTILE_ROWS]
         self.show_rows(rows, header=header)

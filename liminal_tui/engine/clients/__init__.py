@@ -1,10 +1,11 @@
 """The engine's clients: HTTP (three transports, one interface, identical metrics) and WebSocket.
 
-    http.py       HttpClient (the interface), HttpError, AiohttpClient (https://), HttpxClient (HTTP/2)
-    fasthttp.py   FastHttpClient: plain http:// on asyncio + llhttp; hands https:// to AiohttpClient
+    http.py       HttpClient (the interface), HttpError, AiohttpClient (on request), HttpxClient (HTTP/2)
+    fasthttp.py   FastHttpClient: http:// and https:// on asyncio + llhttp and the loop's own TLS
+    tls.py        one TLS context per worker (CA bundle, mutual TLS, session reuse), TLS failures named
     ws.py         WsConnection: a virtual user's WebSocket (websockets)
 
-Imports go one way, ``fasthttp -> http``; only :func:`make_client` here knows all three.
+Imports go one way, ``fasthttp -> http -> tls``; only :func:`make_client` here knows all three.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ __all__ = ["HttpClient", "HttpError", "make_client"]
 
 
 def make_client(settings: HttpSettings, connections: int = 0) -> HttpClient:
-    """httpx for HTTP/2; for HTTP/1.1 the fast client (which hands https:// URLs to aiohttp) unless
-    ``client = "aiohttp"``."""
+    """httpx for HTTP/2; for HTTP/1.1 the fast client (http:// and https://) unless ``client = "aiohttp"``."""
     if settings.http2:
         return HttpxClient(settings, connections)
     if settings.client != "aiohttp":

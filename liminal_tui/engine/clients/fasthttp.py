@@ -1,9 +1,17 @@
-"""A minimal HTTP/1.1 keep-alive client on asyncio.Protocol + llhttp (httptools), for plain http://.
+"""A minimal HTTP/1.1 keep-alive client on asyncio.Protocol + llhttp (httptools), for http:// and https://.
 
 About a quarter of aiohttp's CPU a request (35 vs 140 us in bench/run.py): one ``transport.write`` per request
-(request line and Host pre-built per URL), one future and one timer, response headers decoded only when used.
-https:// URLs (and URLs with credentials) go through a lazily created :class:`AiohttpClient`.
-Errors carry the same names as the other clients (see :mod:`.http`).
+(request line and Host pre-built per URL), one future and no timer (one sweep per client every ``tick``
+fails the requests past their deadline: a uvloop timer set and cancelled per request cost ~2-4 us),
+response headers decoded only when used.
+https:// uses the loop's own TLS transport (uvloop's or asyncio's ``start_tls`` on the connected socket, so
+the TCP connect and the TLS handshake are timed apart) with one context per client (:mod:`.tls`: SNI, ALPN
+``http/1.1``, sessions resumed on new connections). URLs with credentials go through a lazily created
+:class:`AiohttpClient`. Errors carry the same names as the other clients (see :mod:`.http`).
+
+Timings ride on the response's :class:`Headers`: ``first_ns`` (perf_counter_ns of the response's first
+bytes, one clock read in ``data_received``), and for the request that opened its connection
+``connect_ns``/``tls_ns`` (-1 otherwise).
 """
 
 from __future__ import annotations
@@ -11,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import json as jsonlib
+import re
 import socket
+import ssl
 import zlib
+from time import perf_counter_ns
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -20,12 +31,17 @@ import httptools
 
 from ...profile.models import HttpSettings
 from .http import MAX_HEADER_BYTES, AiohttpClient, HttpError, _os_error_name
+from .tls import HANDSHAKE_TIMEOUT, TLS_ERROR, ResumingContext, build_context, describe
 
 __all__ = ["FastHttpClient"]
 
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 _URL_CACHE_MAX = 1024
 _SAFE_PATH = "/%?=&;:@!$'()*+,~-._[]"
+_PLAIN = re.compile(r"[^A-Za-z0-9_.~\-" + re.escape(_SAFE_PATH) + "]")
+"""A character ``quote(.., safe=_SAFE_PATH)`` would change: a path without one is sent as written."""
+_JSON = jsonlib.JSONEncoder(separators=(",", ":"))
+"""One encoder for every JSON body: ``json.dumps`` with ``separators`` builds a new one each call (~2 us)."""
 
 
 def _decompress(encoding: bytes, data: bytes) -> bytes:
@@ -42,13 +58,20 @@ def _decompress(encoding: bytes, data: bytes) -> bytes:
 class Headers:
     """Response headers, decoded on first use; ``get``/``[]``/``in`` are case-insensitive."""
 
-    __slots__ = ("_map", "_raw", "set_cookie")
+    __slots__ = ("_map", "_raw", "set_cookie", "first_ns", "connect_ns", "tls_ns")
 
-    def __init__(self, raw: list, set_cookie: list[str] | tuple[()] = ()) -> None:
+    def __init__(self, raw: list, set_cookie: list[str] | tuple[()] = (), first_ns: int = 0,
+                 connect_ns: int = -1, tls_ns: int = -1) -> None:
         self._raw = raw
         self._map: dict[str, str] | None = None
         self.set_cookie = set_cookie
         """Every ``Set-Cookie`` value (collected while the headers are scanned anyway)."""
+        self.first_ns = first_ns
+        """``perf_counter_ns()`` when the response's first bytes arrived."""
+        self.connect_ns = connect_ns
+        """TCP connect time (ns) when this request opened its connection, else -1."""
+        self.tls_ns = tls_ns
+        """TLS handshake time (ns) when this request opened its https:// connection, else -1."""
 
     def _dict(self) -> dict[str, str]:
         if self._map is None:  # the first of repeated headers wins, as with aiohttp's .get
@@ -75,23 +98,37 @@ class _Conn(asyncio.Protocol):
         self.client, self.loop, self.parser = client, client._loop, httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future | None = None
-        self.timer: asyncio.TimerHandle | None = None  # total timeout
-        self.rtimer: asyncio.TimerHandle | None = None  # read timeout (only when set)
+        self.deadline = 0.0
+        """Loop time by which the request in flight must be complete (see ``FastHttpClient._sweep``)."""
+        self.read: float | None = None
+        """Read timeout of the request in flight (None: none); ``last_rx`` is when bytes last came."""
         self.closed = self.head = self.got_bytes = self.headers_done = self.keep_alive = False
         self.head_status, self.last_rx, self.reason = 0, 0.0, b""
         self.raw_headers: list = []
         self.body: list = []
+        self.first_ns, self.connect_ns, self.tls_ns = 0, -1, -1
+        self.tls_host: str | None = None
+        """Set on a new https:// connection until its first response: then its TLS session is kept."""
 
     # -- asyncio.Protocol
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
-        self.transport, self.client._open = transport, self.client._open + 1
+        self.transport = transport
+        self.client._conns.add(self)
+
+    def gone(self) -> None:
+        """Count the connection closed, once (a TLS handshake that fails never calls connection_lost)."""
+        if not self.closed:
+            self.closed = True
+            self.client._conns.discard(self)
 
     def data_received(self, data: bytes) -> None:
         if self.waiter is None:  # bytes nobody asked for: the connection is out of step
             self.abort()
             return
-        self.got_bytes = True
-        if self.rtimer is not None:
+        if not self.got_bytes:
+            self.got_bytes = True
+            self.first_ns = perf_counter_ns()
+        if self.read is not None:
             self.last_rx = self.loop.time()
         try:
             self.parser.feed_data(data)
@@ -101,11 +138,12 @@ class _Conn(asyncio.Protocol):
             self.fail("bad response", f"malformed HTTP response: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.client._open -= 1
+        self.gone()
         if self.waiter is None or self.waiter.done():
             return
-        if not self.got_bytes:
+        if isinstance(exc, ssl.SSLError):  # e.g. the server's alert that a client certificate is required
+            self.fail(TLS_ERROR, describe(exc))
+        elif not self.got_bytes:
             self.fail("server disconnected", str(exc) if exc else "server closed the connection")
         elif self.headers_done and not self.head and self._eof_delimited():
             self.keep_alive = False
@@ -155,7 +193,6 @@ class _Conn(asyncio.Protocol):
     # -- request side
     def _complete(self) -> None:
         waiter, self.waiter = self.waiter, None
-        self._stop_timers()
         if waiter is None or waiter.done():
             return
         body = self.body
@@ -172,41 +209,33 @@ class _Conn(asyncio.Protocol):
                     return
             elif n == 10 and name.lower() == b"set-cookie":
                 cookies = [*cookies, value.decode("latin-1")]
-        waiter.set_result((status, self.reason.decode("latin-1"), data, Headers(self.raw_headers, cookies)))
+        headers = Headers(self.raw_headers, cookies, self.first_ns, self.connect_ns, self.tls_ns)
+        if self.connect_ns >= 0:
+            self.connect_ns = self.tls_ns = -1
+            if self.tls_host is not None and self.client._tls is not None and self.transport is not None:
+                self.client._tls.keep(self.tls_host, self.transport.get_extra_info("ssl_object"))
+                self.tls_host = None
+        waiter.set_result((status, self.reason.decode("latin-1"), data, headers))
 
     def start(self, payload: bytes, head: bool, deadline: float, read: float | None) -> asyncio.Future:
         self.waiter = fut = self.loop.create_future()
         self.head, self.got_bytes, self.headers_done, self.reason, self.raw_headers, self.body = (
             head, False, False, b"", [], [])
-        self.timer = self.loop.call_at(deadline, self.on_timeout)
+        self.deadline, self.read = deadline, read
         if read is not None:
             self.last_rx = self.loop.time()
-            self.rtimer = self.loop.call_at(self.last_rx + read, self.on_read_timeout, read)
         self.transport.write(payload)  # type: ignore[union-attr]
         return fut
 
-    def on_timeout(self) -> None:
-        self.timer = None
-        self.fail("timeout", "no complete response in time")
-
-    def on_read_timeout(self, read: float) -> None:
-        self.rtimer = None
-        due = self.last_rx + read
-        if self.loop.time() < due:
-            self.rtimer = self.loop.call_at(due, self.on_read_timeout, read)
-        else:
-            self.fail("timeout", f"no data for {read:g} s")
-
-    def _stop_timers(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        if self.rtimer is not None:
-            self.rtimer.cancel()
-        self.timer = self.rtimer = None
+    def overdue(self, now: float) -> None:
+        """Called by the client's sweep: fail the request in flight when it is past a time limit."""
+        if now >= self.deadline:
+            self.fail("timeout", "no complete response in time")
+        elif self.read is not None and now - self.last_rx >= self.read:
+            self.fail("timeout", f"no data for {self.read:g} s")
 
     def fail(self, name: str, message: str) -> None:
         waiter, self.waiter = self.waiter, None
-        self._stop_timers()
         self.abort()
         if waiter is not None and not waiter.done():
             waiter.set_exception(HttpError(name, message))
@@ -218,7 +247,7 @@ class _Conn(asyncio.Protocol):
 
 
 class FastHttpClient:
-    """HTTP/1.1 keep-alive pools per (host, port); https:// delegated to aiohttp."""
+    """HTTP/1.1 keep-alive pools per (host, port, tls); URLs with credentials delegated to aiohttp."""
 
     def __init__(self, settings: HttpSettings, connections: int = 0) -> None:
         self._settings, self._connections, t = settings, connections, settings.timeouts
@@ -227,22 +256,46 @@ class FastHttpClient:
         self._limit = settings.max_connections or connections or 0
         self._sem = asyncio.Semaphore(self._limit) if self._limit else None
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
-        self._pools: dict[tuple[str, int], list[_Conn]] = {}  # idle connections, LIFO
+        self._pools: dict[tuple[str, int, bool], list[_Conn]] = {}  # idle connections, LIFO
         self._urls: dict[str, tuple | None] = {}  # url -> _parse(url)
-        self._open = 0
-        self._fallback: AiohttpClient | None = None  # https:// etc.
+        self._origins: dict[str, tuple] = {}  # "scheme://netloc" -> ((host, port, tls), request line tail)
+        self._conns: set[_Conn] = set()
+        """Every open connection, idle or busy (the sweep looks at the busy ones)."""
+        self._tick = max(0.005, min(0.05, self._total / 20, (self._read or 1e9) / 20))
+        """Seconds between sweeps: a timeout fires at most this late (50 ms, less for short limits)."""
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._fallback: AiohttpClient | None = None  # URLs with credentials
+        self._tls: ResumingContext | None = None
+        """Built at the first https:// connection (:func:`.tls.build_context`)."""
 
     def _parse(self, url: str) -> tuple | None:
-        """url -> ((host, port), path, b" HTTP/1.1\\r\\nHost: ..\\r\\n", b" <path> HTTP/1.1..."); None: aiohttp."""
+        """url -> ((host, port, tls), path, b" HTTP/1.1\\r\\nHost: ..\\r\\n", b" <path> HTTP/1.1..."); None: aiohttp.
+
+        A URL of a known origin whose path and query need no quoting skips ``urlsplit`` and ``quote``
+        (~1 us instead of ~5-15): a chain's ``GET /items/${id}`` is a new URL every time."""
+        i = url.find("/", 8)  # the path's start, after "http://x" or "https://"
+        if i > 0:
+            known = self._origins.get(url[:i])
+            if known is not None:
+                path = url[i:]
+                if _PLAIN.search(path) is None and path[-1] != "?":
+                    key, tail = known
+                    return key, path, tail, b" " + path.encode() + tail
         parts = urlsplit(url)
-        if parts.scheme != "http" or "@" in parts.netloc or not parts.hostname:
+        if parts.scheme not in ("http", "https") or "@" in parts.netloc or not parts.hostname:
             return None
-        port = parts.port or 80
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
         path = quote(parts.path or "/", safe=_SAFE_PATH)
         if parts.query:
             path += "?" + quote(parts.query, safe=_SAFE_PATH)
         tail = f" HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: liminal-tui\r\n".encode()
-        return (parts.hostname, port), path, tail, b" " + path.encode() + tail
+        key = (parts.hostname, port, tls)
+        if len(self._origins) >= _URL_CACHE_MAX:
+            self._origins.clear()
+        self._origins[f"{parts.scheme}://{parts.netloc}"] = (key, tail)
+        return key, path, tail, b" " + path.encode() + tail
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
         ent = self._urls.get(url, False)
@@ -259,7 +312,7 @@ class FastHttpClient:
             line = b" " + (path + ("&" if "?" in path else "?") + urlencode(params)).encode() + tail
         parts, body, ctype = [method.encode(), line], None, None
         if json is not None:
-            body, ctype = jsonlib.dumps(json, separators=(",", ":")).encode(), b"application/json"
+            body, ctype = _JSON.encode(json).encode(), b"application/json"
         elif isinstance(data, str):
             body, ctype = data.encode(), b"text/plain; charset=utf-8"
         elif data is not None:
@@ -299,8 +352,19 @@ class FastHttpClient:
             sem.release()
 
     def _loop_time(self) -> float:
-        self._loop = self._loop or asyncio.get_running_loop()
-        return self._loop.time()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+            self._sweeper = loop.call_at(loop.time() + self._tick, self._sweep)
+        return loop.time()
+
+    def _sweep(self) -> None:
+        """Fail the requests past their deadline or read timeout; again in ``tick`` seconds."""
+        loop = self._loop
+        now = loop.time()
+        for conn in [c for c in self._conns if c.waiter is not None]:
+            conn.overdue(now)
+        self._sweeper = None if self._closed else loop.call_at(now + self._tick, self._sweep)
 
     async def _send(self, key, method, payload, deadline=None):  # type: ignore[no-untyped-def]
         if deadline is None:
@@ -333,24 +397,66 @@ class FastHttpClient:
             return result
         raise AssertionError("unreachable")
 
-    async def _new_conn(self, key: tuple[str, int], deadline: float) -> _Conn:
+    async def _new_conn(self, key: tuple[str, int, bool], deadline: float) -> _Conn:
         loop = self._loop
-        if self._limit and self._open >= self._limit:
+        if self._limit and len(self._conns) >= self._limit:
             self._close_one_idle()
+        host, port, tls = key
         connect_by = loop.time() + self._connect
         name = "connect timeout" if connect_by < deadline else "timeout"
+        t0 = perf_counter_ns()
         try:
             async with asyncio.timeout_at(min(connect_by, deadline)):
-                _, conn = await loop.create_connection(lambda: _Conn(self), key[0], key[1])
+                transport, conn = await loop.create_connection(lambda: _Conn(self), host, port)
         except TimeoutError:
-            raise HttpError(name, f"connect to {key[0]}:{key[1]} timed out") from None
+            raise HttpError(name, f"connect to {host}:{port} timed out") from None
         except socket.gaierror as exc:
             raise HttpError("dns failure", str(exc)) from None
         except OSError as exc:
             if exc.errno == errno.ECONNREFUSED or f"[Errno {errno.ECONNREFUSED}]" in str(exc):  # or all refused
                 raise HttpError("connect refused", str(exc)) from None
             raise HttpError(_os_error_name(exc) or "connect error", str(exc)) from None
+        t1 = perf_counter_ns()
+        conn.connect_ns = t1 - t0
+        if tls:
+            await self._handshake(conn, transport, host, deadline)
+            conn.tls_ns = perf_counter_ns() - t1
         return conn  # type: ignore[return-value]
+
+    async def _handshake(self, conn: _Conn, transport: asyncio.Transport, host: str, deadline: float) -> None:
+        """TLS on the connected socket (``start_tls`` rather than ``create_connection(ssl=)``, which would
+        time connect and handshake as one); the same Protocol then reads the decrypted bytes."""
+        loop = self._loop
+        ctx = self._tls
+        if ctx is None:
+            ctx = self._tls = build_context(self._settings)
+        handshake_by = loop.time() + self._connect
+        try:
+            async with asyncio.timeout_at(min(handshake_by, deadline)):
+                conn.transport = await loop.start_tls(transport, conn, ctx, server_hostname=host)
+        except TimeoutError:
+            self._drop(conn, transport)
+            if handshake_by < deadline:
+                raise HttpError(TLS_ERROR, HANDSHAKE_TIMEOUT) from None
+            raise HttpError("timeout", f"TLS handshake with {host} cut by the total timeout") from None
+        except Exception as exc:  # the server closed, reset or spoke no TLS: a named failure, counted
+            self._drop(conn, transport)
+            raise HttpError(TLS_ERROR, describe(exc) if isinstance(exc, ssl.SSLError) else
+                            f"handshake failed: {exc or type(exc).__name__}") from None
+        except BaseException:
+            self._drop(conn, transport)
+            raise
+        conn.tls_host = host
+
+    @staticmethod
+    def _drop(conn: _Conn, transport: asyncio.Transport) -> None:
+        transport.abort()
+        conn.gone()
+
+    def tls_sessions_reused(self) -> int:
+        """Idle https:// connections whose handshake resumed a session (for tests and the bench)."""
+        return sum(1 for pool in self._pools.values() for c in pool
+                   if c.transport is not None and getattr(c.transport.get_extra_info("ssl_object"), "session_reused", False))
 
     def _close_one_idle(self) -> None:
         for c in (c for pool in self._pools.values() for c in pool if not c.closed):
@@ -358,9 +464,13 @@ class FastHttpClient:
             return
 
     def open_connections(self) -> int:
-        return self._open + (self._fallback.open_connections() if self._fallback is not None else 0)
+        return len(self._conns) + (self._fallback.open_connections() if self._fallback is not None else 0)
 
     async def close(self) -> None:
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for pool in self._pools.values():
             for c in pool:
                 if not c.closed and c.transport is not None:

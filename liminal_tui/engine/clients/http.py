@@ -1,13 +1,16 @@
 """One small HTTP client interface, three transports with identical metrics.
 
 Measured here (bench/run.py, CPU per request on one core): the fast client of ``fasthttp.py``
-(asyncio + httptools/llhttp) ~36 us, for plain http://; aiohttp ~135-180 us, for https:// (and on
-request, ``http.client = "aiohttp"``); httpx 500-3,000 us, only where HTTP/2 is asked for.
+(asyncio + httptools/llhttp) ~36 us, for http:// and https://; aiohttp ~135-180 us, on request
+(``http.client = "aiohttp"``); httpx 500-3,000 us, only where HTTP/2 is asked for. All three take their
+TLS context from :func:`.tls.build_context` (CA bundle, client certificate, verification).
 
 Failures are turned into short stable error names that group well in reports:
 ``connect refused``, ``connect timeout``, ``timeout``, ``connection reset``, ``server disconnected``,
 ``incomplete body``, ``bad response``, ``header too large``, ``dns failure``, ``tls error``,
-``connection error`` (and, from :mod:`.follow`, ``too many redirects``).
+``connection error`` (and, from :mod:`.follow`, ``too many redirects``). A ``tls error`` carries the same
+message in every client (:func:`.tls.describe`): ``certificate verify failed: <why>``, ``handshake timeout``,
+``certificate required by the server (set http.client_cert)``, ``handshake failed: <reason>``.
 
 No client follows redirects or keeps cookies itself: :mod:`.follow` does both for every client alike.
 """
@@ -20,6 +23,7 @@ import ssl
 from typing import Any, Protocol
 
 from ...profile.models import HttpSettings
+from .tls import TLS_ERROR, build_context, describe
 
 __all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "MAX_HEADER_BYTES"]
 
@@ -61,6 +65,11 @@ def _os_error_name(exc: BaseException) -> str | None:
     return None
 
 
+def _os_failure(exc: BaseException, message: str, default: str = "connection error") -> HttpError:
+    name = _os_error_name(exc) or default
+    return HttpError(name, describe(exc) if name == TLS_ERROR else message)
+
+
 class AiohttpClient:
     """aiohttp with one session (and connection pool) per worker."""
 
@@ -72,7 +81,7 @@ class AiohttpClient:
         self._timeout = aiohttp.ClientTimeout(total=t.total or None, sock_connect=t.connect, sock_read=t.read)
         limit = settings.max_connections or connections or 0
         self._connector = aiohttp.TCPConnector(
-            limit=limit, limit_per_host=0, ssl=None if settings.verify_tls else False,
+            limit=limit, limit_per_host=0, ssl=build_context(settings),
             ttl_dns_cache=300, enable_cleanup_closed=False,
         )
         self._session = aiohttp.ClientSession(
@@ -89,10 +98,12 @@ class AiohttpClient:
             ) as resp:
                 body = await resp.read()
                 return resp.status, resp.reason or "", body, resp.headers
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise HttpError(TLS_ERROR, describe(exc.certificate_error)) from None
         except aiohttp.ClientConnectorError as exc:
             name = _os_error_name(exc.os_error) or ("dns failure" if "Name or service" in str(exc) else "connect error")
-            if isinstance(exc, aiohttp.ClientConnectorCertificateError) or isinstance(exc, aiohttp.ClientSSLError):
-                name = "tls error"
+            if isinstance(exc, aiohttp.ClientSSLError) or name == TLS_ERROR:
+                raise HttpError(TLS_ERROR, describe(exc.os_error)) from None
             raise HttpError(name, str(exc)) from None
         except aiohttp.ConnectionTimeoutError as exc:
             raise HttpError("connect timeout", str(exc) or "connect timed out") from None
@@ -108,11 +119,11 @@ class AiohttpClient:
                 raise HttpError("header too large", f"a response header over {MAX_HEADER_BYTES} bytes") from None
             raise HttpError("bad response", message) from None
         except aiohttp.ClientOSError as exc:
-            raise HttpError(_os_error_name(exc) or "connection error", str(exc)) from None
+            raise _os_failure(exc, str(exc)) from None
         except aiohttp.ClientError as exc:
-            raise HttpError(_os_error_name(exc) or "connection error", f"{type(exc).__name__}: {exc}") from None
+            raise _os_failure(exc, f"{type(exc).__name__}: {exc}") from None
         except OSError as exc:
-            raise HttpError(_os_error_name(exc) or "connection error", str(exc)) from None
+            raise _os_failure(exc, str(exc)) from None
 
     def open_connections(self) -> int:
         conns = getattr(self._connector, "_conns", {})
@@ -136,7 +147,7 @@ class HttpxClient:
         limit = settings.max_connections or connections or None
         self._client = httpx.AsyncClient(
             http2=settings.http2,
-            verify=settings.verify_tls,
+            verify=build_context(settings, alpn=()),  # httpcore sets ALPN (h2, http/1.1) itself
             timeout=httpx.Timeout(t.total, connect=t.connect, read=t.read if t.read is not None else t.total),
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             headers={"User-Agent": "liminal-tui"},
@@ -157,15 +168,17 @@ class HttpxClient:
         except httpx.TimeoutException as exc:
             raise HttpError("timeout", str(exc) or "no response in time") from None
         except httpx.ConnectError as exc:
-            raise HttpError(_os_error_name(exc) or "connect error", str(exc)) from None
+            raise _os_failure(exc, str(exc), "connect error") from None
         except httpx.RemoteProtocolError as exc:
             text = str(exc)
             name = "server disconnected" if "disconnected" in text else "bad response"
             raise HttpError(name, text) from None
         except httpx.ReadError as exc:
-            raise HttpError(_os_error_name(exc) or "connection reset", str(exc)) from None
+            raise _os_failure(exc, str(exc), "connection reset") from None
         except httpx.HTTPError as exc:
-            raise HttpError(_os_error_name(exc) or "connection error", f"{type(exc).__name__}: {exc}") from None
+            raise _os_failure(exc, f"{type(exc).__name__}: {exc}") from None
+        except ssl.SSLError as exc:  # httpcore lets a TLS alert read after the handshake through unwrapped
+            raise HttpError(TLS_ERROR, describe(exc)) from None
 
     def open_connections(self) -> int:
         pool = getattr(getattr(self._client, "_transport", None), "_pool", None)
