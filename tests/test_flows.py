@@ -451,6 +451,8 @@ async def test_cli_run_reads_data_beside_the_profile_and_keeps_it_out_of_reports
     report = next((tmp_path / "r").iterdir())
     texts = [out.decode(), err.decode()] + [f.read_text(errors="replace") for f in report.iterdir() if f.is_file()]
     for text in texts:
+        # summary.json's encoded HDR histograms are base64, where "pw5" can occur by chance: not a row
+        text = re.sub(r'"latency_hdr": "[A-Za-z0-9+/=]*"', '"latency_hdr": ""', text)
         assert "ROW-NOTE" not in text and "pw5" not in text and "pw6" not in text
 
 
