@@ -5,6 +5,8 @@ Each test runs the real engine and compares its counts with what the server saw 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from flow_servers import UPLOAD_BYTES, USERS, start_flow_server
