@@ -184,7 +184,8 @@ async def test_held_connections_share_one_heartbeat_schedule(test_server) -> Non
     assert 40 * 5 <= ping.count <= 40 * 8 and ping.failures == 0
     # the connections' tasks: 40 readers, and pings only while in flight (between rounds, none); a task per
     # connection sleeping between pings would never let the count fall to 40
-    assert kinds == {"WsConnection._read_loop", "WsConnection._ping_once"}
+    # (a ping's task lives for one loopback round trip: a 10-ms sample may or may not catch one)
+    assert "WsConnection._read_loop" in kinds and kinds <= {"WsConnection._read_loop", "WsConnection._ping_once"}
     held = [n for n in counts if n >= 40]
     assert held and min(held) == 40 and max(held) <= 80
 
