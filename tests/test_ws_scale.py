@@ -218,7 +218,8 @@ async def test_heartbeats_due_together_start_in_batches() -> None:
         while len(beats) < 1000:
             await asyncio.sleep(0.01)
     per_pass = [beats.count(p) for p in sorted(set(beats))]
-    assert max(per_pass) == PING_BATCH and len(per_pass) == 1000 // PING_BATCH
+    # at most a batch a pass, every ping started (a connection coming due a moment later may make one more pass)
+    assert max(per_pass) == PING_BATCH and sum(per_pass) == 1000
     for _ in range(1000):
         schedule.leave()
     assert schedule._timer is None  # nobody left: no timer left behind
