@@ -59,9 +59,10 @@ class EndpointTable(FigureTable):
     sort_reverse: reactive[bool] = reactive(True)
     """Largest first (the default) or smallest first."""
 
-    def __init__(self, aggregates: str = "http", **kwargs) -> None:
+    def __init__(self, aggregates: str = "http", snapshot: Snapshot | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self._stats = StatsTable()
+        self._first = snapshot
         self.aggregates = aggregates
         """Which ``Aggregated`` rows end the table: ``"http"`` or ``"every"`` kind's."""
 
@@ -73,6 +74,8 @@ class EndpointTable(FigureTable):
                            ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("max", "max")):
             self.add_column(label, key=key, justify="right", optional=key in ("p95", "skipped"))
         self._title()
+        if self._first is not None:  # a table made for one snapshot (the summary) shows it as it mounts
+            self.call_later(self.update_snapshot, self._first)  # once is_mounted is set
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         self._stats = snapshot.total_stats

@@ -25,9 +25,10 @@ class FailureTable(FigureTable):
     }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, snapshot: Snapshot | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self._shown: tuple | None = None  # the first snapshot always fills the table ("none" when empty)
+        self._first = snapshot
 
     def on_mount(self) -> None:
         self.border_title = "Failures"
@@ -35,6 +36,8 @@ class FailureTable(FigureTable):
         self.add_column("error", key="error")
         self.add_column("endpoint", key="endpoint")
         self.add_column("message", key="message", shrink=True)  # cut to the panel, not scrolled sideways
+        if self._first is not None:  # a table made for one snapshot (the summary) shows it as it mounts
+            self.call_later(self.update_snapshot, self._first)  # once is_mounted is set
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         if snapshot.errors == self._shown:

@@ -100,6 +100,7 @@ async def test_live_keys_then_summary(tmp_path):
         assert summary.query_one("#summary-title").has_class("-stopped")
         # What the headless summary has: every endpoint with each kind's (labelled) aggregate, every failure.
         table = summary.query_one("#summary-endpoints", EndpointTable)
+        await until(pilot, lambda: table.row_count > 0)  # the table fills itself as it mounts
         names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
         assert "PATCH /api/memories/{id}" in names and "broadcast memory.updated" in names
         assert names[-4:] == ["Aggregated (HTTP)", "Aggregated (WS connect)", "Aggregated (heartbeat)",
@@ -255,3 +256,14 @@ async def test_the_generator_panel_lists_each_host(width):
         assert "share 25 %" in figures_b and figures_b.rstrip().endswith("clock -0.40 ms")
         assert all(len(line.rstrip()) <= health.size.width for line in lines)
         assert health.has_class("-saturated")
+
+
+async def test_a_summary_that_arrives_as_the_app_quits_does_not_crash_it(tmp_path):
+    """The run can end just as the user quits: Textual then skips mounting the new screen's children."""
+    snaps = build_snapshots(3)
+    app = create_app(profile_dirs=[], run_factory=lambda p: FakeRun(snaps))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(SummaryScreen(smoke(), snaps[-1], [], None))
+        app.exit()
+    assert app.return_code in (0, None)  # run_test re-raises what a handler raised

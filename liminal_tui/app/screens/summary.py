@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich import box
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -67,6 +68,8 @@ def verdict_table(verdicts: list[Verdict]) -> Table | Text:
 class SummaryScreen(Screen[None]):
     """Replaces the dashboard when the final snapshot is in."""
 
+    AUTO_FOCUS = "#summary-body"
+
     BINDINGS = [
         Binding("escape", "back", "Profiles", id="summary.back", tooltip="Back to the profile list"),
         Binding("r", "again", "Run again", id="summary.again", tooltip="Run the same profile again"),
@@ -108,8 +111,8 @@ class SummaryScreen(Screen[None]):
             yield Static(figures(f), id="summary-figures")
             yield Static("Change since the previous run", classes="summary--heading")
             yield Static(Text(self._change_status(), style="dim"), id="summary-change")
-            yield EndpointTable(id="summary-endpoints", aggregates="every")
-            yield FailureTable(id="summary-failures")
+            yield EndpointTable(id="summary-endpoints", aggregates="every", snapshot=f)
+            yield FailureTable(id="summary-failures", snapshot=f)
         yield Footer()
 
     def _change_status(self) -> str:
@@ -120,9 +123,8 @@ class SummaryScreen(Screen[None]):
         return "Reading the earlier runs..."
 
     def on_mount(self) -> None:
-        self.query_one(EndpointTable).update_snapshot(self.final)
-        self.query_one(FailureTable).update_snapshot(self.final)
-        self.query_one("#summary-body").focus()
+        # No queries here: when the app is quitting as this screen arrives, Textual skips mounting its
+        # children, and the tables fill themselves from the snapshot they were made with.
         if self.report is not None and (self.report / "summary.json").is_file():
             self._load_change(self.report)
 
@@ -131,7 +133,11 @@ class SummaryScreen(Screen[None]):
         from .history import change_since_previous
 
         change = change_since_previous(report)
-        self.app.call_from_thread(self.query_one("#summary-change", Static).update, change)
+        self.app.call_from_thread(self._show_change, change)
+
+    def _show_change(self, change: RenderableType) -> None:
+        for panel in self.query("#summary-change").results(Static):  # none once the screen has gone
+            panel.update(change)
 
     def action_back(self) -> None:
         self.dismiss(None)
