@@ -1,4 +1,6 @@
-"""The demo target's WebSocket clients: each fed by its own queue, so no client can stall another."""
+"""The demo target's WebSocket clients: each fed by its own queue, so no client can stall another.
+
+A broadcast is encoded once and stamped (:mod:`.fanout`); each client's send of it is timed."""
 
 from __future__ import annotations
 
@@ -6,8 +8,9 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import ClientError, WSCloseCode, web
+from aiohttp import ClientError, WSCloseCode, WSMsgType, web
 
+from .fanout import Broadcast, FanoutStats
 from .store import Memory, Stats
 
 __all__ = ["WsHub", "CLIENT_QUEUE_SIZE", "SEND_TIMEOUT"]
@@ -19,7 +22,7 @@ SEND_TIMEOUT = 1.0  # seconds one frame may take before its client is dropped
 class _Client:
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
         self.ws, self.transport, self.dropped = ws, transport, False
-        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(CLIENT_QUEUE_SIZE)
+        self.queue: asyncio.Queue[str | bytes | Broadcast] = asyncio.Queue(CLIENT_QUEUE_SIZE)
         self.task: asyncio.Task[None] | None = None
 
 
@@ -33,6 +36,8 @@ class WsHub:
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
         self.clients: set[_Client] = set()
+        self.fanout = FanoutStats()
+        """The server's own timing of its broadcasts (``/_stats``: ``broadcasts``)."""
         self._kicks: set[asyncio.Task[None]] = set()
 
     def add(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> _Client:
@@ -48,23 +53,38 @@ class WsHub:
         if client.task is not None:
             client.task.cancel()
             await asyncio.gather(client.task, return_exceptions=True)
+        self._abandon(client)
 
-    def send(self, client: _Client, payload: Memory | str | bytes) -> None:
+    def send(self, client: _Client, payload: Memory | str | bytes | Broadcast) -> None:
         try:
             client.queue.put_nowait(json.dumps(payload) if isinstance(payload, dict) else payload)
         except asyncio.QueueFull:
+            if isinstance(payload, Broadcast):
+                self.fanout.sent(payload, ok=False)
             self.drop(client)
 
     def broadcast(self, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload)
-        for client in list(self.clients):
-            self.send(client, data)
+        """Send ``payload`` to every client, stamped with its send time (``sent_ns``), encoded once."""
+        clients = list(self.clients)
+        bc = Broadcast(payload, len(clients))
+        self.fanout.started(bc)
+        for client in clients:
+            self.send(client, bc)
+
+    def _abandon(self, client: _Client) -> None:
+        """Broadcasts still queued for a client that is gone will not be sent: count them as failed."""
+        queue = client.queue
+        while not queue.empty():
+            item = queue.get_nowait()
+            if isinstance(item, Broadcast):
+                self.fanout.sent(item, ok=False)
 
     def drop(self, client: _Client) -> None:
         """Forget ``client`` and close its connection in the background."""
         if not client.dropped:
             client.dropped = True
             self.clients.discard(client)
+            self._abandon(client)
             task = asyncio.create_task(self._kick(client))
             self._kicks.add(task)
             task.add_done_callback(self._kicks.discard)
@@ -79,8 +99,17 @@ class WsHub:
         try:
             while True:
                 data = await client.queue.get()
-                send = ws.send_bytes(data) if isinstance(data, bytes) else ws.send_str(data)
-                await asyncio.wait_for(send, SEND_TIMEOUT)
+                if isinstance(data, Broadcast):
+                    try:
+                        async with asyncio.timeout(SEND_TIMEOUT):  # no task per send, as wait_for makes
+                            await ws.send_frame(data.frame, WSMsgType.TEXT)
+                    except BaseException:
+                        self.fanout.sent(data, ok=False)
+                        raise
+                    self.fanout.sent(data)
+                else:
+                    async with asyncio.timeout(SEND_TIMEOUT):
+                        await (ws.send_bytes(data) if isinstance(data, bytes) else ws.send_str(data))
                 self.stats.ws_messages_out += 1
         except Exception:  # connection reset, send timeout, ...
             self.drop(client)

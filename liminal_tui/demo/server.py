@@ -1,7 +1,8 @@
 """The built-in demo target: a small in-memory "memories" API with a WebSocket feed.
 
 Routes: ``/health``, ``/api/memories[/{id}]`` (CRUD), ``/ws`` and ``/_stats``
-(request counters, so load-engine tests can check their own numbers).
+(request counters, so load-engine tests can check their own numbers, and the server's own timing of
+its broadcasts: ``broadcasts``, see :mod:`.fanout`). Every broadcast carries ``sent_ns``, its send time.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].stats.snapshot())
+    state = request.app[STATE]
+    return web.json_response({**state.stats.snapshot(), "broadcasts": state.hub.fanout.snapshot()})
 
 
 async def create_memory(request: web.Request) -> web.Response:
