@@ -128,6 +128,10 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
             out.append(f"  heartbeat RTT p50 {ping.latency.p50:.2f} ms, p99 {ping.latency.p99:.2f} ms")
         if msg and msg.count:
             out.append(f"  message latency p50 {msg.latency.p50:.2f} ms, p95 {msg.latency.p95:.2f} ms, p99 {msg.latency.p99:.2f} ms")
+        d = msg.delivery if msg is not None else None
+        if d is not None and d.count:
+            out.append(f"  delivery from the send stamp ({d.count} messages) p50 {d.p50:.2f} ms, p90 {d.pct(90.0):.2f} ms, "
+                       f"p99 {d.p99:.2f} ms, max {d.max:.2f} ms")
     if verdicts:
         out.append("")
         out.append("Thresholds:")

@@ -49,6 +49,9 @@ def _merge_endpoints(items: list[EndpointInterval]) -> EndpointInterval:
         errors=tuple((name, message, n) for (name, message), n in errors.items()),
         statuses=tuple(sorted(statuses.items())),
         sums_us=(sum(i.sums_us[0] for i in items), sum(i.sums_us[1] for i in items), sum(i.sums_us[2] for i in items)),
+        skipped=sum(i.skipped for i in items), redirects=sum(i.redirects for i in items),
+        timings=tuple(_add([i.timings[k] for i in items]) for k in range(len(first.timings))),
+        timing_sums_us=tuple(sum(i.timing_sums_us[k] for i in items) for k in range(len(first.timing_sums_us))),
     )
 
 

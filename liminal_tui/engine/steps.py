@@ -19,6 +19,7 @@ from ..profile.steps import PauseStep, SetStep
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
 from .clients.ws import Heartbeats, ProxyCache, WsConnection
+from .delivery import MatchFloor, StampReader
 from .extract import compile_extract
 from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies, handshake
 from .follow import REDIRECT_STATUSES, Follower
@@ -369,6 +370,10 @@ class WsWaitStep(_Step):
         self.timeout_ns = int(step.timeout * 1e9)
         self.since_previous = step.since == "previous"
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_MESSAGE, step.name, "WSMSG")
+        self.stamp = StampReader(step.stamp, step.stamp_unit, step.stamp_clock) if step.stamp else None
+        """Records each matched message's delivery from its send stamp (:mod:`.delivery`)."""
+        self.floor = MatchFloor() if self.since_previous else None
+        """Keeps a repeated ``since = "previous"`` wait from matching the same message twice."""
 
     async def run(self, user: User) -> bool:
         now = time.perf_counter_ns()
@@ -385,10 +390,15 @@ class WsWaitStep(_Step):
             self.rec.skipped += 1
             return False
         deadline = now + self.timeout_ns
+        look = self.floor.start(conn, start) if self.floor is not None else start
         while True:
-            msg = _first_match(conn.buffer, start, lambda m: self._matches(m, want, needle))
+            msg = _first_match(conn.buffer, look, lambda m: self._matches(m, want, needle))
             if msg is not None:
                 self.rec.success(msg.t_ns - start, len(msg.text))
+                if self.floor is not None:
+                    self.floor.matched(conn, msg)
+                if self.stamp is not None:
+                    self.stamp.record(msg, self.rec)
                 return True
             left = deadline - time.perf_counter_ns()
             if left <= 0:

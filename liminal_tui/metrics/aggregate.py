@@ -112,9 +112,9 @@ class _Series:
     redirects: int = 0
     both_hist: HdrHistogram | None = None
     """Scratch: successes and failures together, made only for a series that has both."""
-    timing: list = field(default_factory=lambda: [None, None, None])
-    """Connect, TLS and first-byte histograms (``recorder.TIMINGS``), made when the first arrives."""
-    timing_sums: list[int] = field(default_factory=lambda: [0, 0, 0])
+    timing: list = field(default_factory=lambda: [None, None, None, None])
+    """Connect, TLS, first-byte and delivery histograms (``recorder.TIMINGS``), made when the first arrives."""
+    timing_sums: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
 
     def __post_init__(self) -> None:
         if self.open_model and self.kind == Kind.HTTP:
@@ -124,7 +124,7 @@ class _Series:
         """Empty for reuse: zeroing counters in place leaves no garbage (a fresh histogram is 190 KB)."""
         self.count = self.failures = self.bytes = self.skipped = self.redirects = 0
         self.sums = [0, 0, 0]
-        self.timing_sums = [0, 0, 0]
+        self.timing_sums = [0, 0, 0, 0]
         self.statuses.clear()
         for hist in (self.hist, self.failed_hist, self.service_hist, *self.timing):
             if hist is not None and hist.total_count:
@@ -220,6 +220,7 @@ class _Series:
             connect=self._timing(0),
             tls=self._timing(1),
             ttfb=self._timing(2),
+            delivery=self._timing(3),
         )
 
     def _timing(self, i: int) -> LatencyStats | None:

@@ -8,7 +8,9 @@ one :func:`record`: no dict lookup, no allocation, no string formatting on the h
 Python); the counts are the same (a property test checks them against hdrh's own).
 
 HTTP endpoints also keep connection timings (``[http] timings``, fast client only): time to first byte of
-every success, and TCP connect and TLS handshake times of the successes that opened a connection.
+every success, and TCP connect and TLS handshake times of the successes that opened a connection. A
+``ws_wait`` with a ``stamp`` keeps the fourth timing, **delivery**: each matched message's arrival minus
+the send time the server stamped on it.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
-TIMINGS = ("connect", "tls", "ttfb")
-"""The connection timings, in the order every record carries them: TCP connect, TLS handshake, first byte."""
+TIMINGS = ("connect", "tls", "ttfb", "delivery")
+"""The timings, in the order every record carries them: TCP connect, TLS handshake, first byte (HTTP), and
+delivery (a WebSocket message: arrival minus the server's send stamp)."""
 
 _SHAPE = new_histogram()
 _UNIT = _SHAPE.unit_magnitude
@@ -76,7 +79,7 @@ class EndpointRecorder:
     __slots__ = (
         "kind", "name", "method", "count", "failures", "bytes", "hist", "failed_hist",
         "service_hist", "errors", "statuses", "sum_us", "failed_sum_us", "service_sum_us", "skipped",
-        "redirects", "clean", "connect_hist", "tls_hist", "ttfb_hist", "timing_sums_us",
+        "redirects", "clean", "connect_hist", "tls_hist", "ttfb_hist", "delivery_hist", "timing_sums_us",
     )
 
     def __init__(self, kind: str, name: str, method: str = "", open_model: bool = False,
@@ -105,7 +108,9 @@ class EndpointRecorder:
         """TLS handshake time of successes that opened their https:// connection (us); made at the first."""
         self.ttfb_hist = new_histogram() if timings else None
         """Time to first byte of every success, from the step's start (us): connect and TLS included."""
-        self.timing_sums_us = [0, 0, 0]
+        self.delivery_hist: HdrHistogram | None = None
+        """Messages with a send stamp: arrival minus the stamp (us); made at the first."""
+        self.timing_sums_us = [0, 0, 0, 0]
 
     def success(self, latency_ns: int, nbytes: int = 0, status: int = 0, service_ns: int = -1) -> None:
         """Record a success. ``service_ns``: open model's uncorrected time (from the actual send)."""
@@ -136,6 +141,13 @@ class EndpointRecorder:
                 us = _clamp(tls_ns // 1000)
                 sums[1] += us
                 record(self.tls_hist or self._made("tls_hist"), us)
+
+    def delivered(self, delivery_ns: int) -> None:
+        """A matched message's delivery latency (ns): its arrival minus the send time stamped on it. A
+        negative value (the sender's clock ahead of this one) is recorded as the lowest, 1 us."""
+        us = _clamp(delivery_ns // 1000)
+        self.timing_sums_us[3] += us
+        record(self.delivery_hist or self._made("delivery_hist"), us)
 
     def _made(self, name: str) -> HdrHistogram:
         hist = new_histogram()
@@ -178,11 +190,12 @@ class EndpointRecorder:
             skipped=self.skipped,
             redirects=self.redirects,
             timings=tuple(_encode(h) if h is not None else None  # type: ignore[arg-type]
-                          for h in (self.connect_hist, self.tls_hist, self.ttfb_hist)),
+                          for h in (self.connect_hist, self.tls_hist, self.ttfb_hist, self.delivery_hist)),
             timing_sums_us=tuple(self.timing_sums_us),  # type: ignore[arg-type]
         )
-        self.timing_sums_us = [0, 0, 0]
-        for hist in (self.hist, self.failed_hist, self.service_hist, self.connect_hist, self.tls_hist, self.ttfb_hist):
+        self.timing_sums_us = [0, 0, 0, 0]
+        for hist in (self.hist, self.failed_hist, self.service_hist, self.connect_hist, self.tls_hist, self.ttfb_hist,
+                     self.delivery_hist):
             if hist is not None and hist.total_count:
                 clear_histogram(hist)
         self.count = self.failures = self.bytes = self.skipped = self.redirects = 0

@@ -82,10 +82,11 @@ class EndpointInterval:
     """Steps not run because an earlier step of their iteration failed (``on_failure = "end_iteration"``)."""
     redirects: int = 0
     """Redirects followed (each hop; the step itself is one sample)."""
-    timings: tuple[bytes | None, bytes | None, bytes | None] = (None, None, None)
+    timings: tuple[bytes | None, ...] = (None, None, None, None)
     """Encoded histograms (us) of TCP connect, TLS handshake and time to first byte of successes
-    (``recorder.TIMINGS``); connect and TLS only for requests that opened a connection."""
-    timing_sums_us: tuple[int, int, int] = (0, 0, 0)
+    (``recorder.TIMINGS``); connect and TLS only for requests that opened a connection; then delivery
+    (WebSocket messages with a send stamp: arrival minus the stamp)."""
+    timing_sums_us: tuple[int, ...] = (0, 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +213,9 @@ class EndpointStats:
     """TLS handshake time of the successes that opened an https:// connection."""
     ttfb: LatencyStats | None = None
     """Time to first byte of successes, from the step's start (connect and TLS included when opened)."""
+    delivery: LatencyStats | None = None
+    """WebSocket messages that carried a send stamp (a ``ws_wait``'s ``stamp``): arrival minus the stamp,
+    the fan-out latency from the server's send to this user (None: no stamped message)."""
 
     @property
     def total(self) -> int:

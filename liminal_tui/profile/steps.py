@@ -188,7 +188,13 @@ class WsWait(_Model):
     """Wait for a message that matches; its latency is recorded under ``name``.
 
     With ``since = "previous"`` the latency runs from the start of the previous step: put it after an
-    HTTP update to measure **broadcast latency** (update sent -> event received).
+    HTTP update to measure **broadcast latency** (update sent -> event received). A wait never matches
+    again the message it matched the time before (a ``ws_wait`` that repeats, since its own previous
+    start, takes the next broadcast, not the same one twice).
+
+    With ``stamp`` (a message that carries its send time) each matched message also records its
+    **delivery** latency, arrival here minus that stamp: the fan-out latency from the server's send to
+    this user, whoever caused the message (the ``delivery`` timing of the endpoint).
     """
 
     type: Literal["ws_wait"]
@@ -199,6 +205,19 @@ class WsWait(_Model):
     """Text the message must contain."""
     timeout: Duration = 5.0
     since: Literal["wait", "previous"] = "wait"
+    """``wait``: latency from this step's start, seeing messages that arrive from then on. ``previous``:
+    from the previous step's start (an HTTP update's send), seeing what arrived since then."""
+    stamp: str | None = None
+    """Dotted JSON path of the message's send time as the server stamped it (``sent_ns``, ``meta.ts``);
+    a matched message whose stamp is missing or not a number records no delivery. Cost: one clock read
+    and a field lookup a matched message."""
+    stamp_unit: Literal["auto", "s", "ms", "us", "ns"] = "auto"
+    """Unit of the stamp. ``auto`` (Unix time only) tells seconds, milliseconds, microseconds and
+    nanoseconds apart by the size of the number."""
+    stamp_clock: Literal["unix", "monotonic"] = "unix"
+    """The clock of the stamp: ``unix`` (the wall clock; across hosts its figures are as good as the
+    hosts' clock sync, NTP's error is in every sample and a receiver behind the sender records 1 us) or
+    ``monotonic`` (``CLOCK_MONOTONIC``, a server on this host only; needs an explicit ``stamp_unit``)."""
     on_failure: OnFailure | None = None
     """This step's own ``on_failure``; unset: the scenario's."""
     when: str | None = None
@@ -206,6 +225,14 @@ class WsWait(_Model):
 
     _v = field_validator("match", "contains")(classmethod(lambda cls, v: _check_template(v)))
     _v_when = field_validator("when")(classmethod(lambda cls, v: _check_when(v)))
+
+    @model_validator(mode="after")
+    def _stamp(self) -> "WsWait":
+        if self.stamp is not None and (not self.stamp or "[*]" in self.stamp):
+            raise ValueError(f"stamp: '{self.stamp}' must be a dotted path to one field (e.g. 'sent_ns')")
+        if self.stamp_clock == "monotonic" and self.stamp_unit == "auto":
+            raise ValueError("stamp_unit: a monotonic stamp needs its unit (s, ms, us or ns), 'auto' reads Unix times only")
+        return self
 
     def used_variables(self) -> set[str]:
         return template_variables(self.match) | template_variables(self.contains) | _when_variables(self.when)

@@ -109,7 +109,8 @@ def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: 
         "rows": [*endpoints, aggregated],
         "pct_keys": PERCENTILE_KEYS,
         "open_model": any("service_ms" in e for e in endpoints),
-        "timed": [e for e in [*endpoints, summary["aggregates"].get("http", aggregated)] if e.get("timings_ms")],
+        "timed": [e for e in [*endpoints, summary["aggregates"].get("http", aggregated)]
+                  if "ttfb" in e.get("timings_ms", {})],
         "heartbeats": [e for e in endpoints if e["kind"] == KIND_WS_PING],
         "broadcasts": [e for e in endpoints if e["kind"] == KIND_WS_MESSAGE],
         "sections": [Markup(section) for section in sections],

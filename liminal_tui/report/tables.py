@@ -176,4 +176,6 @@ def stats_record(s: EndpointStats) -> dict:
     if s.ttfb is not None or s.connect is not None:
         out["timings_ms"] = {"connect": latency_record(s.connect), "tls": latency_record(s.tls),
                              "ttfb": latency_record(s.ttfb)}
+    if s.delivery is not None:  # WebSocket messages with a send stamp
+        out.setdefault("timings_ms", {})["delivery"] = latency_record(s.delivery)
     return out

@@ -1,4 +1,5 @@
-"""Connection counters: HTTP connections, WebSockets, messages, heartbeat RTT and broadcast latency."""
+"""Connection counters: HTTP connections, WebSockets, messages, heartbeat RTT, broadcast latency and (messages
+with a send stamp) delivery."""
 
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ class ConnectionCounters(ColumnsPanel):
             ("messages out", f"{count(ws.messages_out)} total · {per_s(wi.messages_out / tick)}"),
             ("heartbeat RTT", _latency(ping, 50.0, 99.0)),
             ("broadcast latency", _latency(broadcast, 50.0, 95.0, 99.0)),
+            *([("delivery (stamp)", " · ".join(f"{n} {ms(broadcast.delivery.pct(p))}" for n, p in
+                                               (("p50", 50.0), ("p95", 95.0), ("p99", 99.0))))]
+              if broadcast is not None and broadcast.delivery is not None else []),
             ("iterations", f"{count(s.iterations)} total" + (f" · {count(s.dropped)} dropped" if s.model == "open" else "")),
         ]
         self.show_rows(rows)
