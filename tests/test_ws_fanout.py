@@ -253,3 +253,29 @@ def test_a_monotonic_stamp_needs_its_unit():
     body = LISTEN.format(users=1).replace('stamp = "sent_ns"', 'stamp = "sent_ns"\nstamp_clock = "monotonic"')
     with pytest.raises(ProfileError, match="stamp_unit"):
         make_profile("http://127.0.0.1:1", body)
+
+
+def test_a_cluster_hosts_processes_keep_their_delivery_timings_when_merged():
+    from hdrh.histogram import HdrHistogram
+
+    from liminal_tui.cluster.merge import merge_reports
+    from liminal_tui.engine.messages import IntervalReport
+    from liminal_tui.metrics.recorder import Recorder
+    from liminal_tui.metrics.snapshot import WorkerHealth
+
+    def report(worker: int, deliveries_ms: list[int]) -> IntervalReport:
+        rec = Recorder()
+        ep = rec.endpoint("ws_message", "fanout")
+        for d in deliveries_ms:
+            ep.success(d * 2_000_000)
+            ep.delivered(d * 1_000_000)
+        ep.skipped = 1
+        return IntervalReport(worker=worker, tick=1, t_start=0.0, t_end=1.0, endpoints=rec.drain(), users=1,
+                              target=1.0, iterations=1, dropped=0, http_connections=0, ws_open=1, ws_connects=0,
+                              ws_reconnects=0, ws_drops=0, ws_messages_in=0, ws_messages_out=0,
+                              health=WorkerHealth(worker, 10.0, 1.0, 1.0, 50.0))
+
+    (ep,) = merge_reports(3, [report(0, [1, 2]), report(1, [30])], t_start=0.0).endpoints
+    delivery = HdrHistogram.decode(ep.timings[3])
+    assert delivery.get_total_count() == 3 and delivery.get_max_value() == pytest.approx(30_000, rel=1e-3)
+    assert ep.timing_sums_us[3] == 33_000 and ep.skipped == 2
