@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from typing import Any
 
 from aiohttp import ClientError, WSCloseCode, WSMsgType, web
@@ -64,8 +65,15 @@ class WsHub:
             self.drop(client)
 
     def broadcast(self, payload: dict[str, Any]) -> None:
-        """Send ``payload`` to every client, stamped with its send time (``sent_ns``), encoded once."""
+        """Send ``payload`` to every client, stamped with its send time (``sent_ns``), encoded once.
+
+        The clients are served from a random point of their list each time: a client's place in the
+        fan-out (first or last of 1,000) changes with every broadcast instead of being fixed for life,
+        so any few clients see the latency of all (and ``bench/ws_fanout.py``'s anchor is a fair sample)."""
         clients = list(self.clients)
+        if len(clients) > 1:
+            turn = random.randrange(len(clients))
+            clients = clients[turn:] + clients[:turn]
         bc = Broadcast(payload, len(clients))
         self.fanout.started(bc)
         for client in clients:
