@@ -289,6 +289,8 @@ def main() -> int:
     arrivals = [(v, sent, recv) for conn in truth["seen"] for v, sent, recv in conn]
     anchor_ms = [(recv - sent) / 1e6 for _, sent, recv in arrivals]
     ref = pcts(anchor_ms)
+    # The comparison's own noise: the anchor's connections in two halves, one against the other.
+    halves = [pcts([(recv - sent) / 1e6 for conn in truth["seen"][k::2] for _, sent, recv in conn]) for k in (0, 1)]
     responses = {v: resp for v, _, resp, _ in write_log}
     from_resp = [(recv - responses[v]) / 1e6 for v, _, recv in arrivals if v in responses]
     stamps = {v: sent for v, sent, _ in arrivals}
@@ -326,6 +328,8 @@ def main() -> int:
         ratio = tool[p] / ref[p] if ref[p] else float("nan")
         rows.append((f"delivery {name} ms: tool / anchor", f"{fmt(tool[p])} / {fmt(ref[p])}  ({fmt(ratio)}x, "
                      f"{'within' if within[p] else 'OUTSIDE'} 1 ms + 2 %)"))
+    rows.append(("noise: anchor half / other half p50/p90/p99/max ms",
+                 "  ".join(f"{fmt(halves[0][p])}/{fmt(halves[1][p])}" for p in PCTS)))
     sd, ss, st = srv.get("delivery_ms") or {}, srv.get("span_ms") or {}, srv.get("total_ms") or {}
     fr = pcts(from_resp)
     rows += [
@@ -360,7 +364,8 @@ def main() -> int:
         "command": " ".join(["python", "bench/ws_fanout.py", *sys.argv[1:]]), "argv": argv,
         "provenance": provenance(), "users": users, "observers": observers, "writes": writes, "rate": rate,
         "tool_ms": {f"p{p:g}": tool[p] for p in PCTS}, "anchor_ms": {f"p{p:g}": ref[p] for p in PCTS},
-        "within": {f"p{p:g}": within[p] for p in PCTS}, "anchor_ended_early": truth.get("ended_early"),
+        "within": {f"p{p:g}": within[p] for p in PCTS},
+        "anchor_halves_ms": [{f"p{p:g}": h[p] for p in PCTS} for h in halves], "anchor_ended_early": truth.get("ended_early"),
         "server": {k: ({kk: vv for kk, vv in v.items() if kk != "hdr"} if isinstance(v, dict) else v) for k, v in srv.items()},
         "from_response_ms": {f"p{p:g}": fr[p] for p in PCTS}, "write_ms": pcts(write_ms)[50.0],
         "samples": samples, "passed": passed, "summary": summary, "stderr_tail": stderr[-3000:],

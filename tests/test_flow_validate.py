@@ -111,7 +111,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "profiles" / "exampl
 def test_there_is_an_example_per_capability():
     names = {p.stem for p in EXAMPLES}
     assert {"setup_teardown", "ws_handshake", "template_functions", "set_and_user_vars", "conditions_retry_pause",
-            "data_feeder", "forms_uploads", "lists_and_extraction", "second_host", "socketio"} <= names
+            "data_feeder", "forms_uploads", "lists_and_extraction", "second_host", "socketio", "ws_fanout"} <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
