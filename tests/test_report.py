@@ -456,3 +456,32 @@ def test_no_timings_table_when_switched_off(tmp_path, profile):
     out = writer.write(final, [])
     assert all("timings_ms" not in e for e in json.loads((out / "summary.json").read_text())["endpoints"])
     assert "Connection timings" not in (out / "report.html").read_text()
+
+
+def test_delivery_timings_in_summary_html_and_headless(tmp_path, profile):
+    """A ws_wait with a stamp: its messages' delivery in summary.json, report.html and the headless summary;
+    only the ws_message endpoint has it, and the connection-timings table does not list it."""
+    from liminal_tui.headless import format_summary
+
+    writer = _writer(tmp_path, profile)
+    agg = Aggregator("fanout", TARGET, "closed", duration=1.0)
+    rec = Recorder(timings=True)
+    ep = rec.endpoint("ws_message", "broadcast memory.updated", "WSMSG")
+    for i in range(40):
+        ep.success((100 + i) * MS, nbytes=50)
+        if i % 4:  # a quarter carried no stamp
+            ep.delivered((2 + i) * MS)
+    rec.endpoint("ws_connect", "WS /ws").success(MS)
+    agg.add(_report(0, 1, rec))
+    writer.on_snapshot(snap := agg.snapshot("steady", 1.0, final=True))
+    out = writer.write(snap, [])
+    summary = json.loads((out / "summary.json").read_text())
+    eps = {e["kind"]: e for e in summary["endpoints"]}
+    d = eps["ws_message"]["timings_ms"]["delivery"]
+    assert d["count"] == 30 and d["min"] == 3.0 and d["max"] == pytest.approx(41.0, rel=1e-3)
+    assert list(eps["ws_message"]["timings_ms"]) == ["delivery"] and "timings_ms" not in eps["ws_connect"]
+    html = (out / "report.html").read_text()
+    assert "Delivery from the server&#39;s send stamp" in html or "Delivery from the server's send stamp" in html
+    assert "Connection timings (ms)" not in html
+    text = format_summary(snap, [], None, [])
+    assert "delivery from the send stamp (30 messages)" in text
