@@ -50,6 +50,8 @@ PCTS = (50.0, 90.0, 99.0, 100.0)
 TOLERANCE_MS, TOLERANCE_REL = 1.0, 0.02
 IDLE_S = 3.0
 """Seconds at 0 users before the ramp: the worker's RSS without connections."""
+TAIL_S = 8.0
+"""Seconds of the run after the last write is due: a generator that fell behind still counts every delivery."""
 
 PROFILE = '''\
 name = "bench-ws-fanout-{users}"
@@ -176,7 +178,7 @@ def main() -> int:
     spawn = 1000.0
     connect_s = IDLE_S + users / spawn + 5.0  # idle, the ramp, and time for the workers to start
     write_s = writes / rate
-    duration = round(connect_s + write_s + 4.0, 1)
+    duration = round(connect_s + write_s + TAIL_S, 1)
     work = Path(tempfile.mkdtemp(prefix="liminal-bench-fanout-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
