@@ -140,6 +140,19 @@ def _send(method: str, url: str, body: dict) -> tuple[int, dict]:
         return r.status, json.loads(r.read())
 
 
+def rq_wait(pids: list[int]) -> float:
+    """Seconds the threads of ``pids`` have spent runnable with no CPU free (/proc/PID/task/*/schedstat)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                    total += int(fh.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):  # a thread or process that just ended
+            continue
+    return total
+
+
 def pcts(values: list[float]) -> dict[float, float]:
     v = sorted(values)
     return {p: (v[-1] if p == 100.0 else percentile(v, p)) if v else float("nan") for p in PCTS}
@@ -212,20 +225,23 @@ def main() -> int:
 
         def sample(phase: str, clients: int = -1) -> None:
             rss = cpu = 0.0
-            for p in workers_of(proc.pid) if proc.poll() is None else []:
+            workers = workers_of(proc.pid) if proc.poll() is None else []
+            for p in workers:
                 try:
                     rss += p.memory_info().rss
                     t = p.cpu_times()
                     cpu += t.user + t.system
                 except psutil.Error:
                     pass
-            row = {"t": round(time.monotonic() - t0, 2), "phase": phase, "worker_rss": rss, "worker_cpu": cpu}
+            row = {"t": round(time.monotonic() - t0, 2), "phase": phase, "worker_rss": rss, "worker_cpu": cpu,
+                   "worker_rq": rq_wait([p.pid for p in workers])}
             for name, p in (("server", sp), ("anchor", ap_)):
                 try:
                     t = p.cpu_times()
                     row[f"{name}_cpu"], row[f"{name}_rss"] = t.user + t.system, p.memory_info().rss
+                    row[f"{name}_rq"] = rq_wait([p.pid])
                 except psutil.Error:
-                    row[f"{name}_cpu"] = row[f"{name}_rss"] = None
+                    row[f"{name}_cpu"] = row[f"{name}_rss"] = row[f"{name}_rq"] = None
             row["load1"] = os.getloadavg()[0]
             row["clients"] = clients
             samples.append(row)
@@ -350,6 +366,8 @@ def main() -> int:
         ("worker CPU per 1,000 deliveries", f"{window('worker_cpu') / 100 / (rate * users) * 1e6:.1f} ms"),
         ("server CPU during writes", f"{window('server_cpu'):.0f} % of a core"),
         ("anchor CPU during writes", f"{window('anchor_cpu'):.0f} % of a core ({observers} connections)"),
+        ("run-queue wait during writes: worker / anchor / server",
+         f"{window('worker_rq'):.0f} / {window('anchor_rq'):.0f} / {window('server_rq'):.0f} % of a core (runnable, no CPU free)"),
         ("load average (1 min)", f"{loadavg()} on {os.cpu_count()} CPUs"),
         ("generator saturated (s)", f"{summary['generator']['saturated_seconds']}"),
         ("liminal-tui exit code", f"{proc.returncode}"),
