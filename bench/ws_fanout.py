@@ -1,7 +1,7 @@
 """Broadcast fan-out at scale: 1,000 users wait for the broadcast an HTTP write causes, timed from its stamp.
 
-    python bench/ws_fanout.py            # 1,000 users, 60 writes at 5/s (~30 s)
-    python bench/ws_fanout.py --quick    # 200 users, 30 writes at 5/s (~20 s)
+    python bench/ws_fanout.py            # 1,000 users, 60 writes at 5/s (~45 s)
+    python bench/ws_fanout.py --quick    # 200 users, 30 writes at 5/s (~30 s)
 
 Starts the demo target (``python -m liminal_tui.demo``, one process, heartbeats off) on 127.0.0.1, then
 
