@@ -111,6 +111,11 @@ class WorkerHealth:
     def saturated(self) -> bool:
         return self.cpu_percent >= SATURATED_CPU_PERCENT or self.loop_lag_ms >= SATURATED_LAG_MS
 
+    @property
+    def label(self) -> str:
+        """``worker 0`` for a local process, ``host 0 (name)`` for a cluster host."""
+        return f"host {self.worker} ({self.host})" if self.host else f"worker {self.worker}"
+
 
 @dataclass(frozen=True, slots=True)
 class IntervalReport:
