@@ -67,11 +67,12 @@ class _SnapshotCollector:
         msgs.add_metric(["in"], snap.ws.messages_in)
         msgs.add_metric(["out"], snap.ws.messages_out)
         yield msgs
-        cpu = GaugeMetricFamily("liminal_generator_cpu_percent", "CPU of each worker (100 = one core)", labels=["worker"])
-        lag = GaugeMetricFamily("liminal_generator_loop_lag_seconds", "Worst event-loop lag of the last tick", labels=["worker"])
+        # A cluster run's workers are hosts: ``host`` carries the name (empty for a local worker process).
+        cpu = GaugeMetricFamily("liminal_generator_cpu_percent", "CPU of each worker (100 = one core)", labels=["worker", "host"])
+        lag = GaugeMetricFamily("liminal_generator_loop_lag_seconds", "Worst event-loop lag of the last tick", labels=["worker", "host"])
         for h in snap.health:
-            cpu.add_metric([str(h.worker)], h.cpu_percent)
-            lag.add_metric([str(h.worker)], h.loop_lag_ms / 1000.0)
+            cpu.add_metric([str(h.worker), h.host], h.cpu_percent)
+            lag.add_metric([str(h.worker), h.host], h.loop_lag_ms / 1000.0)
         yield cpu
         yield lag
 

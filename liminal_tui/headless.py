@@ -141,7 +141,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
     if peaks:
         out.append("")
         out.append("Generator (worst tick): " + ", ".join(
-            f"worker {h.worker} CPU {h.cpu_percent:.0f}% loop lag {h.loop_lag_ms:.1f} ms" for h in peaks))
+            f"{h.label} CPU {h.cpu_percent:.0f}% loop lag {h.loop_lag_ms:.1f} ms" for h in peaks))
     for note in notes:
         out.append(f"WARNING: {note}" if "saturated" in note else f"note: {note}")
     if report_dir:

@@ -277,6 +277,8 @@ def test_ctrl_c_writes_the_report_with_its_hosts(tmp_path):
     summary = json.loads((report / "summary.json").read_text())
     assert "interrupted" in summary["stop_reason"] and len(summary["hosts"]) == 2
     assert sum(h["requests"] for h in summary["hosts"]) > 0 and all(h["lost_at_s"] is None for h in summary["hosts"])
+    generator = next(line for line in out.splitlines() if line.startswith("Generator (worst tick)"))
+    assert "host 0 (" in generator and "host 1 (" in generator and "worker" not in generator  # hosts by name
 
 
 @slow

@@ -177,3 +177,24 @@ async def test_a_300_character_profile_name_never_gives_a_traceback(test_server,
         assert code == 0 and "Traceback" not in err, err
         folders = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert len(folders) == 2 and all(len(f) < 120 and f.startswith("n" * 80 + "_") for f in folders)
+
+
+@pytest.mark.parametrize("prefix", ["", "u:", "ab:", "user:"])  # every byte alignment of the secret
+def test_a_secret_inside_base64_is_redacted(prefix):
+    """An echoed ``Authorization: Basic base64(user:secret)`` header must not carry the secret out."""
+    import base64
+
+    from liminal_tui.metrics.clean import Cleaner
+
+    clean = Cleaner([SECRET])
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode((prefix + SECRET).encode()).decode()
+        message = f"401: bad credentials Basic {encoded}"
+        cleaned = clean(message)
+        assert cleaned != message and "***" in cleaned
+        # what is left is the prefix's characters and at most two at each end of the secret, which
+        # share bits with its neighbours: nothing that spells a byte of its middle
+        leftover = cleaned.rsplit(" ", 1)[-1].replace("***", "")
+        assert len(leftover) <= -(-len(prefix) * 4 // 3) + 4, (encoded, cleaned)
+    innocent = base64.b64encode(b"nothing secret here at all").decode()
+    assert clean(innocent) == innocent

@@ -485,3 +485,24 @@ def test_delivery_timings_in_summary_html_and_headless(tmp_path, profile):
     assert "Connection timings (ms)" not in html
     text = format_summary(snap, [], None, [])
     assert "delivery from the send stamp (30 messages)" in text
+
+
+def test_an_endpoint_named_aggregated_keeps_its_own_histogram(tmp_path, profile):
+    """summary.json's latency_hdr: an endpoint called "Aggregated" is not confused with its kind's total."""
+    from hdrh.histogram import HdrHistogram
+
+    agg, rec = Aggregator("checkout", TARGET, "closed", duration=1.0), Recorder()
+    for name, n in (("Aggregated", 3), ("GET /other", 10)):
+        for i in range(n):
+            rec.endpoint("http", name, "GET").success((5 + i) * MS, nbytes=1, status=200)
+    agg.add(_report(0, 1, rec, ws=False))
+    final = agg.snapshot("finished", 1.0, final=True)
+    writer = _writer(tmp_path, profile)
+    out = writer.write(final, [], notes=[])
+    summary = json.loads((out / "summary.json").read_text())
+
+    def count(record) -> int:
+        return HdrHistogram.decode(record["latency_hdr"]).get_total_count()
+
+    (named,) = [e for e in summary["endpoints"] if e["name"] == "Aggregated"]
+    assert count(named) == 3 and count(summary["aggregates"]["http"]) == 13

@@ -374,10 +374,12 @@ class Aggregator:
         self._workers.pop(worker, None)
         self._forgotten.add(worker)
 
-    def _encoded(self) -> tuple[tuple[str, str, bytes], ...]:
+    def _encoded(self) -> tuple[tuple[str, str, bool, bytes], ...]:
         """Every whole-run success histogram, encoded (a few KB each, ~0.5 ms each)."""
-        series = [*self._total.values(), *self._total_rows.kinds.values(), self._total_rows.everything]
-        return tuple((s.kind, s.name, s.hist.encode()) for s in series if s.hist.get_total_count())
+        endpoints = [(s, False) for s in self._total.values()]
+        aggregates = [(s, True) for s in (*self._total_rows.kinds.values(), self._total_rows.everything)]
+        return tuple((s.kind, s.name, aggregate, s.hist.encode())
+                     for s, aggregate in endpoints + aggregates if s.hist.get_total_count())
 
     def _distribution(self, bins: int = 60) -> tuple[tuple[float, int], ...]:
         hist = new_histogram()

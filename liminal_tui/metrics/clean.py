@@ -8,11 +8,13 @@ Prometheus) ever holds a raw target string or an ``${env:...}`` value:
   set a terminal's title; a newline would break a CSV row read by a naive tool); tab, CR and LF become a
   space. The HTML report escapes on top of this.
 * :class:`Cleaner` also replaces each secret (the value of every ``${env:NAME}`` the profile reads) with
-  ``***`` in every form a message can carry it: as is, percent-encoded, JSON-escaped and ``repr``-quoted.
+  ``***`` in every form a message can carry it: as is, percent-encoded, JSON-escaped, ``repr``-quoted,
+  and inside base64 (an echoed ``Authorization: Basic`` header carries ``base64("user:" + secret)``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -57,7 +59,25 @@ def _forms(secret: str) -> set[str]:
     forms = {secret, quote(secret, safe=""), quote(secret, safe=URL_SAFE), quote_plus(secret),
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1],
              sanitize(secret)}
-    return {f for f in forms if f}
+    return {f for f in forms if f} | _base64_cores(secret)
+
+
+_MIN_BASE64_CORE = 6  # shorter cores would redact innocent base64 by chance
+
+
+def _base64_cores(secret: str) -> set[str]:
+    """The base64 characters that ``secret`` alone decides, at each of the three byte alignments it can
+    take inside a longer base64 text (standard and URL-safe alphabets)."""
+    raw = secret.encode()
+    cores = set()
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + raw + b"\0\0").decode()
+        start = -(-8 * pad // 6)  # the first character made only of the secret's bits
+        end = 8 * (pad + len(raw)) // 6  # one past the last such character
+        core = encoded[start:end]
+        if len(core) >= _MIN_BASE64_CORE:
+            cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
 
 
 class Cleaner:

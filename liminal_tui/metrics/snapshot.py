@@ -112,6 +112,11 @@ class WorkerHealth:
     def saturated(self) -> bool:
         return self.cpu_percent >= SATURATED_CPU_PERCENT or self.loop_lag_ms >= SATURATED_LAG_MS
 
+    @property
+    def label(self) -> str:
+        """``worker 0`` for a local process, ``host 0 (name)`` for a cluster host."""
+        return f"host {self.worker} ({self.host})" if self.host else f"worker {self.worker}"
+
 
 @dataclass(frozen=True, slots=True)
 class IntervalReport:
@@ -329,9 +334,10 @@ class Snapshot:
     """Highest load the model asked for so far: users or iterations/s."""
     distribution: tuple[tuple[float, int], ...] = field(default=())
     """Final snapshot only: (latency ms, count) buckets of all HTTP successes, for a histogram chart."""
-    histograms: tuple[tuple[str, str, bytes], ...] = field(default=())
-    """Final snapshot only: (kind, name, base64 HdrHistogram of successes in us) for each endpoint and each
-    ``Aggregated`` row, so a later comparison can judge percentiles from the whole distribution."""
+    histograms: tuple[tuple[str, str, bool, bytes], ...] = field(default=())
+    """Final snapshot only: (kind, name, is_aggregate, base64 HdrHistogram of successes in us) for each
+    endpoint and each ``Aggregated`` row, so a later comparison can judge percentiles from the whole
+    distribution. ``is_aggregate`` keeps an endpoint that happens to be named "Aggregated" apart."""
 
     def find(self, kind: str, name: str | None = None, total: bool = True) -> EndpointStats | None:
         """An endpoint's stats, or with no ``name`` the kind's aggregate (:data:`ALL`: every kind's);

@@ -88,12 +88,12 @@ def build_summary(
     planned = final.duration or profile.duration  # the run's own plan (a CLI override included)
     passed = all(v.passed for v in verdicts)
     outcome = outcome_of(final.stop_reason, verdicts)
-    hdr = {(kind, name): encoded.decode("ascii") for kind, name, encoded in final.histograms}
+    hdr = {(kind, name, aggregate): encoded.decode("ascii") for kind, name, aggregate, encoded in final.histograms}
 
-    def record(s: Any) -> dict[str, Any]:
+    def record(s: Any, aggregate: bool = False) -> dict[str, Any]:
         out = stats_record(s)
-        if (s.kind, s.name) in hdr:
-            out["latency_hdr"] = hdr[(s.kind, s.name)]
+        if (key := (s.kind, s.name, aggregate)) in hdr:
+            out["latency_hdr"] = hdr[key]
         return out
 
     return {
@@ -120,7 +120,7 @@ def build_summary(
         },
         "settings": settings,
         "endpoints": [record(s) for s in endpoints],
-        "aggregates": {kind: record(s) for kind, s in aggregates.items()} or {"all": stats_record(EMPTY)},
+        "aggregates": {kind: record(s, aggregate=True) for kind, s in aggregates.items()} or {"all": stats_record(EMPTY)},
         "failures": {
             "total": sum(e.count for e in final.errors),
             "groups": [

@@ -106,6 +106,13 @@ class WorkerPeak:
     loop_lag_p99_ms: float = 0.0
     rss_mb: float = 0.0
     saturated_ticks: int = 0
+    host: str = ""
+    """A cluster host's name; empty for a local worker process."""
+
+    @property
+    def label(self) -> str:
+        """``worker 0`` for a local process, ``host 0 (name)`` for a cluster host."""
+        return f"host {self.worker} ({self.host})" if self.host else f"worker {self.worker}"
 
 
 @dataclass
@@ -124,7 +131,7 @@ class Health:
         for h in snapshot.health:
             peak = self.workers.get(h.worker)
             if peak is None:
-                peak = self.workers[h.worker] = WorkerPeak(h.worker)
+                peak = self.workers[h.worker] = WorkerPeak(h.worker, host=h.host)
             peak.cpu_percent = max(peak.cpu_percent, h.cpu_percent)
             peak.loop_lag_ms = max(peak.loop_lag_ms, h.loop_lag_ms)
             peak.loop_lag_p99_ms = max(peak.loop_lag_p99_ms, h.loop_lag_p99_ms)
