@@ -8,6 +8,7 @@ import gzip
 import pytest
 
 from liminal_tui.engine.clients.fasthttp import FastHttpClient
+from liminal_tui.engine.clients.h1request import Targets
 from liminal_tui.engine.clients import make_client
 from liminal_tui.engine.clients.http import AiohttpClient, HttpError
 from liminal_tui.profile.models import HttpSettings
@@ -312,8 +313,8 @@ _PATH_CHARS = "abcXYZ019/%?=&;:@!$'()*+,~-._[] #\"<>{}|\\^`é\u2603\t"
 @settings(max_examples=300, deadline=None)
 @given(origin=st.sampled_from(_ORIGINS), tail=st.text(alphabet=_PATH_CHARS, max_size=16))
 def test_known_origin_shortcut_parses_as_urlsplit_and_quote_do(origin, tail):
-    warm = FastHttpClient(HttpSettings())
+    warm = Targets()
     for o in _ORIGINS:
-        warm._parse(o + "/warm")  # every origin known: the shortcut is tried first
+        warm.parse(o + "/warm")  # every origin known: the shortcut is tried first
     url = origin + "/" + tail
-    assert warm._parse(url) == FastHttpClient(HttpSettings())._parse(url)  # a fresh client: urlsplit + quote
+    assert warm.parse(url) == Targets().parse(url)  # a fresh cache: urlsplit + quote

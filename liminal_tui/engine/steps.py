@@ -92,7 +92,7 @@ class Engine:
         self.timed_type: type | None = None
         """The fast client's response headers, which carry the timings (None: timings off)."""
         if self.timings:
-            from .clients.fasthttp import Headers  # imported when used, as make_client does
+            from .clients.h1conn import Headers  # imported when used, as make_client does
 
             self.timed_type = Headers
 
