@@ -18,6 +18,7 @@ from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold,
 from ..profile.steps import PauseStep, SetStep
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
+from .clients.tls import build_context
 from .clients.ws import Heartbeats, ProxyCache, WsConnection
 from .extract import compile_extract
 from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies, handshake
@@ -87,7 +88,9 @@ class Engine:
         self.ws_stats = ws_stats
         self.verify_tls = verify_tls
         self.default_headers = default_headers
-        self.timings = (http or HttpSettings()).timings
+        self.http = http or HttpSettings(verify_tls=verify_tls)
+        self._ws_tls: Any = None
+        self.timings = self.http.timings
         """Record connection timings of the fast client's responses (``[http] timings``)."""
         self.timed_type: type | None = None
         """The fast client's response headers, which carry the timings (None: timings off)."""
@@ -96,6 +99,15 @@ class Engine:
 
             self.timed_type = Headers
 
+
+    def ws_tls(self) -> Any:
+        """The worker's TLS context for wss:// (built once): the fast HTTP client's own, so WebSockets get
+        the same ``ca_bundle``, client certificate, ``verify_tls`` and resumed sessions; else one from the
+        same ``[http]`` settings (:func:`.clients.tls.build_context`)."""
+        if self._ws_tls is None:
+            own = getattr(self.client, "tls_context", None)
+            self._ws_tls = own() if own is not None else build_context(self.http)
+        return self._ws_tls
 
     def heartbeats(self, interval: float) -> Heartbeats | None:
         """The run's heartbeat schedule for ``interval`` seconds (one timer for all its connections)."""
@@ -303,7 +315,8 @@ class WsOpen(_Step):
         conn = WsConnection(
             url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
             s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size, self.eng.ws_proxies,
-            self.eng.heartbeats(s.heartbeat),
+            self.eng.heartbeats(s.heartbeat), self.eng.ws_tls() if url.startswith("wss:") else None,
+            self.eng.http.client_cert,
         )
         user.ws = conn
         if self.on_connect is None:

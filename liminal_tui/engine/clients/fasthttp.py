@@ -156,9 +156,7 @@ class FastHttpClient:
         """TLS on the connected socket (``start_tls`` rather than ``create_connection(ssl=)``, which would
         time connect and handshake as one); the same Protocol then reads the decrypted bytes."""
         loop = self._loop
-        ctx = self._tls
-        if ctx is None:
-            ctx = self._tls = build_context(self._settings)
+        ctx = self.tls_context()
         handshake_by = loop.time() + self._connect
         try:
             async with asyncio.timeout_at(min(handshake_by, deadline)):
@@ -175,7 +173,13 @@ class FastHttpClient:
         except BaseException:
             self._drop(conn, transport)
             raise
-        conn.tls_host = host
+        conn.tls_host, conn.tls_object = host, conn.transport.get_extra_info("ssl_object")  # type: ignore[union-attr]
+
+    def tls_context(self) -> ResumingContext:
+        """The client's TLS context, built at first use; the worker's WebSockets use it too."""
+        if self._tls is None:
+            self._tls = build_context(self._settings)
+        return self._tls
 
     @staticmethod
     def _drop(conn: Connection, transport: asyncio.Transport) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from .http import MAX_HEADER_BYTES, HttpError, _os_error_name
-from .tls import TLS_ERROR, describe
+from .tls import CERT_REQUIRED, TLS_ERROR, closed_after_handshake, describe
 
 if TYPE_CHECKING:
     from .fasthttp import FastHttpClient
@@ -92,6 +92,8 @@ class Connection(asyncio.Protocol):
         self.first_ns, self.connect_ns, self.tls_ns = 0, -1, -1
         self.tls_host: str | None = None
         """Set on a new https:// connection until its first response: then its TLS session is kept."""
+        self.tls_object: Any = None
+        """The new https:// connection's ``SSLObject``, until its first response."""
 
     # -- asyncio.Protocol
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
@@ -126,6 +128,9 @@ class Connection(asyncio.Protocol):
             return
         if isinstance(exc, ssl.SSLError):  # e.g. the server's alert that a client certificate is required
             self.fail(TLS_ERROR, describe(exc))
+        elif not self.got_bytes and self.tls_host is not None and closed_after_handshake(
+                self.tls_object, self.client._settings.client_cert):
+            self.fail(TLS_ERROR, CERT_REQUIRED)  # the alert not read: the same name as when it is
         elif not self.got_bytes:
             self.fail("server disconnected", str(exc) if exc else "server closed the connection")
         elif self.headers_done and not self.head and self._eof_delimited():
@@ -196,8 +201,8 @@ class Connection(asyncio.Protocol):
         if self.connect_ns >= 0:
             self.connect_ns = self.tls_ns = -1
             if self.tls_host is not None and self.client._tls is not None and self.transport is not None:
-                self.client._tls.keep(self.tls_host, self.transport.get_extra_info("ssl_object"))
-                self.tls_host = None
+                self.client._tls.keep(self.tls_host, self.tls_object)
+                self.tls_host = self.tls_object = None
         waiter.set_result((status, self.reason.decode("latin-1"), data, headers))
 
     def start(self, payload: bytes, head: bool, deadline: float, read: float | None) -> asyncio.Future:
