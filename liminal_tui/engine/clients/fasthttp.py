@@ -27,7 +27,7 @@ from time import perf_counter_ns
 
 from ...profile.models import HttpSettings
 from .h1conn import Connection, Headers
-from .h1request import Targets, encode
+from .h1request import URL_CACHE_MAX, Targets, encode
 from .http import AiohttpClient, HttpError, _os_error_name
 from .tls import HANDSHAKE_TIMEOUT, TLS_ERROR, ResumingContext, build_context, describe
 
@@ -49,6 +49,8 @@ class FastHttpClient:
         self._pools: dict[tuple[str, int, bool], list[Connection]] = {}  # idle connections, LIFO
         self._targets = Targets()
         """Each URL's pool key and request-line bytes (:mod:`.h1request`)."""
+        self._bare: dict[str, dict[str, tuple]] = {}
+        """method -> url -> (pool key, the whole request's bytes) for requests without headers, query or body."""
         self._conns: set[Connection] = set()
         """Every open connection, idle or busy (the sweep looks at the busy ones)."""
         self._tick = max(0.005, min(0.05, self._total / 20, (self._read or 1e9) / 20))
@@ -60,32 +62,71 @@ class FastHttpClient:
         """Built at the first https:// connection (:func:`.tls.build_context`)."""
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
-        ent = self._targets.get(url)
-        if ent is None:
-            self._fallback = self._fallback or AiohttpClient(self._settings, self._connections)
-            return await self._fallback.request(method, url, headers, params, data, json)
-        key = ent[0]
-        payload = encode(method, ent, headers, params, data, json)
+        if headers or params or data is not None or json is not None:
+            ent = self._targets.get(url)
+            if ent is None:
+                return await self._delegate(method, url, headers, params, data, json)
+            key, payload = ent[0], encode(method, ent, headers, params, data, json)
+        else:  # a bare request (no headers, query or body of its own): its bytes are made once per URL
+            bare = self._bare.get(method)
+            if bare is None:
+                bare = self._bare[method] = {}
+            known = bare.get(url)
+            if known is None:
+                ent = self._targets.get(url)
+                if ent is None:
+                    return await self._delegate(method, url, headers, params, data, json)
+                if len(bare) >= URL_CACHE_MAX:
+                    bare.clear()
+                known = bare[url] = (ent[0], encode(method, ent, None, None, None, None))
+            key, payload = known
+        if self._sem is not None:
+            return await self._limited(key, method, payload)
+        deadline = (self._loop or self._start()).time() + self._total
+        pool = self._pools.get(key)
+        if pool:  # the common case inlined (one coroutine less a request): an idle connection, reused
+            conn = pool.pop()
+            if not conn.closed and not conn.transport.is_closing():  # type: ignore[union-attr]
+                try:
+                    result = await conn.start(payload, method == "HEAD", deadline, self._read)
+                except HttpError as exc:
+                    if exc.name == "server disconnected" and method in _IDEMPOTENT:
+                        return await self._send(key, method, payload, deadline, fresh=True)
+                    raise
+                except BaseException:  # cancelled: the response is unfinished, the connection unusable
+                    conn.fail("timeout", "cancelled")
+                    raise
+                if conn.keep_alive and not conn.closed:
+                    pool.append(conn)
+                elif not conn.closed:
+                    conn.transport.close()  # type: ignore[union-attr]
+                return result
+        return await self._send(key, method, payload, deadline)
+
+    async def _delegate(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        """A URL with credentials: through aiohttp."""
+        self._fallback = self._fallback or AiohttpClient(self._settings, self._connections)
+        return await self._fallback.request(method, url, headers, params, data, json)
+
+    async def _limited(self, key, method, payload):  # type: ignore[no-untyped-def]
+        """``max_connections``: wait for a free connection, within the request's total timeout."""
         sem = self._sem
-        if sem is None:
-            return await self._send(key, method, payload)
-        deadline = self._loop_time() + self._total
+        deadline = (self._loop or self._start()).time() + self._total
         try:
             async with asyncio.timeout_at(deadline):
-                await sem.acquire()
+                await sem.acquire()  # type: ignore[union-attr]
         except TimeoutError:
             raise HttpError("timeout", "no free connection in time") from None
         try:
             return await self._send(key, method, payload, deadline)
         finally:
-            sem.release()
+            sem.release()  # type: ignore[union-attr]
 
-    def _loop_time(self) -> float:
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-            self._sweeper = loop.call_at(loop.time() + self._tick, self._sweep)
-        return loop.time()
+    def _start(self) -> asyncio.AbstractEventLoop:
+        """At the first request: the running loop, and the sweep's first timer."""
+        loop = self._loop = asyncio.get_running_loop()
+        self._sweeper = loop.call_at(loop.time() + self._tick, self._sweep)
+        return loop
 
     def _sweep(self) -> None:
         """Fail the requests past their deadline or read timeout; again in ``tick`` seconds."""
@@ -95,11 +136,11 @@ class FastHttpClient:
             conn.overdue(now)
         self._sweeper = None if self._closed else loop.call_at(now + self._tick, self._sweep)
 
-    async def _send(self, key, method, payload, deadline=None):  # type: ignore[no-untyped-def]
-        if deadline is None:
-            deadline = self._loop_time() + self._total
+    async def _send(self, key, method, payload, deadline, fresh=False):  # type: ignore[no-untyped-def]
+        """On an idle connection of ``key``'s pool (not when ``fresh``), else a new one; a reused connection
+        that the server had closed (``server disconnected``) is tried once more on a new one."""
         pool = self._pools.get(key) or self._pools.setdefault(key, [])
-        for attempt in (0, 1):
+        for attempt in ((1,) if fresh else (0, 1)):
             conn = None
             while pool and not attempt:
                 c = pool.pop()

@@ -38,17 +38,47 @@ def decompress(encoding: bytes, data: bytes) -> bytes:
     return data
 
 
+MAX_HEAD_BYTES = 1 << 20
+"""Longest response head (status line and every header) the fast client takes in: 1 MiB."""
+_REASONS: dict[bytes, str] = {}
+"""Status line -> its reason phrase, decoded once (a server sends few distinct ones)."""
+
+
+def _pairs(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The header lines of a response head (status line first, no blank line) as raw (name, value)."""
+    out = []
+    for line in head.split(b"\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:  # llhttp refused anything else, obsolete line folding included
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def _reason(head: bytes) -> str:
+    i = head.find(b"\n")
+    line = head if i < 0 else head[:i]
+    reason = _REASONS.get(line)
+    if reason is None:
+        parts = line.rstrip(b"\r").split(b" ", 2)
+        reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
+        if len(_REASONS) < 256:
+            _REASONS[line] = reason
+    return reason
+
+
 class Headers:
-    """Response headers, decoded on first use; ``get``/``[]``/``in`` are case-insensitive."""
+    """Response headers, parsed from the head's bytes on first use; ``get``/``[]``/``in`` are
+    case-insensitive (the first of repeated headers wins, as with aiohttp's ``.get``)."""
 
-    __slots__ = ("_map", "_raw", "set_cookie", "first_ns", "connect_ns", "tls_ns")
+    __slots__ = ("_map", "_head", "set_cookie", "first_ns", "connect_ns", "tls_ns")
 
-    def __init__(self, raw: list, set_cookie: list[str] | tuple[()] = (), first_ns: int = 0,
+    def __init__(self, head: bytes, set_cookie: list[str] | tuple[()] = (), first_ns: int = 0,
                  connect_ns: int = -1, tls_ns: int = -1) -> None:
-        self._raw = raw
+        self._head = head
+        """The response's status line and header lines, as received."""
         self._map: dict[str, str] | None = None
         self.set_cookie = set_cookie
-        """Every ``Set-Cookie`` value (collected while the headers are scanned anyway)."""
+        """Every ``Set-Cookie`` value."""
         self.first_ns = first_ns
         """``perf_counter_ns()`` when the response's first bytes arrived."""
         self.connect_ns = connect_ns
@@ -57,8 +87,8 @@ class Headers:
         """TLS handshake time (ns) when this request opened its https:// connection, else -1."""
 
     def _dict(self) -> dict[str, str]:
-        if self._map is None:  # the first of repeated headers wins, as with aiohttp's .get
-            self._map = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(self._raw)}
+        if self._map is None:
+            self._map = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(_pairs(self._head))}
         return self._map
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -75,7 +105,11 @@ class Headers:
 
 
 class Connection(asyncio.Protocol):
-    """One keep-alive connection; at most one request in flight (no pipelining)."""
+    """One keep-alive connection; at most one request in flight (no pipelining).
+
+    llhttp (httptools) is given no ``on_status``/``on_header`` callback: a Python call per header, with
+    two ``bytes`` and a tuple, cost more than finding the head's end in the bytes received and reading
+    status line and headers from them only when asked (:class:`Headers`)."""
 
     def __init__(self, client: FastHttpClient) -> None:
         self.client, self.loop, self.parser = client, client._loop, httptools.HttpResponseParser(self)
@@ -85,9 +119,12 @@ class Connection(asyncio.Protocol):
         """Loop time by which the request in flight must be complete (see ``FastHttpClient._sweep``)."""
         self.read: float | None = None
         """Read timeout of the request in flight (None: none); ``last_rx`` is when bytes last came."""
-        self.closed = self.head = self.got_bytes = self.headers_done = self.keep_alive = False
-        self.head_status, self.last_rx, self.reason = 0, 0.0, b""
-        self.raw_headers: list = []
+        self.closed = self.is_head = self.got_bytes = self.headers_done = self.keep_alive = False
+        self.head_status, self.last_rx, self.head_end = 0, 0.0, 0
+        self.buf = b""
+        """The bytes of the response in flight from its status line on, until its head is complete."""
+        self.head = b""
+        """The response's status line and header lines (no blank line), once its head is complete."""
         self.body: list = []
         self.first_ns, self.connect_ns, self.tls_ns = 0, -1, -1
         self.tls_host: str | None = None
@@ -115,6 +152,11 @@ class Connection(asyncio.Protocol):
             self.first_ns = perf_counter_ns()
         if self.read is not None:
             self.last_rx = self.loop.time()
+        if not self.headers_done:
+            self.buf += data  # the first chunk: no copy (b"" + data is data)
+            if len(self.buf) > MAX_HEAD_BYTES and self.buf.find(b"\n\r\n") < 0 and self.buf.find(b"\n\n") < 0:
+                self.fail("header too large", f"a response head over {MAX_HEAD_BYTES} bytes")
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -133,7 +175,7 @@ class Connection(asyncio.Protocol):
             self.fail(TLS_ERROR, CERT_REQUIRED)  # the alert not read: the same name as when it is
         elif not self.got_bytes:
             self.fail("server disconnected", str(exc) if exc else "server closed the connection")
-        elif self.headers_done and not self.head and self._eof_delimited():
+        elif self.headers_done and not self.is_head and self._eof_delimited():
             self.keep_alive = False
             self.on_message_complete()
         else:
@@ -142,21 +184,23 @@ class Connection(asyncio.Protocol):
 
     def _eof_delimited(self) -> bool:  # neither Content-Length nor chunked: the body ends with the connection
         return not any(n.lower() == b"content-length" or (n.lower() == b"transfer-encoding" and b"chunked" in v.lower())
-                       for n, v in self.raw_headers)
+                       for n, v in _pairs(self.head))
 
     # -- httptools callbacks
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if len(value) > MAX_HEADER_BYTES or len(name) > MAX_HEADER_BYTES:
-            self.fail("header too large", f"a response header over {MAX_HEADER_BYTES} bytes")
-            return
-        self.raw_headers.append((name, value))
-
     def on_headers_complete(self) -> None:
         self.headers_done = True
-        if self.head and self.waiter is not None:
+        buf = self.buf
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            self.head, self.head_end = buf[:end], end + 4
+        else:  # bare LF line ends, which llhttp lets through
+            end = buf.find(b"\n\n")
+            self.head, self.head_end = buf[:end], end + 2
+        if len(self.head) > MAX_HEADER_BYTES and any(
+                len(n) > MAX_HEADER_BYTES or len(v) > MAX_HEADER_BYTES for n, v in _pairs(self.head)):
+            self.fail("header too large", f"a response header over {MAX_HEADER_BYTES} bytes")
+            return
+        if self.is_head and self.waiter is not None:
             # llhttp cannot be told that a HEAD response has no body: finish here, with a fresh parser
             parser = self.parser
             self.head_status = parser.get_status_code()
@@ -172,7 +216,7 @@ class Connection(asyncio.Protocol):
             return
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:  # interim response: the real one follows
-            self.reason, self.raw_headers, self.body, self.headers_done = b"", [], [], False
+            self.buf, self.body, self.headers_done = self.buf[self.head_end:], [], False
             return
         if not self.closed:
             self.keep_alive = self.parser.should_keep_alive()
@@ -183,32 +227,33 @@ class Connection(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         if waiter is None or waiter.done():
             return
-        body = self.body
-        status = self.head_status if self.head else self.parser.get_status_code()
+        body, head = self.body, self.head
+        status = self.head_status if self.is_head else self.parser.get_status_code()
         data = body[0] if len(body) == 1 else b"".join(body)
         cookies: list[str] | tuple[()] = ()
-        for name, value in self.raw_headers:  # no Accept-Encoding is sent, but a profile may send one
-            n = len(name)
-            if n == 16 and name.lower() == b"content-encoding" and data:
-                try:
-                    data = decompress(value.strip().lower(), data)
-                except zlib.error as exc:
-                    waiter.set_exception(HttpError("bad response", f"cannot decode {value.decode('latin-1')} body: {exc}"))
-                    return
-            elif n == 10 and name.lower() == b"set-cookie":
-                cookies = [*cookies, value.decode("latin-1")]
-        headers = Headers(self.raw_headers, cookies, self.first_ns, self.connect_ns, self.tls_ns)
+        low = head.lower()
+        if b"\nset-cookie:" in low or (data and b"\ncontent-encoding:" in low):
+            for name, value in _pairs(head):  # no Accept-Encoding is sent, but a profile may send one
+                n = len(name)
+                if n == 16 and name.lower() == b"content-encoding" and data:
+                    try:
+                        data = decompress(value.lower(), data)
+                    except zlib.error as exc:
+                        waiter.set_exception(HttpError("bad response", f"cannot decode {value.decode('latin-1')} body: {exc}"))
+                        return
+                elif n == 10 and name.lower() == b"set-cookie":
+                    cookies = [*cookies, value.decode("latin-1")]
+        headers = Headers(head, cookies, self.first_ns, self.connect_ns, self.tls_ns)
         if self.connect_ns >= 0:
             self.connect_ns = self.tls_ns = -1
             if self.tls_host is not None and self.client._tls is not None and self.transport is not None:
                 self.client._tls.keep(self.tls_host, self.tls_object)
                 self.tls_host = self.tls_object = None
-        waiter.set_result((status, self.reason.decode("latin-1"), data, headers))
+        waiter.set_result((status, _reason(head), data, headers))
 
     def start(self, payload: bytes, head: bool, deadline: float, read: float | None) -> asyncio.Future:
         self.waiter = fut = self.loop.create_future()
-        self.head, self.got_bytes, self.headers_done, self.reason, self.raw_headers, self.body = (
-            head, False, False, b"", [], [])
+        self.is_head, self.got_bytes, self.headers_done, self.buf, self.body = head, False, False, b"", []
         self.deadline, self.read = deadline, read
         if read is not None:
             self.last_rx = self.loop.time()
