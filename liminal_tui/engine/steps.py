@@ -209,7 +209,7 @@ class HttpCall(_Step):
                 self.method, url, sent, params, data, body_json
             )
             user.status = status
-            if follower.cookies:
+            if follower.cookies and getattr(resp_headers, "set_cookie", True):  # the fast client's: () mostly
                 follower.keep(user, url, resp_headers)
             if status in REDIRECT_STATUSES and follower.follow:
                 location = resp_headers.get("Location")
