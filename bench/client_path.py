@@ -4,7 +4,8 @@
     python bench/client_path.py NEW_PYTHON                # one checkout: its figure only
 
 Each PYTHON is the interpreter of an environment with its own checkout of liminal-tui installed (as for
-bench/ab.py). 50 tasks send ``GET /`` through ``make_client()`` and record each response as a step does
+bench/ab.py). 50 tasks send ``GET /`` through ``make_client()`` (its ``begin`` where it has one, as a step
+does) and record each response as a step does
 (``EndpointRecorder.success`` + ``timed``), on uvloop, pinned to CPU 1. The connections are in memory:
 ``loop.create_connection`` is replaced by one that gives the client's own Protocol a transport whose
 ``write`` answers, on the next loop pass, with the bytes nginx sends for ``return 200 "ok"``. So the
@@ -67,10 +68,14 @@ async def main(n):
     client = make_client(HttpSettings())
     rec = EndpointRecorder("http", "GET /", "GET", timings=True)
 
+    begin = getattr(client, "begin", None)  # as HttpCall.run does: the future directly where the client has it
+    url = "http://127.0.0.1:8080/"
+
     async def user(k):
         for _ in range(k):
             start = time.perf_counter_ns()
-            status, reason, body, headers = await client.request("GET", "http://127.0.0.1:8080/", None, None, None, None)
+            fut = begin("GET", url, None, None, None, None) if begin is not None else None
+            status, reason, body, headers = await (fut if fut is not None else client.request("GET", url, None, None, None, None))
             rec.success(time.perf_counter_ns() - start, len(body), status)
             rec.timed(headers.first_ns - start, headers.connect_ns, headers.tls_ns)
 

@@ -189,6 +189,8 @@ class HttpCall(_Step):
         self.checks = self.body_contains is not None or self.needs_json or bool(self.extract)
         """Anything for :meth:`_check` to do beyond the status (skipped when not: ~0.3 us a request)."""
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
+        self.begin = getattr(eng.client, "begin", None)
+        """The fast client's ``begin``: the response's future without a coroutine (None: other clients)."""
         self.timed_type = eng.timed_type if self.rec.ttfb_hist is not None else None
 
     async def run(self, user: User) -> bool:
@@ -207,9 +209,9 @@ class HttpCall(_Step):
         follower = self.follower  # cookies and redirects (follow.py), its send() inlined
         sent = follower.with_cookies(user.cookies, url, headers) if user.cookies is not None else headers
         try:
-            status, reason, body, resp_headers = await self.eng.client.request(
-                self.method, url, sent, params, data, body_json
-            )
+            fut = self.begin(self.method, url, sent, params, data, body_json) if self.begin is not None else None
+            status, reason, body, resp_headers = await (
+                fut if fut is not None else self.eng.client.request(self.method, url, sent, params, data, body_json))
             user.status = status
             if follower.cookies and getattr(resp_headers, "set_cookie", True):  # the fast client's: () mostly
                 follower.keep(user, url, resp_headers)

@@ -33,9 +33,6 @@ from .tls import HANDSHAKE_TIMEOUT, TLS_ERROR, ResumingContext, build_context, d
 
 __all__ = ["FastHttpClient", "Headers"]
 
-_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
-
-
 class FastHttpClient:
     """HTTP/1.1 keep-alive pools per (host, port, tls); URLs with credentials delegated to aiohttp."""
 
@@ -61,47 +58,52 @@ class FastHttpClient:
         self._tls: ResumingContext | None = None
         """Built at the first https:// connection (:func:`.tls.build_context`)."""
 
-    async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+    def _prepare(self, method, url, headers, params, data, json) -> tuple | None:  # type: ignore[no-untyped-def]
+        """(pool key, the request's bytes); None: a URL for aiohttp."""
         if headers or params or data is not None or json is not None:
             ent = self._targets.get(url)
+            return None if ent is None else (ent[0], encode(method, ent, headers, params, data, json))
+        bare = self._bare.get(method)  # a bare request (no headers, query or body): its bytes made once per URL
+        if bare is None:
+            bare = self._bare[method] = {}
+        known = bare.get(url)
+        if known is None:
+            ent = self._targets.get(url)
             if ent is None:
-                return await self._delegate(method, url, headers, params, data, json)
-            key, payload = ent[0], encode(method, ent, headers, params, data, json)
-        else:  # a bare request (no headers, query or body of its own): its bytes are made once per URL
-            bare = self._bare.get(method)
-            if bare is None:
-                bare = self._bare[method] = {}
-            known = bare.get(url)
-            if known is None:
-                ent = self._targets.get(url)
-                if ent is None:
-                    return await self._delegate(method, url, headers, params, data, json)
-                if len(bare) >= URL_CACHE_MAX:
-                    bare.clear()
-                known = bare[url] = (ent[0], encode(method, ent, None, None, None, None))
-            key, payload = known
+                return None
+            if len(bare) >= URL_CACHE_MAX:
+                bare.clear()
+            known = bare[url] = (ent[0], encode(method, ent, None, None, None, None))
+        return known
+
+    def begin(self, method, url, headers, params, data, json) -> asyncio.Future | None:  # type: ignore[no-untyped-def]
+        """The common case without a coroutine: the request written on an idle keep-alive connection, and
+        the one future its response resolves (``(status, reason, body, headers)`` or :class:`HttpError`),
+        for the step to await directly. None: no idle connection, ``max_connections``, or a URL for
+        aiohttp; then ``await request(...)``. The connection goes back to its pool by itself, a stale one
+        is retried on a new connection by itself, and a cancelled wait is noticed by the sweep."""
+        if self._sem is not None:
+            return None
+        prepared = self._prepare(method, url, headers, params, data, json)
+        if prepared is None:
+            return None
+        pool = self._pools.get(prepared[0])
+        if not pool:
+            return None
+        conn = pool[-1]
+        if conn.closed or conn.transport.is_closing():  # type: ignore[union-attr]
+            return None  # request() drops it and finds another
+        pool.pop()
+        return conn.start(prepared[1], method, self._loop.time() + self._total, self._read, True)
+
+    async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        prepared = self._prepare(method, url, headers, params, data, json)
+        if prepared is None:
+            return await self._delegate(method, url, headers, params, data, json)
+        key, payload = prepared
         if self._sem is not None:
             return await self._limited(key, method, payload)
-        deadline = (self._loop or self._start()).time() + self._total
-        pool = self._pools.get(key)
-        if pool:  # the common case inlined (one coroutine less a request): an idle connection, reused
-            conn = pool.pop()
-            if not conn.closed and not conn.transport.is_closing():  # type: ignore[union-attr]
-                try:
-                    result = await conn.start(payload, method == "HEAD", deadline, self._read)
-                except HttpError as exc:
-                    if exc.name == "server disconnected" and method in _IDEMPOTENT:
-                        return await self._send(key, method, payload, deadline, fresh=True)
-                    raise
-                except BaseException:  # cancelled: the response is unfinished, the connection unusable
-                    conn.fail("timeout", "cancelled")
-                    raise
-                if conn.keep_alive and not conn.closed:
-                    pool.append(conn)
-                elif not conn.closed:
-                    conn.transport.close()  # type: ignore[union-attr]
-                return result
-        return await self._send(key, method, payload, deadline)
+        return await self._send(key, method, payload, (self._loop or self._start()).time() + self._total)
 
     async def _delegate(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
         """A URL with credentials: through aiohttp."""
@@ -133,39 +135,50 @@ class FastHttpClient:
         loop = self._loop
         now = loop.time()
         for conn in [c for c in self._conns if c.waiter is not None]:
-            conn.overdue(now)
+            if conn.waiter.done():  # type: ignore[union-attr]  # its step was cancelled: the response unfinished
+                conn.fail("timeout", "cancelled")
+            else:
+                conn.overdue(now)
         self._sweeper = None if self._closed else loop.call_at(now + self._tick, self._sweep)
 
     async def _send(self, key, method, payload, deadline, fresh=False):  # type: ignore[no-untyped-def]
-        """On an idle connection of ``key``'s pool (not when ``fresh``), else a new one; a reused connection
-        that the server had closed (``server disconnected``) is tried once more on a new one."""
+        """On an idle connection of ``key``'s pool (not when ``fresh``), else on a new one."""
         pool = self._pools.get(key) or self._pools.setdefault(key, [])
-        for attempt in ((1,) if fresh else (0, 1)):
-            conn = None
-            while pool and not attempt:
-                c = pool.pop()
-                if not c.closed and not c.transport.is_closing():  # type: ignore[union-attr]
-                    conn = c
-                    break
-            reused = conn is not None
-            if conn is None:
-                conn = await self._new_conn(key, deadline)
-            fut = conn.start(payload, method == "HEAD", deadline, self._read)
-            try:
-                result = await fut
-            except HttpError as exc:
-                if attempt == 0 and reused and exc.name == "server disconnected" and method in _IDEMPOTENT:
-                    continue  # a stale keep-alive connection: once more on a fresh one
-                raise
-            except BaseException:  # cancelled: the response is unfinished, the connection unusable
-                conn.fail("timeout", "cancelled")
-                raise
-            if conn.keep_alive and not conn.closed:
-                pool.append(conn)
-            elif not conn.closed:
-                conn.transport.close()  # type: ignore[union-attr]
-            return result
-        raise AssertionError("unreachable")
+        conn = None
+        while pool and not fresh:
+            c = pool.pop()
+            if not c.closed and not c.transport.is_closing():  # type: ignore[union-attr]
+                conn = c
+                break
+        reused = conn is not None
+        if conn is None:
+            conn = await self._new_conn(key, deadline)
+        fut = conn.start(payload, method, deadline, self._read, reused)
+        try:
+            return await fut
+        except HttpError:
+            raise
+        except BaseException:  # cancelled: the response is unfinished, the connection unusable
+            conn.fail("timeout", "cancelled")
+            raise
+
+    def retry(self, waiter: asyncio.Future, conn: Connection) -> None:
+        """A reused connection the server had closed (no byte of the response): the same request once
+        more on a new connection, its outcome into ``waiter``."""
+        task = self._loop.create_task(self._send(conn.key, conn.method, conn.payload, conn.deadline, fresh=True))
+
+        def settle(t: asyncio.Task) -> None:
+            if waiter.done():
+                return
+            if t.cancelled():
+                waiter.cancel()
+            elif t.exception() is not None:
+                waiter.set_exception(t.exception())  # type: ignore[arg-type]
+            else:
+                waiter.set_result(t.result())
+
+        task.add_done_callback(settle)
+        waiter.add_done_callback(lambda w: task.cancel() if w.cancelled() else None)
 
     async def _new_conn(self, key: tuple[str, int, bool], deadline: float) -> Connection:
         loop = self._loop
@@ -188,6 +201,7 @@ class FastHttpClient:
             raise HttpError(_os_error_name(exc) or "connect error", str(exc)) from None
         t1 = perf_counter_ns()
         conn.connect_ns = t1 - t0
+        conn.key, conn.pool = key, self._pools.setdefault(key, [])
         if tls:
             await self._handshake(conn, transport, host, deadline)
             conn.tls_ns = perf_counter_ns() - t1
@@ -250,6 +264,8 @@ class FastHttpClient:
                 if not c.closed and c.transport is not None:
                     c.transport.close()
             pool.clear()
+        for c in [c for c in self._conns if c.waiter is not None and c.waiter.done()]:
+            c.abort()  # a request whose step was cancelled since the last sweep
         if self._fallback is not None:
             await self._fallback.close()
         await asyncio.sleep(0)  # let the transports' connection_lost run
