@@ -11,7 +11,8 @@ the TCP connect and the TLS handshake are timed apart) with one context per clie
 
 The parts, each in its module:
 
-    fasthttp.py    FastHttpClient: idle connections pooled per (host, port, tls), the retry of a stale one,
+    fasthttp.py    FastHttpClient: ``begin`` (the steps' path: the response's future, no coroutine between),
+                   ``request``, idle connections pooled per (host, port, tls), the retry of a stale one,
                    the connection limit, connect and TLS handshake, the timeout sweep
     h1conn.py      Connection (the Protocol and its llhttp callbacks), Headers (the response's, with timings)
     h1request.py   Targets (URL -> pool key and request-line bytes, cached), encode (one request's bytes)
