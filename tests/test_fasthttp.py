@@ -8,6 +8,7 @@ import gzip
 import pytest
 
 from liminal_tui.engine.clients.fasthttp import FastHttpClient
+from liminal_tui.engine.clients.h1request import Targets
 from liminal_tui.engine.clients import make_client
 from liminal_tui.engine.clients.http import AiohttpClient, HttpError
 from liminal_tui.profile.models import HttpSettings
@@ -193,6 +194,46 @@ async def test_stale_connection_is_retried_once_when_idempotent(raw_server):
         await client.close()
 
 
+async def test_begin_gives_the_response_future_and_retries_a_stale_connection_itself(raw_server):
+    """The steps' path: ``begin`` writes on an idle connection and hands back the one future; a reused
+    connection the server dropped is retried on a new one behind that future (GET), or fails (POST)."""
+    client = _client()
+    url = raw_server.url + "/drop-next"
+    try:
+        assert client.begin("GET", url, None, None, None, None) is None  # no idle connection yet
+        assert (await _get(client, url))[2] == b"ok"
+        for _ in range(3):
+            fut = client.begin("GET", url, None, None, None, None)
+            assert isinstance(fut, asyncio.Future)
+            assert (await fut)[:3] == (200, "OK", b"ok")
+        assert raw_server.connections == 4 and len(raw_server.requests) == 7
+        assert client.open_connections() == 1  # each response put its connection back in the pool
+        fut = client.begin("POST", url, None, None, None, None)
+        with pytest.raises(HttpError) as info:
+            await fut
+        assert info.value.name == "server disconnected"
+    finally:
+        await client.close()
+
+
+async def test_a_cancelled_wait_on_begin_closes_its_connection(test_server):
+    client = _client()
+    try:
+        assert (await _get(client, test_server.url + "/ok"))[0] == 200
+        fut = client.begin("GET", test_server.url + "/hang", None, None, None, None)
+        assert fut is not None
+        task = asyncio.ensure_future(asyncio.wait_for(fut, 10))
+        while not test_server.state.counts["/hang"]:  # in flight (bounded by the test's timeout)
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        while client.open_connections():  # the sweep (every 50 ms here) aborts it
+            await asyncio.sleep(0.01)
+    finally:
+        await client.close()
+
+
 async def test_max_connections_caps_open_connections(test_server):
     client = FastHttpClient(HttpSettings(max_connections=2))
     try:
@@ -312,8 +353,8 @@ _PATH_CHARS = "abcXYZ019/%?=&;:@!$'()*+,~-._[] #\"<>{}|\\^`é\u2603\t"
 @settings(max_examples=300, deadline=None)
 @given(origin=st.sampled_from(_ORIGINS), tail=st.text(alphabet=_PATH_CHARS, max_size=16))
 def test_known_origin_shortcut_parses_as_urlsplit_and_quote_do(origin, tail):
-    warm = FastHttpClient(HttpSettings())
+    warm = Targets()
     for o in _ORIGINS:
-        warm._parse(o + "/warm")  # every origin known: the shortcut is tried first
+        warm.parse(o + "/warm")  # every origin known: the shortcut is tried first
     url = origin + "/" + tail
-    assert warm._parse(url) == FastHttpClient(HttpSettings())._parse(url)  # a fresh client: urlsplit + quote
+    assert warm.parse(url) == Targets().parse(url)  # a fresh cache: urlsplit + quote

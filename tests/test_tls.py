@@ -20,7 +20,7 @@ from liminal_tui.engine.clients.http import AiohttpClient, HttpError, HttpxClien
 from liminal_tui.engine.clients.tls import check_files
 from liminal_tui.profile.models import HttpSettings
 from servers import make_profile, run_to_end
-from tls_servers import Certs, ThreadedTlsServer, make_certs, start_tls_server
+from tls_servers import Certs, ThreadedTlsServer, make_certs, start_tls_server, start_wss_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -52,6 +52,10 @@ async def _failure(client, url: str) -> tuple[str, str]:  # type: ignore[no-unty
         await client.request("GET", url, None, None, None, None)
     await client.close()
     return info.value.name, info.value.message
+
+
+async def _new_failure(cls, settings: HttpSettings, url: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    return await _failure(cls(settings), url)  # made inside the loop (aiohttp's session needs one)
 
 
 async def test_auto_uses_the_fast_client_for_https(tls_server, certs: Certs) -> None:  # type: ignore[no-untyped-def]
@@ -113,22 +117,34 @@ async def test_mutual_tls_works_with_the_client_certificate(certs: Certs, cls) -
         server.close()
 
 
-def test_a_missing_client_certificate_fails_clearly(certs: Certs) -> None:
-    """On uvloop, the workers' loop: the server's alert is read. (asyncio's own TLS transport can meet the
-    closed socket on its write first and report ``server disconnected: Broken pipe``.)"""
-    uvloop = pytest.importorskip("uvloop", reason="the workers' loop; installed with liminal-tui on Linux")
+def _loops() -> list:
+    loops = [pytest.param(asyncio.new_event_loop, id="asyncio")]
+    try:
+        import uvloop
+    except ImportError:  # Windows: liminal-tui installs uvloop only where it exists
+        return loops
+    return [*loops, pytest.param(uvloop.new_event_loop, id="uvloop")]
+
+
+@pytest.mark.parametrize("loop_factory", _loops())
+@pytest.mark.parametrize("cls", CLIENTS + [HttpxClient])
+def test_a_missing_client_certificate_fails_with_the_same_name_in_every_client(certs: Certs, cls, loop_factory) -> None:  # type: ignore[no-untyped-def]
+    """TLS 1.3 ends the client's handshake before the server checks its certificate: whether a client reads
+    the server's alert or meets the closed socket first (``Broken pipe``, a reset) is a race, different in
+    each client and loop; every one of them names it the same."""
     server = ThreadedTlsServer(certs)
     try:
         for _ in range(3):
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                failure = runner.run(_failure(FastHttpClient(_settings(ca_bundle=str(certs.ca))), server.url + "/"))
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
+                failure = runner.run(_new_failure(cls, _settings(ca_bundle=str(certs.ca)), server.url + "/"))
             assert failure == ("tls error", "certificate required by the server (set http.client_cert)")
         assert server.requests == 0
     finally:
         server.close()
 
 
-async def test_handshake_timeout_is_named(unused_tcp_port: int) -> None:
+@pytest.mark.parametrize("cls", CLIENTS + [HttpxClient])
+async def test_handshake_timeout_is_named_the_same_in_every_client(unused_tcp_port: int, cls) -> None:  # type: ignore[no-untyped-def]
     held = []
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -136,9 +152,10 @@ async def test_handshake_timeout_is_named(unused_tcp_port: int) -> None:
 
     server = await asyncio.start_server(silent, "127.0.0.1", unused_tcp_port)
     try:
-        client = FastHttpClient(HttpSettings(verify_tls=False, timeouts={"connect": 0.3, "total": 5.0}))
+        client = cls(HttpSettings(verify_tls=False, timeouts={"connect": 0.3, "total": 5.0}))
         assert await _failure(client, f"https://127.0.0.1:{unused_tcp_port}/") == ("tls error", "handshake timeout")
         assert client.open_connections() == 0  # the failed handshake is not counted as an open connection
+        assert len(held) == 1  # the TCP connect itself succeeded: the handshake is what timed out
     finally:
         for writer in held:
             writer.close()
@@ -283,6 +300,67 @@ path = "/delay/20"
     assert row.connect is not None and row.tls is not None
     assert row.connect.count == row.tls.count == tls_server.connections  # only requests that opened one
     assert row.tls.max < 1000.0
+
+
+def _https(wss_url: str) -> str:
+    return "https" + wss_url[3:]  # the target; ws_connect's path is taken under wss:// of it
+
+
+def _wss_profile(http: str) -> str:
+    return f"""
+[http]
+{http}
+[load]
+users = 2
+spawn_rate = 100
+[[scenarios]]
+name = "s"
+[[scenarios.steps]]
+type = "ws_connect"
+path = "/echo"
+[[scenarios.steps]]
+type = "ws_send"
+text = "hi ${{iteration}}"
+[[scenarios.steps]]
+type = "ws_wait"
+name = "echo"
+contains = "hi"
+timeout = "2s"
+"""
+
+
+@pytest.mark.parametrize("client", ["auto", "aiohttp"])
+async def test_wss_uses_the_http_tls_settings_ca_bundle_and_client_certificate(certs: Certs, client: str) -> None:
+    """wss:// takes ``ca_bundle``, ``client_cert`` and ``client_key`` from ``[http]``, as HTTP does: against a
+    server that requires a client certificate, with a CA the system trust store does not know."""
+    server = await start_wss_server(certs)
+    try:
+        http = f'client = "{client}"\nca_bundle = "{certs.ca}"\nclient_cert = "{certs.client_cert}"\nclient_key = "{certs.client_key}"'
+        _, final = await run_to_end(make_profile(_https(server.url), _wss_profile(http), duration="1s"))
+        connect = final.find("ws_connect", "WS /echo")
+        assert connect is not None and connect.count == 2 and connect.failures == 0
+        echo = final.find("ws_message", "echo")
+        assert echo is not None and echo.count > 5 and echo.failures == 0
+        assert server.connections == 2 and server.messages >= echo.count
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("http, message", [
+    ("", "certificate verify failed: "),  # the system trust store does not know the test's CA
+    ('ca_bundle = "{ca}"', "certificate required by the server (set http.client_cert)"),
+])
+async def test_wss_tls_failures_have_the_http_clients_names(certs: Certs, http: str, message: str) -> None:
+    server = await start_wss_server(certs)
+    try:
+        _, final = await run_to_end(make_profile(_https(server.url), _wss_profile(http.format(ca=certs.ca)), duration="0.5s"))
+        connect = final.find("ws_connect", "WS /echo")
+        assert connect is not None and connect.failures >= 2 and connect.count == 0
+        assert {e.error for e in final.errors} == {"tls error"}
+        assert all(e.message.startswith(message) for e in final.errors), final.errors
+        assert server.connections == 0
+    finally:
+        await server.close()
 
 
 async def test_timings_switched_off(test_server) -> None:  # type: ignore[no-untyped-def]

@@ -194,3 +194,43 @@ class ThreadedTlsServer:
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class WssServer:
+    """A WebSocket echo server over TLS on wss://127.0.0.1:<port> (``websockets`` with an SSL context),
+    requiring a client certificate signed by the test CA; ``connections`` counts the WebSockets opened
+    (the TLS handshake and the upgrade both done), ``messages`` the messages echoed."""
+
+    __test__ = False
+
+    def __init__(self, server, port: int) -> None:  # type: ignore[no-untyped-def]
+        self._server = server
+        self.port = port
+        self.url = f"wss://127.0.0.1:{port}"
+        self.connections = 0
+        self.messages = 0
+
+    async def close(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def start_wss_server(certs: Certs) -> WssServer:
+    from websockets.asyncio.server import serve
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certs.server_cert, certs.server_key)
+    ctx.load_verify_locations(certs.ca)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    owner: list[WssServer] = []
+
+    async def echo(ws) -> None:  # type: ignore[no-untyped-def]
+        owner[0].connections += 1
+        async for message in ws:
+            owner[0].messages += 1
+            await ws.send(message)
+
+    server = await serve(echo, "127.0.0.1", 0, ssl=ctx)
+    wss = WssServer(server, server.sockets[0].getsockname()[1])
+    owner.append(wss)
+    return wss

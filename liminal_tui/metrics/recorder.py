@@ -113,12 +113,21 @@ class EndpointRecorder:
         self.timing_sums_us = [0, 0, 0, 0]
 
     def success(self, latency_ns: int, nbytes: int = 0, status: int = 0, service_ns: int = -1) -> None:
-        """Record a success. ``service_ns``: open model's uncorrected time (from the actual send)."""
+        """Record a success. ``service_ns``: open model's uncorrected time (from the actual send).
+        :func:`record` and :func:`_clamp` inlined (two Python calls less a request, ~0.15 us)."""
         self.count += 1
         self.bytes += nbytes
-        us = _clamp(latency_ns // 1000)
+        us = latency_ns // 1000
+        us = LOWEST_US if us < LOWEST_US else HIGHEST_US if us > HIGHEST_US else us
         self.sum_us += us
-        record(self.hist, us)
+        hist = self.hist
+        bucket = (us | _MASK).bit_length() - _SHIFT
+        hist.counts[((bucket + 1) << _HALF_MAG) + (us >> (bucket + _UNIT)) - _HALF] += 1
+        hist.total_count += 1
+        if us < hist.min_value:
+            hist.min_value = us
+        if us > hist.max_value:
+            hist.max_value = us
         if service_ns >= 0 and self.service_hist is not None:
             us = _clamp(service_ns // 1000)
             self.service_sum_us += us
@@ -130,9 +139,17 @@ class EndpointRecorder:
         """A success's connection timings (ns); ``connect_ns``/``tls_ns`` -1 when it opened no connection.
         Only called when the endpoint keeps timings."""
         sums = self.timing_sums_us
-        us = _clamp(ttfb_ns // 1000)
+        us = ttfb_ns // 1000
+        us = LOWEST_US if us < LOWEST_US else HIGHEST_US if us > HIGHEST_US else us
         sums[2] += us
-        record(self.ttfb_hist, us)  # type: ignore[arg-type]
+        hist = self.ttfb_hist
+        bucket = (us | _MASK).bit_length() - _SHIFT  # record() inlined, as in success()
+        hist.counts[((bucket + 1) << _HALF_MAG) + (us >> (bucket + _UNIT)) - _HALF] += 1  # type: ignore[union-attr]
+        hist.total_count += 1  # type: ignore[union-attr]
+        if us < hist.min_value:  # type: ignore[union-attr]
+            hist.min_value = us  # type: ignore[union-attr]
+        if us > hist.max_value:  # type: ignore[union-attr]
+            hist.max_value = us  # type: ignore[union-attr]
         if connect_ns >= 0:  # rare with keep-alive: the histograms are made when first needed
             us = _clamp(connect_ns // 1000)
             sums[0] += us

@@ -2,10 +2,12 @@
 
     http.py       HttpClient (the interface), HttpError, AiohttpClient (on request), HttpxClient (HTTP/2)
     fasthttp.py   FastHttpClient: http:// and https:// on asyncio + llhttp and the loop's own TLS
+    h1conn.py     its connection (the Protocol, llhttp callbacks) and response Headers
+    h1request.py  its request bytes (URL cache, one request encoded for one write)
     tls.py        one TLS context per worker (CA bundle, mutual TLS, session reuse), TLS failures named
     ws.py         WsConnection: a virtual user's WebSocket (websockets)
 
-Imports go one way, ``fasthttp -> http -> tls``; only :func:`make_client` here knows all three.
+Imports go one way, ``fasthttp -> h1conn, h1request -> http -> tls``; only :func:`make_client` here knows all three.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ import ssl
 from typing import Any, Protocol
 
 from ...profile.models import HttpSettings
-from .tls import TLS_ERROR, build_context, describe
+from .tls import (CERT_REQUIRED, HANDSHAKE_TIMEOUT, TLS_ERROR, build_context, closed_after_handshake, describe,
+                  handshake_started, watch)
 
 __all__ = ["HttpClient", "HttpError", "AiohttpClient", "HttpxClient", "MAX_HEADER_BYTES"]
 
@@ -70,6 +71,23 @@ def _os_failure(exc: BaseException, message: str, default: str = "connection err
     return HttpError(name, describe(exc) if name == TLS_ERROR else message)
 
 
+_CLOSED = frozenset(("server disconnected", "connection reset", "connection error"))
+
+
+def _tls_named(exc: HttpError, marker: list, client_cert: str | None) -> HttpError:
+    """The fast client's names for what aiohttp and httpx report otherwise, on a connection the request
+    opened (``marker``, :func:`.tls.watch`): a connect timeout once the TLS handshake began is ``tls error:
+    handshake timeout``, and a close right after a TLS 1.3 handshake without a client certificate is
+    ``tls error: certificate required ...`` (:func:`.tls.closed_after_handshake`)."""
+    if not handshake_started(marker):
+        return exc
+    if exc.name == "connect timeout":
+        return HttpError(TLS_ERROR, HANDSHAKE_TIMEOUT)
+    if exc.name in _CLOSED and closed_after_handshake(marker[0], client_cert):
+        return HttpError(TLS_ERROR, CERT_REQUIRED)
+    return exc
+
+
 class AiohttpClient:
     """aiohttp with one session (and connection pool) per worker."""
 
@@ -89,8 +107,18 @@ class AiohttpClient:
             cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "liminal-tui"},
             max_field_size=MAX_HEADER_BYTES, max_line_size=MAX_HEADER_BYTES,
         )
+        self._client_cert = settings.client_cert
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        if not url.startswith("https:"):
+            return await self._request(method, url, headers, params, data, json)
+        marker = watch()
+        try:
+            return await self._request(method, url, headers, params, data, json)
+        except HttpError as exc:
+            raise _tls_named(exc, marker, self._client_cert) from None
+
+    async def _request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
         aiohttp = self._aiohttp
         try:
             async with self._session.request(
@@ -155,8 +183,18 @@ class HttpxClient:
             # A client-wide jar would share one user's cookies with all: a jar that accepts none
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
+        self._client_cert = settings.client_cert
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        if not url.startswith("https:"):
+            return await self._request(method, url, headers, params, data, json)
+        marker = watch()
+        try:
+            return await self._request(method, url, headers, params, data, json)
+        except HttpError as exc:
+            raise _tls_named(exc, marker, self._client_cert) from None
+
+    async def _request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
         httpx = self._httpx
         try:
             resp = await self._client.request(

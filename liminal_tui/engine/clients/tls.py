@@ -19,15 +19,23 @@ from __future__ import annotations
 
 import os
 import ssl
+from contextvars import ContextVar
 from typing import Any
 
 from ...profile.models import HttpSettings
 
-__all__ = ["ResumingContext", "build_context", "check_files", "describe", "TLS_ERROR", "HANDSHAKE_TIMEOUT"]
+__all__ = ["ResumingContext", "build_context", "check_files", "closed_after_handshake", "describe", "handshake_started",
+           "watch", "TLS_ERROR", "HANDSHAKE_TIMEOUT", "CERT_REQUIRED"]
 
 TLS_ERROR = "tls error"
 """The failure name of every TLS problem, in every client."""
 HANDSHAKE_TIMEOUT = "handshake timeout"
+CERT_REQUIRED = "certificate required by the server (set http.client_cert)"
+
+_OPENED: ContextVar[list | None] = ContextVar("liminal_tls_opened", default=None)
+"""The current request's marker (:func:`watch`): ``wrap_bio`` puts there the ``SSLObject`` of a connection
+the request opens. ``wrap_bio`` runs in the requesting task's context in asyncio's and uvloop's TLS
+transports (``connection_made`` is scheduled from the task) and in anyio's (httpx: called in the task)."""
 
 _SESSIONS_MAX = 256
 
@@ -42,7 +50,11 @@ class ResumingContext(ssl.SSLContext):
                  server_hostname: str | None = None, session: ssl.SSLSession | None = None) -> ssl.SSLObject:
         if session is None and not server_side:
             session = self.sessions.get(server_hostname)
-        return super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+        obj = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+        marker = _OPENED.get()
+        if marker is not None:
+            marker[0] = obj
+        return obj
 
     def keep(self, server_hostname: str | None, ssl_object: Any) -> None:
         """After a connection's first response (TLS 1.3 tickets arrive after the handshake): keep its session."""
@@ -52,6 +64,33 @@ class ResumingContext(ssl.SSLContext):
         if len(self.sessions) >= _SESSIONS_MAX and server_hostname not in self.sessions:
             self.sessions.clear()
         self.sessions[server_hostname] = session
+
+
+def watch() -> list:
+    """Before a request of aiohttp or httpx (whose connects happen inside the library): a fresh marker,
+    ``[SSLObject]`` once the request has started a TLS handshake on a connection it opened, else ``[None]``;
+    read with :func:`handshake_started` and :func:`closed_after_handshake` when the request fails."""
+    marker: list = [None]
+    _OPENED.set(marker)
+    return marker
+
+
+def handshake_started(marker: list | None) -> bool:
+    """The request opened a connection and began its TLS handshake: a connect timeout now is the handshake's."""
+    return marker is not None and marker[0] is not None
+
+
+def closed_after_handshake(ssl_object: Any, client_cert: str | None) -> bool:
+    """A new connection closed or reset before any response byte, right after a TLS 1.3 handshake, with no
+    client certificate configured: the server refused the (empty) client certificate. TLS 1.3 finishes the
+    client's side of the handshake before the server checks the certificate, so its alert ``certificate
+    required`` arrives after; whether the client reads it or meets the closed socket first (a write's
+    ``Broken pipe``, a read's reset) is a race between the loop and the kernel, different in every client.
+    This gives all of them one answer: :data:`CERT_REQUIRED`."""
+    if client_cert or ssl_object is None:
+        return False
+    cipher = ssl_object.cipher()  # still there once the connection is shut down, unlike version()
+    return cipher is not None and cipher[1] == "TLSv1.3"
 
 
 def _path(value: str) -> str:
@@ -130,7 +169,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(cause, ssl.SSLError):
         reason = _reason(cause)
         if "certificate required" in reason:
-            return "certificate required by the server (set http.client_cert)"
+            return CERT_REQUIRED
         if "certificate verify failed" in reason:
             return "certificate verify failed"
         return f"handshake failed: {reason}"

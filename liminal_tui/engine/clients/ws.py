@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ...metrics.recorder import EndpointRecorder
+from .tls import CERT_REQUIRED, TLS_ERROR, closed_after_handshake, describe, handshake_started, watch
 
 __all__ = ["Heartbeats", "WsConnection", "WsStats", "WsMessage"]
 
@@ -162,6 +164,7 @@ class WsConnection:
         ping_rec: EndpointRecorder | None, heartbeat: float, reconnect: bool, backoff_max: float,
         connect_timeout: float, verify_tls: bool = True, max_size: int = 16 * 1024 * 1024,
         proxies: ProxyCache | None = None, heartbeats: Heartbeats | None = None,
+        ssl_context: ssl.SSLContext | None = None, client_cert: str | None = None,
     ) -> None:
         self.url = url
         self.headers = headers
@@ -173,6 +176,10 @@ class WsConnection:
         self.backoff_max = backoff_max
         self.connect_timeout = connect_timeout
         self.verify_tls = verify_tls
+        self.ssl_context = ssl_context
+        """For wss://: the worker's context from ``[http]`` (:func:`.tls.build_context`: CA bundle, client
+        certificate, verification, sessions), shared with its HTTP client; None: one from ``verify_tls``."""
+        self.client_cert = client_cert
         self.max_size = max_size
         self.proxies: ProxyCache = {} if proxies is None else proxies
         self._opened_ns = 0
@@ -209,14 +216,16 @@ class WsConnection:
         from websockets.exceptions import InvalidStatus
 
         start = time.perf_counter_ns()
+        marker = None
         try:
             ssl_ctx = None
-            if self.url.startswith("wss://") and not self.verify_tls:
-                import ssl
-
-                ssl_ctx = ssl.create_default_context()
-                ssl_ctx.check_hostname = False
-                ssl_ctx.verify_mode = ssl.CERT_NONE
+            if self.url.startswith("wss://"):
+                marker = watch()
+                ssl_ctx = self.ssl_context
+                if ssl_ctx is None and not self.verify_tls:
+                    ssl_ctx = ssl.create_default_context()
+                    ssl_ctx.check_hostname = False
+                    ssl_ctx.verify_mode = ssl.CERT_NONE
             kwargs: dict[str, Any] = {"ssl": ssl_ctx} if ssl_ctx else {}
             self._ws = await asyncio.wait_for(
                 connect(
@@ -236,7 +245,13 @@ class WsConnection:
         except ConnectionRefusedError as exc:
             self.connect_rec.failure(time.perf_counter_ns() - start, "connect refused", str(exc))
             return False
+        except ssl.SSLError as exc:  # the same names as the HTTP clients' (.tls.describe)
+            self.connect_rec.failure(time.perf_counter_ns() - start, TLS_ERROR, describe(exc))
+            return False
         except (OSError, Exception) as exc:  # websockets raises a range of handshake errors
+            if handshake_started(marker) and closed_after_handshake(marker[0], self.client_cert):  # type: ignore[index]
+                self.connect_rec.failure(time.perf_counter_ns() - start, TLS_ERROR, CERT_REQUIRED)
+                return False
             name = "connection reset" if isinstance(exc, ConnectionResetError) else "ws connect error"
             self.connect_rec.failure(time.perf_counter_ns() - start, name, f"{type(exc).__name__}: {exc}")
             return False
