@@ -41,7 +41,7 @@ from h2.events import (ConnectionTerminated, DataReceived, RemoteSettingsChanged
                        StreamEnded, StreamReset, WindowUpdated)
 from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes, Settings
-from hpack import Decoder
+from hpack import Decoder, Encoder
 
 from ...profile.models import HttpSettings
 from .fasthttp import Headers
@@ -94,11 +94,43 @@ class _Decoder(Decoder):
         return headers
 
 
+class _Encoder(Encoder):
+    """HPACK encoding with the block of a header list remembered while the dynamic table stays as it was
+    (the same request again is the same bytes; any change to the table forgets them all). Our header
+    lists hold plain tuples only (no never-indexed ones, which compare equal to plain ones)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[tuple, bytes] = {}
+        self.mark: Any = None
+        """The newest dynamic-table entry when ``seen`` was filled: every addition replaces it."""
+
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        table = self.header_table
+        entries = table.dynamic_entries
+        key = tuple(headers)
+        mark = entries[0] if entries else None
+        if table.resized or mark is not self.mark:
+            self.seen.clear()
+            self.mark = mark
+        else:
+            hit = self.seen.get(key)
+            if hit is not None:
+                return hit
+        out = super().encode(key, huffman)
+        if (entries[0] if entries else None) is mark:
+            if len(self.seen) >= 64:
+                self.seen.clear()
+            self.seen[key] = out
+        return out
+
+
 class _Client(H2Connection):
     """h2's connection, with two changes:
 
     * a GOAWAY leaves it open so that the streams it spares can finish (RFC 9113 section 6.8; h2 closes at
       once, python-hyper/h2 issue 1181): nginx sends one every 1,000 requests;
+    * HPACK blocks remembered (:class:`_Decoder`, :class:`_Encoder`);
     * the open-stream count h2 checks before each new stream is the size of its stream table while that is
       below the limits (an upper bound: the exact count walks the table, ~20 us a request at 100 streams).
     """
@@ -107,7 +139,7 @@ class _Client(H2Connection):
         super().__init__(config)
         decoder = _Decoder()
         decoder.max_header_list_size = self.decoder.max_header_list_size
-        self.decoder = decoder
+        self.decoder, self.encoder = decoder, _Encoder()
 
     def _receive_goaway_frame(self, frame):  # type: ignore[no-untyped-def]
         frames, events = super()._receive_goaway_frame(frame)
@@ -151,6 +183,9 @@ class _Conn(asyncio.Protocol):
         """Requests that took this connection and are not done (in flight, queued or waiting for it)."""
         self.cap = client._streams
         self.ready: asyncio.Future = client._loop.create_future()
+        """None once open, else the failure: (name, message), or ``_H1``. Requests that took it wait."""
+        self.settled: asyncio.Future = client._loop.create_future()
+        """None when the server's first SETTINGS came (its stream limit is known before the first stream)."""
         self.closed = self.draining = self.flushing = False
         self.last_sid = 1 << 31
         self.tls_host: str | None = None
@@ -211,7 +246,7 @@ class _Conn(asyncio.Protocol):
 
     def _flush(self) -> None:
         self.flushing = False
-        if not self.closed:
+        if not self.closed and not self.transport.is_closing():  # type: ignore[union-attr]
             data = self.h2.data_to_send()
             if data:
                 self.transport.write(data)  # type: ignore[union-attr]
@@ -265,6 +300,8 @@ class _Conn(asyncio.Protocol):
                 self._goaway(ev)
             elif t is RemoteSettingsChanged:
                 self._settings()
+                if not self.settled.done():
+                    self.settled.set_result(None)
         queued = self.queued
         while queued and len(streams) < h2.remote_settings.max_concurrent_streams and not self.draining:
             n = len(queued)
@@ -361,6 +398,8 @@ class _Conn(asyncio.Protocol):
         self.closed = True
         self.retire()
         self.client._all.discard(self)
+        if not self.settled.done():
+            self.settled.set_result((name, message))
         streams, self.streams = self.streams, {}
         self.blocked.clear()
         for st in streams.values():
@@ -573,7 +612,13 @@ class H2Client:
             return _H1, timings
         conn.tls_host = host
         conn.start()
-        return None, timings
+        try:
+            async with asyncio.timeout_at(min(handshake_by, deadline)):
+                err = await conn.settled
+        except TimeoutError:
+            conn.transport.abort()
+            err = ("connect timeout" if handshake_by < deadline else "timeout", f"no HTTP/2 SETTINGS from {host} in time")
+        return err, timings
 
     def open_connections(self) -> int:
         return len(self._all) + (self._fallback.open_connections() if self._fallback is not None else 0)
