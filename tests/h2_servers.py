@@ -1,6 +1,6 @@
 """An HTTP/2 server over TLS for tests, on the ``h2`` library (server side) and asyncio, on 127.0.0.1.
 
-``start_h2_server(certs, max_streams=...)`` answers on https://127.0.0.1:<free port> (ALPN ``h2`` only)
+``start_h2_server(certs, max_streams=..., client_ca=...)`` answers on https://127.0.0.1:<free port> (ALPN ``h2`` only)
 and counts what it saw: ``connections``, ``counts`` per path, ``peak_streams`` (most streams open at once
 on one connection). It honours flow control both ways (a request body larger than its 64 KiB window, a
 response larger than the client's), and misbehaves on request:
@@ -179,9 +179,12 @@ class _Conn(asyncio.Protocol):
         self.transport = None
 
 
-async def start_h2_server(certs: Certs, max_streams: int = 100) -> H2Server:
+async def start_h2_server(certs: Certs, max_streams: int = 100, client_ca: bool = False) -> H2Server:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(certs.server_cert, certs.server_key)
+    if client_ca:  # mutual TLS: a client certificate signed by the test CA is required
+        ctx.load_verify_locations(certs.ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.set_alpn_protocols(["h2"])
     server = H2Server(max_streams)
     loop = asyncio.get_running_loop()

@@ -143,6 +143,22 @@ async def test_verification_failure_is_named_as_in_the_http1_client(h2_server: H
         await tls_server.close()
 
 
+async def test_mutual_tls(certs: Certs) -> None:
+    server = await start_h2_server(certs, client_ca=True)
+    try:
+        client = _client(certs, client_cert=str(certs.client_cert), client_key=str(certs.client_key))
+        assert (await _get(client, server.url + "/ok"))[0] == 200
+        await client.close()
+        client = _client(certs)
+        with pytest.raises(HttpError) as info:
+            await _get(client, server.url + "/ok")
+        await client.close()
+        assert info.value.name in ("tls error", "server disconnected", "connect timeout")  # asyncio's server
+        assert server.counts["/ok"] == 1  # sends no alert, so the client may only see the close
+    finally:
+        await server.close()
+
+
 async def test_flow_control_both_ways_cookies_redirects_and_json(h2_server: H2Server, certs: Certs) -> None:
     client = _client(certs)
     big = {"data": "y" * 300_000}  # more than the server's 64 KiB stream window: sent as it opens
