@@ -13,7 +13,8 @@ from hpack import Decoder, Encoder
 from h2_servers import H2Server, start_h2_server
 from liminal_tui.engine.clients import make_client
 from liminal_tui.engine.clients.fasthttp import FastHttpClient, Headers
-from liminal_tui.engine.clients.h2 import H2Client, _Decoder, _Encoder
+from liminal_tui.engine.clients.h2 import H2Client
+from liminal_tui.engine.clients.h2hpack import RememberingDecoder, RememberingEncoder
 from liminal_tui.engine.clients.http import HttpError, HttpxClient
 from liminal_tui.profile.models import HttpSettings
 from servers import make_profile, run_to_end
@@ -215,8 +216,8 @@ async def test_httpx_stays_selectable(h2_server: H2Server, certs: Certs) -> None
 def test_remembered_hpack_blocks_decode_as_hpack_does() -> None:
     rng = random.Random(7)
     for trial in range(30):
-        ours, theirs = _Encoder(), Decoder()
-        plain, our_decoder = Encoder(), _Decoder()
+        ours, theirs = RememberingEncoder(), Decoder()
+        plain, our_decoder = Encoder(), RememberingDecoder()
         if trial % 3 == 0:
             ours.header_table_size = theirs.header_table_size = plain.header_table_size = 200
         for i in range(200):
@@ -226,7 +227,7 @@ def test_remembered_hpack_blocks_decode_as_hpack_does() -> None:
             assert [tuple(h) for h in our_decoder.decode(plain.encode(headers), raw=True)] == headers
             if i == 100 and trial % 2:  # a table size change mid-way
                 ours.header_table_size = theirs.header_table_size = 100
-    unindexed, decoder = Encoder(), _Decoder()  # blocks without indexing (as nginx sends): remembered
+    unindexed, decoder = Encoder(), RememberingDecoder()  # blocks without indexing (as nginx sends): remembered
     block = bytes([0x88]) + unindexed._encode_literal(b"server", b"nginx", b"\x00", True)
     assert [tuple(h) for h in decoder.decode(block, raw=True)] == [(b":status", b"200"), (b"server", b"nginx")]
     assert decoder.seen and [tuple(h) for h in decoder.decode(block, raw=True)] == [(b":status", b"200"), (b"server", b"nginx")]

@@ -32,3 +32,8 @@ def test_readers_depend_on_metrics_not_on_the_engine(reader):
 def test_the_aiohttp_client_does_not_import_the_fast_one():
     loaded = _modules_after("import liminal_tui.engine.clients.http")
     assert "liminal_tui.engine.clients.fasthttp" not in loaded and "httptools" not in loaded
+
+
+def test_the_http1_clients_do_not_import_the_http2_one():
+    loaded = _modules_after("import liminal_tui.engine.clients.fasthttp, liminal_tui.engine.clients")
+    assert not {m for m in loaded if m.startswith("liminal_tui.engine.clients.h2") or m == "h2" or m.startswith("h2.")}

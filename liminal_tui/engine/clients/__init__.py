@@ -2,11 +2,12 @@
 
     http.py       HttpClient (the interface), HttpError, AiohttpClient (on request), HttpxClient (on request)
     fasthttp.py   FastHttpClient: http:// and https:// on asyncio + llhttp and the loop's own TLS
-    h2.py         H2Client: HTTP/2 streams over few TLS connections (h2 library), HTTP/1.1 through the above
+    h2.py         H2Client: HTTP/2 streams over few TLS connections (h2 library), HTTP/1.1 through the above;
+                  h2conn.py one connection (an asyncio Protocol over h2), h2hpack.py HPACK blocks remembered
     tls.py        one TLS context per worker (CA bundle, mutual TLS, session reuse), TLS failures named
     ws.py         WsConnection: a virtual user's WebSocket (websockets)
 
-Imports go one way, ``h2 -> fasthttp -> http -> tls``; only :func:`make_client` here knows them all.
+Imports go one way, ``h2 -> h2conn -> fasthttp -> http -> tls``; only :func:`make_client` here knows them all.
 """
 
 from __future__ import annotations
