@@ -211,6 +211,8 @@ class H2Client:
                 self._all.discard(conn)
                 if err is _H1:
                     self._h1.add(key)
+                elif conn.transport is not None:  # failed or cancelled after the TCP connect
+                    conn.transport.abort()
             conn.ready.set_result(err)
         if err is _H1:
             return None, None
