@@ -179,15 +179,20 @@ class _Conn(asyncio.Protocol):
         self.transport = None
 
 
-async def start_h2_server(certs: Certs, max_streams: int = 100, client_ca: bool = False) -> H2Server:
+async def start_h2_server(certs: Certs | None, max_streams: int = 100, client_ca: bool = False) -> H2Server:
+    """``certs=None``: cleartext HTTP/2 (h2c, prior knowledge) on http://127.0.0.1:<port>."""
+    server = H2Server(max_streams)
+    loop = asyncio.get_running_loop()
+    if certs is None:
+        server.server = await loop.create_server(lambda: _Conn(server), "127.0.0.1", 0)
+        server.url = f"http://127.0.0.1:{server.server.sockets[0].getsockname()[1]}"
+        return server
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(certs.server_cert, certs.server_key)
     if client_ca:  # mutual TLS: a client certificate signed by the test CA is required
         ctx.load_verify_locations(certs.ca)
         ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.set_alpn_protocols(["h2"])
-    server = H2Server(max_streams)
-    loop = asyncio.get_running_loop()
     server.server = await loop.create_server(lambda: _Conn(server), "127.0.0.1", 0, ssl=ctx)
     server.url = f"https://127.0.0.1:{server.server.sockets[0].getsockname()[1]}"
     return server

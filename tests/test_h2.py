@@ -205,6 +205,23 @@ async def test_servers_without_h2_and_plain_http_go_through_the_http1_client(cer
         await tls_server.close()
 
 
+async def test_cleartext_http2_with_prior_knowledge(test_server) -> None:  # type: ignore[no-untyped-def]
+    server = await start_h2_server(None)
+    try:
+        client = make_client(HttpSettings(http2=True, http2_cleartext=True, timeouts={"connect": 2.0, "total": 5.0}))
+        status, _, body, headers = await _get(client, server.url + "/ok")
+        assert (status, body) == (200, b"ok") and headers.connect_ns > 0 and headers.tls_ns == -1
+        assert (await _get(client, server.url + "/ok"))[0] == 200
+        assert server.counts["/ok"] == 2 and server.connections == 1
+        with pytest.raises(HttpError) as info:  # an HTTP/1.1 server does not understand
+            await _get(client, test_server.url + "/ok")
+        assert info.value.name in ("bad response", "server disconnected")
+        assert client._fallback is None
+        await client.close()
+    finally:
+        await server.close()
+
+
 async def test_httpx_stays_selectable(h2_server: H2Server, certs: Certs) -> None:
     client = make_client(HttpSettings(http2=True, client="httpx", ca_bundle=str(certs.ca)))
     assert isinstance(client, HttpxClient)

@@ -79,9 +79,14 @@ class HttpSettings(_Model):
     """Verify TLS certificates. Turning it off makes the run warn once."""
     http2: bool = False
     """Use HTTP/2 for https:// targets whose server offers it (ALPN ``h2``): the built-in client multiplexes
-    the users' requests as streams over few connections per worker (``http2_streams``). http:// targets,
-    and servers that choose HTTP/1.1, go through the HTTP/1.1 client that ``client`` picks (no h2c).
-    With ``client = "httpx"``, httpx does it instead (several times the CPU a request)."""
+    the users' requests as streams over few connections per worker (``http2_streams``). http:// targets
+    (unless ``http2_cleartext``), and servers that choose HTTP/1.1, go through the HTTP/1.1 client that
+    ``client`` picks.
+    With ``client = "httpx"``, httpx does it instead (~15 times the CPU a request)."""
+    http2_cleartext: bool = False
+    """With ``http2``: speak HTTP/2 to http:// targets too, from the first byte (h2c with prior knowledge,
+    no upgrade), for servers known to (gRPC-style backends, proxies' h2c ports). Against a server that does
+    not, requests fail (``bad response`` or ``server disconnected``). Off: http:// is HTTP/1.1."""
     http2_streams: int = Field(default=100, ge=1, le=1000)
     """HTTP/2: most requests in flight on one connection before another is opened (the server's
     ``max_concurrent_streams`` lowers it; ``max_connections`` caps the connections, further requests

@@ -58,15 +58,16 @@ class H2Client:
         self._total = float(t.total) if t.total else 1e9
         self._limit = settings.max_connections
         self._streams = settings.http2_streams
+        self._cleartext = settings.http2_cleartext
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
-        self._pools: dict[tuple[str, int], list[H2Conn]] = {}
+        self._pools: dict[tuple[str, int, bool], list[H2Conn]] = {}
         """Open connections per origin that take new streams."""
         self._all: set[H2Conn] = set()
-        self._h1: set[tuple[str, int]] = set()
+        self._h1: set[tuple[str, int, bool]] = set()
         """Origins whose server chose HTTP/1.1 in ALPN: the fallback serves them."""
         self._urls: dict[str, tuple | None] = {}
         self._origins: dict[str, tuple] = {}
-        """"https://netloc" -> ((host, port), authority): a chain's ``/items/${id}`` is a new URL each time."""
+        """"https://netloc" -> ((host, port, tls), authority): a chain's ``/items/${id}`` is a new URL each time."""
         self._tls: ResumingContext | None = None
         self._fallback: HttpClient | None = None
         self._tick = max(0.005, min(0.05, self._total / 20, (self._read or 1e9) / 20))
@@ -74,7 +75,7 @@ class H2Client:
         self._closed = False
 
     def _parse(self, url: str) -> tuple | None:
-        """url -> ((host, port), authority, path); None for anything HTTP/2 does not serve here."""
+        """url -> ((host, port, tls), authority, path); None for anything HTTP/2 does not serve here."""
         i = url.find("/", 8)
         if i > 0:
             known = self._origins.get(url[:i])
@@ -83,13 +84,14 @@ class H2Client:
                 if _PLAIN.search(path) is None and path[-1] != "?":
                     return known[0], known[1], path
         parts = urlsplit(url)
-        if parts.scheme != "https" or "@" in parts.netloc or not parts.hostname:
+        tls = parts.scheme == "https"
+        if not (tls or (parts.scheme == "http" and self._cleartext)) or "@" in parts.netloc or not parts.hostname:
             return None
         path = quote(parts.path or "/", safe=_SAFE) + ("?" + quote(parts.query, safe=_SAFE) if parts.query else "")
         if len(self._origins) >= _CACHE_MAX:
             self._origins.clear()
-        key, authority = self._origins[f"https://{parts.netloc}"] = ((parts.hostname, parts.port or 443),
-                                                                      parts.netloc.encode())
+        key, authority = self._origins[f"{parts.scheme}://{parts.netloc}"] = (
+            (parts.hostname, parts.port or (443 if tls else 80), tls), parts.netloc.encode())
         return key, authority, path
 
     async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
@@ -103,7 +105,7 @@ class H2Client:
         key, authority, path = ent
         if params:
             path += ("&" if "?" in path else "?") + urlencode(params)
-        hdrs = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", authority),
+        hdrs = [(b":method", method.encode()), (b":scheme", b"https" if key[2] else b"http"), (b":authority", authority),
                 (b":path", path.encode())]
         body, ctype, ua = None, None, True
         if json is not None:
@@ -176,7 +178,7 @@ class H2Client:
                     conn.cancel(st, "timeout", f"no data for {read:g} s")
         self._sweeper = None if self._closed else self._loop.call_at(now + self._tick, self._sweep)
 
-    async def _conn_for(self, key: tuple[str, int], deadline: float) -> tuple[H2Conn | None, tuple[int, int] | None]:
+    async def _conn_for(self, key: tuple[str, int, bool], deadline: float) -> tuple[H2Conn | None, tuple[int, int] | None]:
         """A connection with room for one more stream (waiting for it to open), or (None, None) for HTTP/1.1."""
         pool = self._pools.get(key) or self._pools.setdefault(key, [])
         for conn in pool:
@@ -197,7 +199,7 @@ class H2Client:
                 raise HttpError(*err)
         return conn, None
 
-    async def _open(self, key: tuple[str, int], pool: list[H2Conn], deadline: float) -> tuple[H2Conn | None, tuple[int, int] | None]:
+    async def _open(self, key: tuple[str, int, bool], pool: list[H2Conn], deadline: float) -> tuple[H2Conn | None, tuple[int, int] | None]:
         conn = H2Conn(self, key)
         pool.append(conn)
         self._all.add(conn)
@@ -220,9 +222,9 @@ class H2Client:
             raise HttpError(*err)
         return conn, timings
 
-    async def _dial(self, conn: H2Conn, key: tuple[str, int], deadline: float) -> tuple[Any, tuple[int, int]]:
+    async def _dial(self, conn: H2Conn, key: tuple[str, int, bool], deadline: float) -> tuple[Any, tuple[int, int]]:
         """TCP connect, then TLS on the connected socket (timed apart); (failure or None, (connect, tls) ns)."""
-        loop, (host, port) = self._loop, key
+        loop, (host, port, tls) = self._loop, key
         connect_by = loop.time() + self._connect
         t0 = perf_counter_ns()
         try:
@@ -237,7 +239,29 @@ class H2Client:
                 return ("connect refused", str(exc)), (0, 0)
             return (_os_error_name(exc) or "connect error", str(exc)), (0, 0)
         t1 = perf_counter_ns()
-        ctx = self._tls
+        timings = (t1 - t0, -1)
+        if tls:
+            err = await self._handshake(conn, transport, host, deadline)
+            if err is not None:
+                return err, timings
+            timings = (t1 - t0, perf_counter_ns() - t1)
+            if conn.transport.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":  # type: ignore[union-attr]
+                conn.transport.close()  # type: ignore[union-attr]
+                return _H1, timings
+            conn.tls_host = host
+        conn.start()
+        settle_by = loop.time() + self._connect
+        try:
+            async with asyncio.timeout_at(min(settle_by, deadline)):
+                err = await conn.settled
+        except TimeoutError:
+            conn.transport.abort()  # type: ignore[union-attr]
+            err = ("connect timeout" if settle_by < deadline else "timeout", f"no HTTP/2 SETTINGS from {host} in time")
+        return err, timings
+
+    async def _handshake(self, conn: H2Conn, transport: asyncio.Transport, host: str, deadline: float) -> tuple[str, str] | None:
+        """TLS on the connected socket, the same Protocol reading the decrypted bytes; a failure, or None."""
+        loop, ctx = self._loop, self._tls
         if ctx is None:
             ctx = self._tls = build_context(self._settings, alpn=("h2", "http/1.1"))
         handshake_by = loop.time() + self._connect
@@ -247,28 +271,15 @@ class H2Client:
         except TimeoutError:
             transport.abort()
             if handshake_by < deadline:
-                return (TLS_ERROR, HANDSHAKE_TIMEOUT), (0, 0)
-            return ("timeout", f"TLS handshake with {host} cut by the total timeout"), (0, 0)
+                return TLS_ERROR, HANDSHAKE_TIMEOUT
+            return "timeout", f"TLS handshake with {host} cut by the total timeout"
         except Exception as exc:  # the server closed, reset or spoke no TLS: a named failure, counted
             transport.abort()
-            return (TLS_ERROR, describe(exc) if isinstance(exc, ssl.SSLError) else
-                    f"handshake failed: {exc or type(exc).__name__}"), (0, 0)
+            return TLS_ERROR, describe(exc) if isinstance(exc, ssl.SSLError) else f"handshake failed: {exc or type(exc).__name__}"
         except BaseException:
             transport.abort()
             raise
-        timings = (t1 - t0, perf_counter_ns() - t1)
-        if conn.transport.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
-            conn.transport.close()
-            return _H1, timings
-        conn.tls_host = host
-        conn.start()
-        try:
-            async with asyncio.timeout_at(min(handshake_by, deadline)):
-                err = await conn.settled
-        except TimeoutError:
-            conn.transport.abort()
-            err = ("connect timeout" if handshake_by < deadline else "timeout", f"no HTTP/2 SETTINGS from {host} in time")
-        return err, timings
+        return None
 
     def open_connections(self) -> int:
         return len(self._all) + (self._fallback.open_connections() if self._fallback is not None else 0)

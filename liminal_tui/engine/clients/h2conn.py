@@ -321,8 +321,8 @@ class H2Conn(asyncio.Protocol):
         self.closed = True
         self.retire()
         self.client._all.discard(self)
-        if not self.settled.done():
-            self.settled.set_result((name, message))
+        if not self.settled.done():  # it never spoke HTTP/2 (h2c to an HTTP/1.1 server, say)
+            self.settled.set_result((name, f"{message}, before any HTTP/2 SETTINGS"))
         streams, self.streams = self.streams, {}
         self.blocked.clear()
         for st in streams.values():
