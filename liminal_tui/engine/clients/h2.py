@@ -10,7 +10,8 @@ A new connection takes streams once the server's SETTINGS came (its stream limit
 
 Failures keep the names of :mod:`.http`; HTTP/2 adds ``stream reset`` (RST_STREAM, with its error code)
 and ``goaway`` (a stream the server did not process because of its GOAWAY, again after one more try on
-another connection). http:// URLs (no h2c), URLs with credentials, and servers that choose HTTP/1.1 in
+another connection). http:// URLs (unless ``http2_cleartext``: then HTTP/2 from the first byte, h2c with
+prior knowledge), URLs with credentials, and servers that choose HTTP/1.1 in
 ALPN go through the HTTP/1.1 client the profile picks (``fallback``).
 """
 
