@@ -127,6 +127,16 @@ async def test_a_graceful_goaway_lets_the_stream_finish_and_a_new_connection_fol
     await client.close()
 
 
+async def test_a_connection_that_used_up_its_stream_ids_hands_over_to_a_new_one(h2_server: H2Server, certs: Certs) -> None:
+    client = _client(certs)
+    assert (await _get(client, h2_server.url + "/ok"))[0] == 200
+    [conn] = client._all
+    conn.h2.highest_outbound_stream_id = 2**31 - 1  # as after a billion requests
+    status, _, _, headers = await _get(client, h2_server.url + "/ok")
+    assert status == 200 and headers.connect_ns > 0 and h2_server.connections == 2
+    await client.close()
+
+
 async def test_verification_failure_is_named_as_in_the_http1_client(h2_server: H2Server, certs: Certs) -> None:
     tls_server = await start_tls_server(certs)
     try:

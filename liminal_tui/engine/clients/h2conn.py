@@ -26,7 +26,7 @@ from h2.connection import ConnectionState, H2Connection
 from h2.errors import ErrorCodes
 from h2.events import (ConnectionTerminated, DataReceived, RemoteSettingsChanged, ResponseReceived,
                        StreamEnded, StreamReset, WindowUpdated)
-from h2.exceptions import H2Error, TooManyStreamsError
+from h2.exceptions import H2Error, NoAvailableStreamIDError, TooManyStreamsError
 from h2.settings import SettingCodes, Settings
 
 from .fasthttp import Headers
@@ -146,12 +146,18 @@ class H2Conn(asyncio.Protocol):
 
     def _open(self, st: H2Stream) -> None:
         h2 = self.h2
-        st.sid = sid = h2.get_next_available_stream_id()
         body = st.body
         try:
+            st.sid = sid = h2.get_next_available_stream_id()
             h2.send_headers(sid, st.headers, end_stream=not body)
         except TooManyStreamsError:  # h2 counts streams we reset that the server has not closed yet
             self.queued.appendleft(st)
+            return
+        except NoAvailableStreamIDError:  # 2**30 streams on one connection: the next one takes over
+            self.retire()
+            self._retry(st, "goaway", "the connection used up its stream ids")
+            if not self.streams:
+                self.transport.close()  # type: ignore[union-attr]
             return
         self.streams[sid] = st
         if body:
@@ -176,14 +182,16 @@ class H2Conn(asyncio.Protocol):
 
     # -- receiving
     def data_received(self, data: bytes) -> None:
-        h2 = self.h2
         try:
-            events = h2.receive_data(data)
-        except H2Error as exc:
+            self._received(data)
+        except H2Error as exc:  # the server broke the protocol: the connection is done
             self._flush()  # h2's GOAWAY to the server
             self.lost("bad response", f"HTTP/2 protocol error: {exc}")
             self.transport.abort()  # type: ignore[union-attr]
-            return
+
+    def _received(self, data: bytes) -> None:
+        h2 = self.h2
+        events = h2.receive_data(data)
         streams, now_ns = self.streams, 0
         now = self.client._loop.time() if self.client._read is not None else 0.0
         for ev in events:
