@@ -137,6 +137,14 @@ async def test_a_connection_that_used_up_its_stream_ids_hands_over_to_a_new_one(
     await client.close()
 
 
+async def test_connect_failures_are_named_as_in_the_http1_client(certs: Certs, unused_tcp_port: int) -> None:
+    client = _client(certs)
+    with pytest.raises(HttpError) as info:
+        await _get(client, f"https://127.0.0.1:{unused_tcp_port}/ok")
+    assert info.value.name == "connect refused" and client.open_connections() == 0
+    await client.close()
+
+
 async def test_verification_failure_is_named_as_in_the_http1_client(h2_server: H2Server, certs: Certs) -> None:
     tls_server = await start_tls_server(certs)
     try:

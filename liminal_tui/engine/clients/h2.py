@@ -50,7 +50,7 @@ _PLAIN = re.compile(r"[^A-Za-z0-9_.~\-" + re.escape(_SAFE) + "]")
 
 
 class H2Client:
-    """HTTP/2 streams over few TLS connections per origin; everything else through ``fallback``."""
+    """HTTP/2 streams over few connections per origin; everything else through ``fallback``."""
 
     def __init__(self, settings: HttpSettings, fallback: Callable[[], HttpClient], connections: int = 0) -> None:
         t = settings.timeouts
@@ -293,7 +293,7 @@ class H2Client:
         for conn in list(self._all):
             if not conn.closed and conn.transport is not None:
                 conn.h2.close_connection()
-                conn._flush()
+                conn.flush()
                 conn.transport.close()
         if self._fallback is not None:
             await self._fallback.close()

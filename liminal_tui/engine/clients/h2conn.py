@@ -142,7 +142,7 @@ class H2Conn(asyncio.Protocol):
             self._open(st)
         if not self.flushing:  # one write for the streams opened in this loop pass
             self.flushing = True
-            self.client._loop.call_soon(self._flush)
+            self.client._loop.call_soon(self.flush)
 
     def _open(self, st: H2Stream) -> None:
         h2 = self.h2
@@ -173,7 +173,7 @@ class H2Conn(asyncio.Protocol):
             h2.send_data(sid, bytes(view[:n]), end_stream=n == len(view))
             view = view[n:]
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         self.flushing = False
         if not self.closed and not self.transport.is_closing():  # type: ignore[union-attr]
             data = self.h2.data_to_send()
@@ -185,7 +185,7 @@ class H2Conn(asyncio.Protocol):
         try:
             self._received(data)
         except H2Error as exc:  # the server broke the protocol: the connection is done
-            self._flush()  # h2's GOAWAY to the server
+            self.flush()  # h2's GOAWAY to the server
             self.lost("bad response", f"HTTP/2 protocol error: {exc}")
             self.transport.abort()  # type: ignore[union-attr]
 
@@ -303,7 +303,7 @@ class H2Conn(asyncio.Protocol):
                     self.h2.reset_stream(st.sid, ErrorCodes.CANCEL)
                 except H2Error:  # the stream closed meanwhile: nothing to cancel
                     pass
-                self._flush()
+                self.flush()
             self._end(st, HttpError(name, message))
         elif st in self.queued:
             self.queued.remove(st)
