@@ -27,6 +27,8 @@ from time import perf_counter_ns
 from typing import Any, Callable
 from urllib.parse import quote, urlencode, urlsplit
 
+from hpack import NeverIndexedHeaderTuple as _Varying
+
 from ...profile.models import HttpSettings
 from .h2conn import H2Conn, H2Stream
 from .http import HttpClient, HttpError, _os_error_name
@@ -37,6 +39,10 @@ __all__ = ["H2Client"]
 _DROPPED = frozenset(("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
                       "content-length", "host", "te"))
 """Request headers HTTP/2 forbids (Host becomes ``:authority``; Content-Length is ours)."""
+_VARYING = frozenset(("cookie", "authorization"))
+"""Request headers whose values differ between users or requests: like ``:path`` and ``content-length``,
+sent as HPACK literals that stay out of the dynamic table (``_Varying``: hpack has no plain "without
+indexing" choice), so that the table, and the encoder's remembered bytes (:mod:`.h2hpack`), stay put."""
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 _UA = (b"user-agent", b"liminal-tui")
 _JSON = jsonlib.JSONEncoder(separators=(",", ":"))
@@ -107,7 +113,7 @@ class H2Client:
         if params:
             path += ("&" if "?" in path else "?") + urlencode(params)
         hdrs = [(b":method", method.encode()), (b":scheme", b"https" if key[2] else b"http"), (b":authority", authority),
-                (b":path", path.encode())]
+                _Varying(b":path", path.encode())]
         body, ctype, ua = None, None, True
         if json is not None:
             body, ctype = _JSON.encode(json).encode(), b"application/json"
@@ -126,15 +132,15 @@ class H2Client:
                     ctype = None
                 elif lk == "user-agent":
                     ua = False
-                hdrs.append((lk.encode(), v.encode()))
+                hdrs.append(_Varying(lk.encode(), v.encode()) if lk in _VARYING else (lk.encode(), v.encode()))
         if ua:
             hdrs.append(_UA)
         if body is not None:
             if ctype is not None:
                 hdrs.append((b"content-type", ctype))
-            hdrs.append((b"content-length", b"%d" % len(body)))
+            hdrs.append(_Varying(b"content-length", b"%d" % len(body)))
         elif method in ("POST", "PUT", "PATCH"):
-            hdrs.append((b"content-length", b"0"))
+            hdrs.append(_Varying(b"content-length", b"0"))
         deadline = self._loop_time() + self._total
         why = ("goaway", "")
         for _attempt in (0, 1):

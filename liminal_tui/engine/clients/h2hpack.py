@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpack import Decoder, Encoder
+from hpack import Decoder, Encoder, NeverIndexedHeaderTuple
 
 __all__ = ["RememberingDecoder", "RememberingEncoder"]
 
@@ -38,31 +38,35 @@ class RememberingDecoder(Decoder):
 
 
 class RememberingEncoder(Encoder):
-    """HPACK encoding with the block of a header list remembered while the dynamic table stays as it was
-    (the same request again is the same bytes; any change to the table forgets them all). Our header
-    lists hold plain tuples only (no never-indexed ones, which compare equal to plain ones)."""
+    """HPACK encoding with each header's representation remembered while the dynamic table stays as it
+    was: a block is then the join of its headers' bytes, and only a header not seen since the table last
+    changed goes through hpack (which may add it to the table: then everything remembered is forgotten,
+    the indices having moved). A header that would be added is not remembered (its bytes say "add"); the
+    next time it is an index. Send values that vary (``:path``, ``content-length``) as
+    :class:`hpack.NeverIndexedHeaderTuple`, always for the same name: they leave the table alone, and a
+    plain and a never-indexed tuple of the same bytes compare equal here."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen: dict[tuple, bytes] = {}
-        self.mark: Any = None
-        """The newest dynamic-table entry when ``seen`` was filled: every addition replaces it."""
+        self.parts: dict[tuple, bytes] = {}
 
     def encode(self, headers: Any, huffman: bool = True) -> bytes:
         table = self.header_table
-        entries = table.dynamic_entries
-        key = tuple(headers)
-        mark = entries[0] if entries else None
-        if table.resized or mark is not self.mark:
-            self.seen.clear()
-            self.mark = mark
-        else:
-            hit = self.seen.get(key)
-            if hit is not None:
-                return hit
-        out = super().encode(key, huffman)
-        if (entries[0] if entries else None) is mark:
-            if len(self.seen) >= 64:
-                self.seen.clear()
-            self.seen[key] = out
-        return out
+        if table.resized:  # the block opens with a table size update
+            self.parts.clear()
+            return super().encode(headers, huffman)
+        parts, entries, out = self.parts, table.dynamic_entries, []
+        for header in headers:
+            part = parts.get(header)
+            if part is None:
+                mark = entries[0] if entries else None
+                # a varying value is sent raw: pure-Python Huffman coding costs more than its few bytes
+                part = super().encode((header,), huffman and not isinstance(header, NeverIndexedHeaderTuple))
+                if (entries[0] if entries else None) is not mark:
+                    parts.clear()
+                else:
+                    if len(parts) >= 512:
+                        parts.clear()
+                    parts[header] = part
+            out.append(part)
+        return b"".join(out)
