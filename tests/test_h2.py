@@ -5,6 +5,7 @@ connections, the server's stream limit, resets and GOAWAYs are handled, timings 
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -172,8 +173,10 @@ async def test_mutual_tls(certs: Certs) -> None:
         with pytest.raises(HttpError) as info:
             await _get(client, server.url + "/ok")
         await client.close()
-        assert info.value.name in ("tls error", "server disconnected", "connect timeout")  # asyncio's server
-        assert server.counts["/ok"] == 1  # sends no alert, so the client may only see the close
+        # asyncio's server sends no TLS alert (TLS 1.3 checks the client's certificate after the handshake):
+        # the client may only see the close, as the fast client does against it
+        assert info.value.name in ("tls error", "server disconnected")
+        assert server.counts["/ok"] == 1
     finally:
         await server.close()
 
@@ -182,7 +185,7 @@ async def test_flow_control_both_ways_cookies_redirects_and_json(h2_server: H2Se
     client = _client(certs)
     big = {"data": "y" * 300_000}  # more than the server's 64 KiB stream window: sent as it opens
     status, _, body, headers = await client.request("POST", h2_server.url + "/echo", None, None, None, big)
-    assert status == 200 and len(body) > 300_000 and headers["Content-Type"] == "application/json"
+    assert status == 200 and json.loads(body) == big and headers["Content-Type"] == "application/json"
     status, _, body, _ = await _get(client, h2_server.url + "/big/1000000")
     assert status == 200 and len(body) == 1_000_000
     status, _, _, headers = await _get(client, h2_server.url + "/set-cookie")
