@@ -1,13 +1,14 @@
-"""What a faster HTTP/2 path would cost: the ``h2`` library on an asyncio Protocol, beside httpx.
+"""The engine's HTTP clients alone (no scenario, no recording): CPU per request of HTTP/2 over h2, httpx, and
+the HTTP/1.1 fast client over TLS.
 
-    python bench/h2_protocol.py            # 20,000 requests (h2 Protocol), 3,000 (httpx)
+    python bench/h2_protocol.py            # 20,000 requests (h2, fast), 3,000 (httpx)
     python bench/h2_protocol.py --quick    # 5,000 / 1,000
 
-A measuring prototype, not the engine: one TLS connection (ALPN h2, the loop's own TLS as the fast
-HTTP/1.1 client uses it) carrying 50 concurrent streams of ``GET /`` against the bench nginx with http2
-(CPU 0), this process on CPU 1, uvloop. The h2 state machine and HPACK are pure Python (``h2``, ``hpack``,
-installed with ``httpx[http2]``); the loop does the rest. Then the engine's ``HttpxClient`` (``http2 = true``)
-the same way. Prints requests/s and CPU per request (this process, user+sys) of each.
+50 tasks share one client as a worker's users do, ``GET /`` against the bench nginx (CPU 0; http2 on its
+h2 port, HTTP/1.1 on its https port), this process on CPU 1, uvloop: ``http2 = true`` (the h2 client,
+``engine/clients/h2.py``: 50 streams on one connection), ``client = "httpx"`` with ``http2 = true``, and the
+fast client over https:// (50 connections). Prints requests/s and CPU per request (this process,
+user+sys) of each. (It began as the prototype of the h2 client, at ~170-180 us a request.)
 
 Only 127.0.0.1 is contacted; every case is bounded by its count.
 """
@@ -18,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import ssl
 import sys
 import time
 from pathlib import Path
@@ -30,86 +30,19 @@ from common import RESULTS, Nginx, ensure_apt, log  # noqa: E402
 USERS = 50
 
 
-class H2Conn(asyncio.Protocol):
-    """One HTTP/2 connection: requests are streams; a response completes its stream's future."""
-
-    def __init__(self, authority: bytes) -> None:
-        import h2.config
-        import h2.connection
-        import h2.events
-
-        self.ev = h2.events
-        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
-        self.authority = authority
-        self.streams: dict[int, list] = {}
-        self.transport: asyncio.Transport | None = None
-        self.loop = asyncio.get_running_loop()
-
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
-        self.transport = transport
-
-    def start(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.h2.initiate_connection()
-        transport.write(self.h2.data_to_send())
-
-    def data_received(self, data: bytes) -> None:
-        ev = self.ev
-        for event in self.h2.receive_data(data):
-            if isinstance(event, ev.ResponseReceived):
-                st = self.streams.get(event.stream_id)
-                if st is not None:
-                    st[1] = int(dict(event.headers)[b":status"])
-            elif isinstance(event, ev.DataReceived):
-                st = self.streams.get(event.stream_id)
-                if st is not None:
-                    st[2].append(event.data)
-                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            elif isinstance(event, ev.StreamEnded):
-                st = self.streams.pop(event.stream_id, None)
-                if st is not None and not st[0].done():
-                    st[0].set_result((st[1], b"".join(st[2])))
-            elif isinstance(event, ev.StreamReset):
-                st = self.streams.pop(event.stream_id, None)
-                if st is not None and not st[0].done():
-                    st[0].set_exception(RuntimeError(f"stream reset {event.error_code}"))
-        out = self.h2.data_to_send()
-        if out:
-            self.transport.write(out)  # type: ignore[union-attr]
-
-    def request(self, path: bytes) -> asyncio.Future:
-        sid = self.h2.get_next_available_stream_id()
-        self.h2.send_headers(sid, [(b":method", b"GET"), (b":path", path), (b":scheme", b"https"),
-                                   (b":authority", self.authority), (b"user-agent", b"liminal-tui")], end_stream=True)
-        self.transport.write(self.h2.data_to_send())  # type: ignore[union-attr]
-        fut = self.loop.create_future()
-        self.streams[sid] = [fut, 0, []]
-        return fut
-
-
-async def run_h2(host: str, port: int, cert: Path, count: int) -> dict:
-    loop = asyncio.get_running_loop()
-    ctx = ssl.create_default_context(cafile=str(cert))
-    ctx.set_alpn_protocols(["h2"])
-    conn = H2Conn(f"{host}:{port}".encode())
-    transport, _ = await loop.create_connection(lambda: conn, host, port)
-    tls = await loop.start_tls(transport, conn, ctx, server_hostname=host)
-    assert tls.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
-    conn.start(tls)
-    return await _drive(lambda: conn.request(b"/"), count, lambda: tls.close())
-
-
-async def run_httpx(url: str, cert: Path, count: int) -> dict:
-    from liminal_tui.engine.clients.http import HttpxClient
+async def run_client(url: str, cert: Path, count: int, **settings) -> dict:  # type: ignore[no-untyped-def]
+    """One engine client (``make_client``), 50 tasks sharing it as a worker's users do."""
+    from liminal_tui.engine.clients import make_client
     from liminal_tui.profile.models import HttpSettings
 
-    client = HttpxClient(HttpSettings(http2=True, ca_bundle=str(cert)))
+    client = make_client(HttpSettings(ca_bundle=str(cert), **settings))
 
     async def one():  # type: ignore[no-untyped-def]
         status, _, body, _ = await client.request("GET", url, None, None, None, None)
         return status, body
 
     result = await _drive(one, count, None)
+    result["connections"] = client.open_connections()
     await client.close()
     return result
 
@@ -137,19 +70,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    count_h2, count_httpx = (5000, 1000) if args.quick else (20000, 3000)
+    count, count_httpx = (5000, 1000) if args.quick else (20000, 3000)
     ensure_apt("nginx")
     os.sched_setaffinity(0, {1} if (os.cpu_count() or 1) > 1 else {0})
     import uvloop
 
     rows = {}
     with Nginx(cpu=0) as nginx:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            rows["h2 on a Protocol"] = runner.run(run_h2("127.0.0.1", nginx.h2_port, nginx.cert, count_h2))
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            rows["httpx (http2 = true)"] = runner.run(run_httpx(nginx.h2_url + "/", nginx.cert, count_httpx))
+        cases = {"h2 (http2 = true)": (nginx.h2_url, count, {"http2": True}),
+                 "httpx (client = httpx)": (nginx.h2_url, count_httpx, {"http2": True, "client": "httpx"}),
+                 "fast HTTP/1.1 (https)": (nginx.https_url, count, {})}
+        for key, (url, n, settings) in cases.items():
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                rows[key] = runner.run(run_client(url + "/", nginx.cert, n, **settings))
     for key, row in rows.items():
-        log(f"{key:22s} {row['rps']:>9,.0f} req/s  {row['cpu_us_per_req']:>7,.0f} us CPU/req  ({row['requests']} requests)")
+        log(f"{key:24s} {row['rps']:>9,.0f} req/s  {row['cpu_us_per_req']:>7,.0f} us CPU/req  "
+            f"({row['requests']} requests, {row['connections']} connection(s))")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "h2_protocol.json").write_text(json.dumps({"loadavg_before": os.getloadavg()[0], "cases": rows}, indent=2))
     return 0

@@ -24,7 +24,10 @@ more rows (``--only`` picks any of them; ``--set plain|https|chain|h2|all`` pick
     chain: POST /items (JSON body, status check, extract the id) then GET /items/<id> (status check), one
            iteration = 2 requests: locust-fast-chain[-https] (FastHttpUser with catch_response) and
            liminal-chain[-https]
-    h2:    h2load -c50 -m1 (apt nghttp2-client) and liminal-h2 (http2 = true, httpx) against nginx http2
+    h2:    h2load -c50 -m1 (apt nghttp2-client), liminal-h2 (http2 = true: the h2 client, 50 users' streams on
+           one connection), liminal-h2-httpx (client = "httpx") and liminal-h2-chain (the chain below) against
+           nginx http2, beside liminal-https and liminal-chain-https (the HTTP/1.1 fast client over TLS, 50
+           connections) in the same run
     liminal-notimings: the plain row with [http] timings = false (the cost of connection timings)
 
 Per run: requests/s, p50 and p99 as each tool reports them, and CPU per request of the generator's
@@ -235,6 +238,8 @@ GENERATORS: dict[str, Callable] = {
     "liminal-chain-https": _gen_liminal(http='ca_bundle = "{cert}"', steps=CHAIN_STEPS),
     "h2load": gen_h2load,
     "liminal-h2": _gen_liminal(http='http2 = true\nca_bundle = "{cert}"'),
+    "liminal-h2-httpx": _gen_liminal(http='http2 = true\nclient = "httpx"\nca_bundle = "{cert}"'),
+    "liminal-h2-chain": _gen_liminal(http='http2 = true\nca_bundle = "{cert}"', steps=CHAIN_STEPS),
 }
 LABELS = {"wrk": "wrk -t1 -c50", "locust-fast": "Locust FastHttpUser", "locust-http": "Locust HttpUser",
           "bare-aiohttp": "bare aiohttp loop", "liminal": "liminal-tui --workers 1",
@@ -243,14 +248,15 @@ LABELS = {"wrk": "wrk -t1 -c50", "locust-fast": "Locust FastHttpUser", "locust-h
           "bare-aiohttp-https": "https: bare aiohttp loop", "liminal-https": "https: liminal-tui",
           "locust-fast-chain": "chain: Locust FastHttpUser", "liminal-chain": "chain: liminal-tui",
           "locust-fast-chain-https": "https chain: Locust FastHttpUser", "liminal-chain-https": "https chain: liminal-tui",
-          "h2load": "h2: h2load -c50 -m1", "liminal-h2": "h2: liminal-tui http2 = true"}
+          "h2load": "h2: h2load -c50 -m1", "liminal-h2": "h2: liminal-tui http2 = true",
+          "liminal-h2-httpx": "h2: liminal-tui, client = httpx", "liminal-h2-chain": "h2 chain: liminal-tui"}
 SETS = {
     "plain": ["wrk", "locust-fast", "locust-http", "bare-aiohttp", "liminal", "liminal-notimings"],
     "https": ["wrk-https", "locust-fast-https", "bare-aiohttp-https", "liminal-https"],
     "chain": ["locust-fast-chain", "liminal-chain", "locust-fast-chain-https", "liminal-chain-https"],
-    "h2": ["h2load", "liminal-h2"],
+    "h2": ["h2load", "liminal-h2", "liminal-h2-httpx", "liminal-h2-chain", "liminal-https", "liminal-chain-https"],
 }
-SETS["all"] = [n for names in SETS.values() for n in names]
+SETS["all"] = list(dict.fromkeys(n for names in SETS.values() for n in names))
 GROUP_REFS = {
     "https": {"wrk": "wrk-https", "locust-fast": "locust-fast-https", "bare-aiohttp": "bare-aiohttp-https"},
     "chain": {"locust-fast": "locust-fast-chain"},
@@ -263,14 +269,14 @@ TARGETS = [("liminal", "locust-fast", 1.5), ("liminal", "bare-aiohttp", 0.85),
 
 
 def group_of(name: str) -> str:
+    if name == "h2load" or name.startswith("liminal-h2"):
+        return "h2"
     if name.endswith("chain-https"):
         return "chain-https"
     if name.endswith("chain"):
         return "chain"
     if name.endswith("-https"):
         return "https"
-    if name in ("h2load", "liminal-h2"):
-        return "h2"
     return "plain"
 
 

@@ -176,7 +176,7 @@ check = {{ body_contains = "yes" }}
 """
 
 
-CLIENT_TOML = {"fast": "", "aiohttp": 'client = "aiohttp"', "httpx": "http2 = true"}
+CLIENT_TOML = {"fast": "", "aiohttp": 'client = "aiohttp"', "httpx": "client = \"httpx\"\nhttp2 = true"}
 
 
 @pytest.mark.parametrize("client", list(CLIENT_TOML))

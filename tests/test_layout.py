@@ -33,3 +33,8 @@ def test_the_aiohttp_client_does_not_import_the_fast_one():
     loaded = _modules_after("import liminal_tui.engine.clients.http")
     assert not {m for m in loaded if m.split(".")[-1] in ("fasthttp", "h1conn", "h1request")}
     assert "httptools" not in loaded
+
+
+def test_the_http1_clients_do_not_import_the_http2_one():
+    loaded = _modules_after("import liminal_tui.engine.clients.fasthttp, liminal_tui.engine.clients")
+    assert not {m for m in loaded if m.startswith("liminal_tui.engine.clients.h2") or m == "h2" or m.startswith("h2.")}

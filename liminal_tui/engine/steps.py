@@ -93,12 +93,13 @@ class Engine:
         self._ws_tls: Any = None
         self.timings = self.http.timings
         """Record connection timings of the fast client's responses (``[http] timings``)."""
-        self.timed_type: type | None = None
-        """The fast client's response headers, which carry the timings (None: timings off)."""
+        self.timed_types: frozenset[type] = frozenset()
+        """The response-header types that carry timings: the fast client's, and the HTTP/2 client's
+        (its ``timed_types``); empty with timings off."""
         if self.timings:
             from .clients.h1conn import Headers  # imported when used, as make_client does
 
-            self.timed_type = Headers
+            self.timed_types = frozenset(getattr(client, "timed_types", (Headers,)))
 
 
     def ws_tls(self) -> Any:
@@ -192,7 +193,7 @@ class HttpCall(_Step):
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_HTTP, step.stats_name, step.method)
         self.begin = getattr(eng.client, "begin", None)
         """The fast client's ``begin``: the response's future without a coroutine (None: other clients)."""
-        self.timed_type = eng.timed_type if self.rec.ttfb_hist is not None else None
+        self.timed_types = eng.timed_types if self.rec.ttfb_hist is not None else frozenset()
 
     async def run(self, user: User) -> bool:
         ctx = user.vars
@@ -241,7 +242,7 @@ class HttpCall(_Step):
             self.rec.success(elapsed + lag, nbytes, status, elapsed)
         else:
             self.rec.success(elapsed, nbytes, status)
-        if type(resp_headers) is self.timed_type:  # the fast client's response carries its timings
+        if type(resp_headers) in self.timed_types:  # the fast and HTTP/2 clients' responses carry timings
             self.rec.timed(resp_headers.first_ns - start, resp_headers.connect_ns, resp_headers.tls_ns)
         return True
 
