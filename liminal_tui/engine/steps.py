@@ -345,8 +345,8 @@ class WsSendStep(_Step):
         return await conn.send(text)
 
 
-def _first_match(buffer: Any, start: int, matches: Any) -> Any:
-    """The oldest message that arrived at or after ``start`` (ns) and ``matches``, or None.
+def _first_match(buffer: Any, start: int, matches: Any, *args: Any) -> Any:
+    """The oldest message that arrived at or after ``start`` (ns) and ``matches(msg, *args)``, or None.
 
     The buffer is in arrival order: only the messages newer than ``start`` are looked at, found from the
     newest end (an echo scenario has one; copying and walking all 512 kept messages per wait cost more
@@ -357,9 +357,14 @@ def _first_match(buffer: Any, start: int, matches: Any) -> Any:
         i -= 1
     for k in range(i, n):
         msg = buffer[k]
-        if matches(msg):
+        if matches(msg, *args):
             return msg
     return None
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class WsWaitStep(_Step):
@@ -371,6 +376,9 @@ class WsWaitStep(_Step):
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_MESSAGE, step.name, "WSMSG")
 
     async def run(self, user: User) -> bool:
+        """The oldest message since the start (this step's, or the previous step's) that matches; else wait
+        for the next: the connection resolves a future of ours as a message arrives (one task switch from
+        the socket), a loop timer resolves it at the timeout."""
         now = time.perf_counter_ns()
         start = user.step_start_ns if self.since_previous and user.step_start_ns else now
         user.prev_start_ns, user.step_start_ns = user.step_start_ns, now
@@ -379,14 +387,15 @@ class WsWaitStep(_Step):
             self.rec.failure(0, "ws closed", "no open WebSocket")
             return False
         try:
-            want = {k: render_value(v, user.vars) for k, v in self.match.items()}
+            want = {k: render_value(v, user.vars) for k, v in self.match.items()} if self.match else None
             needle = self.contains.render(user.vars) if self.contains is not None else None
         except KeyError:
             self.rec.skipped += 1
             return False
         deadline = now + self.timeout_ns
+        matches = self._matches
         while True:
-            msg = _first_match(conn.buffer, start, lambda m: self._matches(m, want, needle))
+            msg = _first_match(conn.buffer, start, matches, want, needle)
             if msg is not None:
                 self.rec.success(msg.t_ns - start, len(msg.text))
                 return True
@@ -394,15 +403,20 @@ class WsWaitStep(_Step):
             if left <= 0:
                 self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
                 return False
-            conn.arrived.clear()
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
+            waiters = conn.waiters
+            waiters.append(fut)
+            timer = loop.call_later(left / 1e9, _expire, fut)  # no task, no context manager per wait
             try:
-                async with asyncio.timeout(left / 1e9):  # no task per wait, as wait_for would make
-                    await conn.arrived.wait()
-            except TimeoutError:
-                pass
+                await fut
+            finally:
+                timer.cancel()
+                if waiters and fut in waiters:  # woken by the timer, or cancelled: not by a message
+                    waiters.remove(fut)
 
     @staticmethod
-    def _matches(msg: Any, want: dict[str, Any], needle: str | None) -> bool:
+    def _matches(msg: Any, want: dict[str, Any] | None, needle: str | None) -> bool:
         if needle is not None and needle not in msg.text:
             return False
         if want:

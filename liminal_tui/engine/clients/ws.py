@@ -1,13 +1,20 @@
-"""A virtual user's WebSocket: connect, read into a short buffer, heartbeat, reconnect with backoff.
+"""A virtual user's WebSocket: connect, keep what arrives in a short buffer, heartbeat, reconnect with backoff.
 
 Messages are buffered with their arrival time (``perf_counter_ns``) so that a ``ws_wait`` placed after an
 HTTP update still sees an event that arrived before the wait began: broadcast latency is measured from
 the update's start to the event's arrival, not to when the user got round to looking.
 
+A message is taken from websockets as its last frame is parsed (``data_received``, see
+:class:`_Delivering`): stamped, buffered, counted, and the pending waits woken, in that callback. No task
+reads the connection: a wait is one task switch from the socket, as the library's own ``recv()`` is
+(a reader task that buffered and then woke the wait made two, and an echo cost 2.7x a bare loop's).
+
 A close by the server with an error code (anything but 1000 normal and 1001 going away) is a failure
 ``ws close CODE`` on the connect's endpoint, its reason (sanitized where every failure is) as the message,
 timed as the connection's life; a message over ``max_message_size`` is the failure ``message too big``
-(the connection closes with 1009). Both are also counted as drops, and reconnected like any drop.
+(the connection closes with 1009), a text message that is not UTF-8 the failure ``ws read error`` (the
+connection closes with 1007, as websockets' ``recv()`` does). All are also counted as drops, and
+reconnected like any drop.
 """
 
 from __future__ import annotations
@@ -15,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from functools import partial
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
+from websockets.frames import Frame, Opcode
 
 from ...metrics.recorder import EndpointRecorder
 
@@ -35,6 +44,7 @@ BACKOFF_BASE = 0.1
 CLEAN_CLOSES = frozenset((1000, 1001))
 """Close codes that are not failures: normal closure, going away (a server shutting down or restarting)."""
 TOO_BIG = 1009
+INVALID_DATA = 1007
 PING_BATCH = 50
 """Heartbeat pings started in one go: connections opened in a burst come due in a burst, and starting
 1,000 pings at once (~50 us each) would hold the event loop for 50 ms, every interval."""
@@ -76,6 +86,36 @@ class WsMessage:
 
 
 _UNPARSED = object()
+_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+_DATA = frozenset((_TEXT, _BINARY, _CONT))
+_delivering: Any = None
+
+
+def _delivering_class() -> Any:
+    """:class:`_Delivering`, defined on first use (websockets' asyncio client is imported by the first connect)."""
+    global _delivering
+    if _delivering is None:
+        from websockets.asyncio.client import ClientConnection
+
+        class _Delivering(ClientConnection):  # type: ignore[misc]
+            """websockets' client connection handing each data frame to its :class:`WsConnection` as it is
+            parsed, instead of queueing it for ``recv()`` (control frames and the handshake go on as before).
+
+            ``create_connection`` is websockets' documented way to use a subclass; ``process_event`` is the
+            method it calls for each parsed frame."""
+
+            def __init__(self, owner: WsConnection, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.owner = owner
+
+            def process_event(self, event: Any) -> None:
+                if event.__class__ is Frame and event.opcode in _DATA:
+                    self.owner._frame(self, event)
+                else:
+                    super().process_event(event)
+
+        _delivering = _Delivering
+    return _delivering
 
 ProxyCache = dict[str, "str | None"]
 
@@ -177,7 +217,11 @@ class WsConnection:
         self.proxies: ProxyCache = {} if proxies is None else proxies
         self._opened_ns = 0
         self.buffer: deque[WsMessage] = deque(maxlen=BUFFER)
-        self.arrived = asyncio.Event()
+        self.waiters: list[asyncio.Future[None]] = []
+        """The pending ``ws_wait``s' futures: a message (or the connection closing) resolves them all."""
+        self._parts: list[Any] | None = None
+        """The frames so far of a fragmented message (None: none in progress)."""
+        self._parts_text = False
         self._ws: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -195,10 +239,10 @@ class WsConnection:
         return self._ws is not None
 
     async def open(self) -> bool:
-        """Connect once (recording the time); start reader and heartbeat. False when it failed."""
+        """Connect once (recording the time); start the watch (drops, reconnects) and heartbeat. False when it failed."""
         ok = await self._connect()
         if ok or self.reconnect:
-            self._tasks.append(asyncio.ensure_future(self._read_loop()))
+            self._tasks.append(asyncio.ensure_future(self._watch()))
             if self._beats is not None:
                 self._beats.join()
                 self._beats.add(self)
@@ -222,7 +266,8 @@ class WsConnection:
                 connect(
                     self.url, additional_headers=self.headers or None, ping_interval=None,
                     open_timeout=None, close_timeout=1, max_queue=None, compression=None, max_size=self.max_size,
-                    proxy=proxy_for(self.url, self.proxies), **kwargs,
+                    proxy=proxy_for(self.url, self.proxies), create_connection=partial(_delivering_class(), self),
+                    **kwargs,
                 ),
                 self.connect_timeout,
             )
@@ -246,33 +291,62 @@ class WsConnection:
         self.stats.connects += 1
         return True
 
-    async def _read_loop(self) -> None:
-        from websockets.exceptions import ConnectionClosed
+    def _frame(self, ws: Any, frame: Frame) -> None:
+        """A data frame, as websockets parses it (its ``data_received``): a whole message is stamped,
+        kept, counted, and wakes the pending waits."""
+        opcode = frame.opcode
+        if frame.fin and opcode is not _CONT:  # a message in one frame: the usual case
+            data, text = frame.data, opcode is _TEXT
+        else:
+            if opcode is not _CONT:
+                self._parts, self._parts_text = [], opcode is _TEXT
+            if self._parts is None:  # a continuation of nothing: websockets' parser lets none through
+                return
+            self._parts.append(frame.data)
+            if not frame.fin:
+                return
+            data, text, self._parts = b"".join(self._parts), self._parts_text, None
+        t_ns = time.perf_counter_ns()
+        if text:
+            try:
+                decoded = str(data, "utf-8")
+            except UnicodeDecodeError as exc:  # as websockets' recv(): close 1007, counted when it has closed
+                ws.protocol.fail(INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                ws.send_data()
+                return
+        else:
+            decoded = str(data, "utf-8", "replace")
+        self.buffer.append(WsMessage(t_ns, decoded))
+        self.stats.messages_in += 1
+        self._wake()
 
+    def _wake(self) -> None:
+        waiters = self.waiters
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+            waiters.clear()
+
+    async def _watch(self) -> None:
+        """Count the connection's end (a drop, unless closing) and reconnect with backoff."""
         attempt = 0
         while not self._closing:
             ws = self._ws
             if ws is not None:
-                try:
-                    async for raw in ws:
-                        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-                        self.buffer.append(WsMessage(time.perf_counter_ns(), text))
-                        self.stats.messages_in += 1
-                        self.arrived.set()
+                await ws.wait_closed()
+                closed = ws.protocol.close_exc
+                if isinstance(closed, ConnectionClosedOK):
                     attempt = 0
-                except ConnectionClosed as exc:
-                    if not self._closing:
-                        self._closed_by_peer(exc)
-                except Exception as exc:  # a broken frame, a decoding error: the connection is gone, a named failure
-                    if not self._closing:
-                        self.connect_rec.failure(time.perf_counter_ns() - self._opened_ns, "ws read error",
-                                                 f"{type(exc).__name__}: {exc}")
+                if not self._closing:
+                    self._closed_by_peer(closed)
                 if self._ws is ws:
                     self._ws = None
                     self.stats.open -= 1
                     if not self._closing:
                         self.stats.drops += 1
-                self.arrived.set()
+                self._parts = None
+                self._wake()
             if self._closing or not self.reconnect:
                 return
             delay = min(self.backoff_max, BACKOFF_BASE * (2 ** attempt)) * (0.5 + random.random() / 2)
@@ -287,11 +361,13 @@ class WsConnection:
                     self._tasks.append(self.on_reconnect())
 
     def _closed_by_peer(self, exc: Any) -> None:
-        """Count a close with an error code, or a message over the size limit, as a failure."""
+        """Count a close with an error code, a message over the size limit or not UTF-8, as a failure."""
         lived = time.perf_counter_ns() - self._opened_ns
         sent, rcvd = exc.sent, exc.rcvd
         if sent is not None and sent.code == TOO_BIG and not exc.rcvd_then_sent:
             self.connect_rec.failure(lived, "message too big", f"a message over {self.max_size} bytes (max_message_size)")
+        elif sent is not None and sent.code == INVALID_DATA and not exc.rcvd_then_sent:
+            self.connect_rec.failure(lived, "ws read error", f"a text message that is not UTF-8: {sent.reason}")
         elif rcvd is not None and rcvd.code not in CLEAN_CLOSES:
             self.connect_rec.failure(lived, f"ws close {rcvd.code}", rcvd.reason)
 
