@@ -403,7 +403,7 @@ class WsWaitStep(_Step):
             if left <= 0:
                 self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
                 return False
-            loop = asyncio.get_running_loop()
+            loop = conn.loop
             fut = loop.create_future()
             waiters = conn.waiters
             waiters.append(fut)

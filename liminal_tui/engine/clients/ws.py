@@ -217,6 +217,8 @@ class WsConnection:
         self.proxies: ProxyCache = {} if proxies is None else proxies
         self._opened_ns = 0
         self.buffer: deque[WsMessage] = deque(maxlen=BUFFER)
+        self.loop = asyncio.get_running_loop()
+        """The loop the connection runs in (``get_running_loop()`` costs a ``getpid()`` a call on 3.11)."""
         self.waiters: list[asyncio.Future[None]] = []
         """The pending ``ws_wait``s' futures: a message (or the connection closing) resolves them all."""
         self._parts: list[Any] | None = None
