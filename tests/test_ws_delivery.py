@@ -166,3 +166,38 @@ async def test_two_waits_on_one_connection_are_both_woken_and_a_timed_out_wait_l
     counts = {(e.kind, e.name): (e.count, e.failures) for e in recorder.drain()}
     assert counts[("ws_message", "a")] == (1, 0) and counts[("ws_message", "b")] == (1, 0)
     assert counts[("ws_message", "never")] == (0, 1)
+
+
+async def test_sends_beyond_the_write_buffer_wait_for_it_and_arrive_in_order(test_server) -> None:  # type: ignore[no-untyped-def]
+    """A send goes straight to the socket while the write buffer is under its limit; past it (12.8 MB
+    sent without a pause, more than the kernel's buffers hold), ``send()`` waits for the buffer to drain.
+    Every message is echoed, whole and in order."""
+    recorder = Recorder()
+    eng = Engine(None, recorder, test_server.url, WsStats(), True, {})
+    [connect] = compile_steps([WsConnect(type="ws_connect", path="/ws/burst/0", name="ws")], eng)
+    user = User(1, {})
+    try:
+        assert await connect.run(user)
+        conn = user.ws
+        assert conn is not None
+        ws = conn._ws
+        waited = 0
+        library_send = ws.send
+
+        async def counted(text: str) -> None:
+            nonlocal waited
+            waited += 1
+            await library_send(text)
+
+        ws.send = counted  # counts the sends that took websockets' own (waiting) path
+        texts = [f"{i:03d}" + "x" * 65_533 for i in range(200)]
+        for text in texts:
+            assert await conn.send(text)
+        async with asyncio.timeout(20):
+            while conn.stats.messages_in < 201:  # the fragmented "frag-ment", then the 200 echoes
+                await asyncio.sleep(0.01)
+        assert 0 < waited < 200, "some sends went straight out, some waited for the buffer"
+        assert [m.text for m in list(conn.buffer)[1:]] == texts
+        assert conn.stats.messages_out == 200
+    finally:
+        await user.close()
