@@ -5,7 +5,7 @@ HTTP update still sees an event that arrived before the wait began: broadcast la
 the update's start to the event's arrival, not to when the user got round to looking.
 
 A message is taken from websockets as its last frame is parsed (``data_received``, see
-:class:`_Delivering`): stamped, buffered, counted, and the pending waits woken, in that callback. No task
+:mod:`.ws_delivery`): stamped, buffered, counted, and the pending waits woken, in that callback. No task
 reads the connection: a wait is one task switch from the socket, as the library's own ``recv()`` is
 (a reader task that buffered and then woke the wait made two, and an echo cost 2.7x a bare loop's).
 
@@ -22,17 +22,17 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from functools import partial
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 
 from ...metrics.recorder import EndpointRecorder
+from .ws_delivery import delivering_connection
 
 __all__ = ["Heartbeats", "WsConnection", "WsStats", "WsMessage"]
 
@@ -87,51 +87,7 @@ class WsMessage:
 
 
 _UNPARSED = object()
-_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
-_OPEN = State.OPEN
-_DATA = frozenset((_TEXT, _BINARY, _CONT))
-_delivering: Any = None
-
-
-def _delivering_class() -> Any:
-    """:class:`_Delivering`, defined on first use (websockets' asyncio client is imported by the first connect)."""
-    global _delivering
-    if _delivering is None:
-        from websockets.asyncio.client import ClientConnection
-
-        class _Delivering(ClientConnection):  # type: ignore[misc]
-            """websockets' client connection handing each data frame to its :class:`WsConnection` as it is
-            parsed, instead of queueing it for ``recv()`` (control frames and the handshake go on as before).
-
-            ``create_connection`` is websockets' documented way to use a subclass; ``process_event`` is the
-            method it calls for each parsed frame."""
-
-            def __init__(self, owner: WsConnection, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                self.owner = owner
-
-            def process_event(self, event: Any) -> None:
-                if event.__class__ is Frame and event.opcode in _DATA:
-                    self.owner._frame(self, event)
-                else:
-                    super().process_event(event)
-
-            def send_now(self, text: str) -> bool:
-                """``send(text)`` where it would not wait: the connection open, the write buffer under its
-                limit. Its ``send_context`` (an async context manager, a ``drain()`` coroutine) cost ~1.5 us
-                of a ~30-us echo. False: not so (``send()`` waits, or raises the close)."""
-                if self.protocol.state is not _OPEN or self.paused:
-                    return False
-                self.protocol.send_text(text.encode())
-                try:
-                    self.send_data()
-                except Exception:  # as send(): the connection is done for
-                    self.transport.abort()
-                    raise
-                return True
-
-        _delivering = _Delivering
-    return _delivering
+_TEXT, _CONT = Opcode.TEXT, Opcode.CONT
 
 ProxyCache = dict[str, "str | None"]
 
@@ -284,7 +240,7 @@ class WsConnection:
                 connect(
                     self.url, additional_headers=self.headers or None, ping_interval=None,
                     open_timeout=None, close_timeout=1, max_queue=None, compression=None, max_size=self.max_size,
-                    proxy=proxy_for(self.url, self.proxies), create_connection=partial(_delivering_class(), self),
+                    proxy=proxy_for(self.url, self.proxies), create_connection=partial(delivering_connection(), self),
                     **kwargs,
                 ),
                 self.connect_timeout,
@@ -330,7 +286,10 @@ class WsConnection:
                 decoded = str(data, "utf-8")
             except UnicodeDecodeError as exc:  # as websockets' recv(): close 1007, counted when it has closed
                 ws.protocol.fail(INVALID_DATA, f"{exc.reason} at position {exc.start}")
-                ws.send_data()
+                try:
+                    ws.send_data()
+                except Exception:  # cannot even say why: the connection is dropped (the watch counts it)
+                    ws.transport.abort()
                 return
         else:
             decoded = str(data, "utf-8", "replace")
