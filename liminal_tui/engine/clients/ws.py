@@ -377,14 +377,29 @@ class WsConnection:
             self._beats.add(self)
 
     async def send(self, text: str) -> bool:
+        sent = self.send_text(text)
+        return sent if sent.__class__ is bool else await sent  # type: ignore[misc]
+
+    def send_text(self, text: str) -> Any:
+        """Send ``text``: True (sent) or False (failed, recorded) at once, without a coroutine, when the
+        socket takes it; else a coroutine to await that waits for the write buffer to drain."""
         ws = self._ws
         if ws is None:
             return False
         try:
-            if not ws.send_now(text):
-                await ws.send(text)
+            if ws.send_now(text):
+                self.stats.messages_out += 1
+                return True
         except Exception as exc:  # closed under us, or a transport error: counted, and the step fails
             self.connect_rec.failure(0, "ws send failed", f"{type(exc).__name__}: {exc}")  # no clock read per send
+            return False
+        return self._send_waiting(ws, text)
+
+    async def _send_waiting(self, ws: Any, text: str) -> bool:
+        try:
+            await ws.send(text)
+        except Exception as exc:  # as in send_text()
+            self.connect_rec.failure(0, "ws send failed", f"{type(exc).__name__}: {exc}")
             return False
         self.stats.messages_out += 1
         return True
