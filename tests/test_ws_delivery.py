@@ -169,30 +169,28 @@ async def test_two_waits_on_one_connection_are_both_woken_and_a_timed_out_wait_l
 
 
 async def test_sends_beyond_the_write_buffer_wait_for_it_and_arrive_in_order(test_server) -> None:  # type: ignore[no-untyped-def]
-    """A send goes straight to the socket while the write buffer is under its limit; past it (12.8 MB
-    sent without a pause, more than the kernel's buffers hold), ``send()`` waits for the buffer to drain.
-    Every message is echoed, whole and in order."""
+    """A ``ws_send`` goes straight to the socket, no coroutine, while the write buffer is under its limit
+    (the iteration loop calls its ``now()``); past it (12.8 MB sent without a pause, more than the
+    kernel's buffers hold), it hands back a coroutine that waits for the buffer to drain. Every message is
+    echoed, whole and in order."""
     recorder = Recorder()
     eng = Engine(None, recorder, test_server.url, WsStats(), True, {})
-    [connect] = compile_steps([WsConnect(type="ws_connect", path="/ws/burst/0", name="ws")], eng)
+    connect, send = compile_steps([WsConnect(type="ws_connect", path="/ws/burst/0", name="ws"),
+                                   WsSend(type="ws_send", text="${n}" + "x" * 65_533)], eng)
     user = User(1, {})
     try:
         assert await connect.run(user)
         conn = user.ws
         assert conn is not None
-        ws = conn._ws
         waited = 0
-        library_send = ws.send
-
-        async def counted(text: str) -> None:
-            nonlocal waited
-            waited += 1
-            await library_send(text)
-
-        ws.send = counted  # counts the sends that took websockets' own (waiting) path
         texts = [f"{i:03d}" + "x" * 65_533 for i in range(200)]
-        for text in texts:
-            assert await conn.send(text)
+        for i in range(200):
+            user.vars["n"] = f"{i:03d}"
+            sent = send.now(user)
+            if sent is not True:
+                assert sent is not False
+                waited += 1
+                assert await sent is True
         async with asyncio.timeout(20):
             while conn.stats.messages_in < 201:  # the fragmented "frag-ment", then the 200 echoes
                 await asyncio.sleep(0.01)
