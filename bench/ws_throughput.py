@@ -192,6 +192,9 @@ def main() -> int:
     passed = ratio >= 0.7 and all(r["liminal"]["failures"] == 0 for r in rows)
     print(f"echoes per CPU-second: liminal {median([r['liminal_per_cpu_s'] for r in rows]):,.0f}, "
           f"bare websockets loop {median([r['bare_per_cpu_s'] for r in rows]):,.0f}")
+    each = ", ".join(f"{r['ratio']:.2f}" for r in rows)
+    loads = [r["load1"] for r in rows]
+    print(f"rounds, liminal / bare: {each}; load average {min(loads):.1f}-{max(loads):.1f} (a busy machine moves them)")
     print(f"{'PASS' if passed else 'FAIL'}  liminal / bare = {ratio:.2f} (median of {rounds}; target >= 0.7, no failed waits)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"provenance": provenance(), "users": USERS, "seconds": seconds, "rounds": rows,

@@ -27,6 +27,9 @@ WebSocket routes (``state.ws_connects`` counts upgrades per path):
 ``/ws/close/{code}?reason=R`` sends "bye" and closes with ``code`` (e.g. 1011 internal error) and reason R
 ``/ws/drop/{ms}``            sends "hi", then drops the connection every ``ms`` milliseconds
 ``/ws/big/{bytes}``          sends one message of ``bytes`` bytes, then waits for the client to close
+``/ws/burst/{n}``            sends "m1" ... "m{n}" at once, then "frag-ment" in two frames (a fragmented
+                             message), then echoes; ``state.ws_sent`` counts the messages sent per path
+``/ws/not-utf8``             sends a text frame that is not UTF-8, then waits for the client to close
 
 ``start_garbage_server()`` is a raw asyncio server answering every connection with non-HTTP bytes;
 ``start_reason_server()`` answers ``GET /{code}?text=T`` with status ``code`` and the reason phrase T,
@@ -47,6 +50,8 @@ from aiohttp import WSMsgType, web
 class ServerState:
     counts: Counter = field(default_factory=Counter)
     ws_connects: Counter = field(default_factory=Counter)
+    ws_sent: Counter = field(default_factory=Counter)
+    """Messages sent per path (``/ws/burst/{n}``)."""
     stall_until: float = 0.0
     """``time.monotonic()`` until which ``/stall`` requests wait."""
     hanging: set = field(default_factory=set)
@@ -235,6 +240,37 @@ async def ws_big(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+def _raw_frames(request: web.Request, *frames: tuple[bool, int, bytes]) -> None:
+    """Write server frames (FIN, opcode, payload under 126 bytes) as they are: what aiohttp will not send
+    (fragments, a text frame that is not UTF-8)."""
+    transport = request.transport
+    assert transport is not None
+    for fin, opcode, payload in frames:
+        transport.write(bytes((0x80 * fin | opcode, len(payload))) + payload)
+
+
+async def ws_burst(request: web.Request) -> web.WebSocketResponse:
+    ws = await _ws(request)
+    n = int(request.match_info["n"])
+    for i in range(1, n + 1):
+        await ws.send_str(f"m{i}")
+    _raw_frames(request, (False, 0x1, b"frag-"), (True, 0x0, b"ment"))
+    request.app[STATE].ws_sent[request.path] += n + 1
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+            request.app[STATE].ws_sent[request.path] += 1
+    return ws
+
+
+async def ws_not_utf8(request: web.Request) -> web.WebSocketResponse:
+    ws = await _ws(request)
+    _raw_frames(request, (True, 0x1, b"caf\xe9"))  # Latin-1, not UTF-8
+    async for _ in ws:  # until the client closes
+        pass
+    return ws
+
+
 def make_app() -> web.Application:
     app = web.Application(middlewares=[_count])
     app[STATE] = ServerState()
@@ -261,6 +297,8 @@ def make_app() -> web.Application:
     r.add_get("/ws/close/{code}", ws_close)
     r.add_get("/ws/drop/{ms}", ws_drop)
     r.add_get("/ws/big/{bytes}", ws_big)
+    r.add_get("/ws/burst/{n}", ws_burst)
+    r.add_get("/ws/not-utf8", ws_not_utf8)
 
     async def wake_hanging(app: web.Application) -> None:
         for event in list(app[STATE].hanging):

@@ -26,6 +26,20 @@ def test_encoding_functions():
     assert render("Basic ${base64:basic}", **ctx) == "Basic " + base64.b64encode(b"user:pa ss").decode()
 
 
+def test_plain_variables_render_as_their_parts_do():
+    """Text and two or more plain variables render through one ``str.format`` (the ws echo's hot path)
+    while the values are str, int or float; any other value takes the parts, with the same text."""
+    template = compile_template("{x} ${a}-${b}}")
+    assert template.plain is not None
+    for a, b, text in [("s", 1, "{x} s-1}"), (2, 1.5, "{x} 2-1.5}"), (True, None, "{x} true-}"),
+                       ({"k": [1]}, [1, "2"], '{x} {"k":[1]}-[1,"2"]}')]:
+        assert template.render({"a": a, "b": b}) == text
+    with pytest.raises(KeyError, match="template variable 'b' has no value yet"):
+        template.render({"a": 1})
+    assert compile_template("${a} ${creds.name}").plain is None  # dotted: looked up by the parts
+    assert compile_template("/u/${a}/${b}", url=True).plain is None  # percent-encoded by the parts
+
+
 def test_time_and_random_functions():
     assert render("${now:%Y-%m-%d}") == datetime.now(timezone.utc).strftime("%Y-%m-%d")
     before = int(datetime.now(timezone.utc).timestamp() * 1000)

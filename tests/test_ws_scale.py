@@ -182,10 +182,10 @@ async def test_held_connections_share_one_heartbeat_schedule(test_server) -> Non
     assert final.ws.connects == 40 and final.ws.drops == 0
     # 1.6 s, the first ping 0.2 s after each connect: 6-7 rounds per connection (a round is one RTT longer)
     assert 40 * 5 <= ping.count <= 40 * 8 and ping.failures == 0
-    # the connections' tasks: 40 readers, and pings only while in flight (between rounds, none); a task per
+    # the connections' tasks: 40 watches (which wait for the close, not for messages), and pings only while in flight (between rounds, none); a task per
     # connection sleeping between pings would never let the count fall to 40
     # (a ping's task lives for one loopback round trip: a 10-ms sample may or may not catch one)
-    assert "WsConnection._read_loop" in kinds and kinds <= {"WsConnection._read_loop", "WsConnection._ping_once"}
+    assert "WsConnection._watch" in kinds and kinds <= {"WsConnection._watch", "WsConnection._ping_once"}
     held = [n for n in counts if n >= 40]
     assert held and min(held) == 40 and max(held) <= 80
 
@@ -234,7 +234,7 @@ def test_a_wait_takes_the_oldest_matching_message_since_its_start_looking_only_a
     buffer = deque((WsMessage(t, f"m{t}") for t in range(1, 513)), maxlen=512)
     looked: list[int] = []
 
-    def matches(msg: WsMessage) -> bool:
+    def matches(msg: WsMessage) -> bool:  # called as matches(msg, *args)
         looked.append(msg.t_ns)
         return msg.t_ns % 2 == 0
 

@@ -176,14 +176,19 @@ Iteration = Callable[[Any], Awaitable[None]]
 def make_iteration(flows: list[ScenarioFlow], cum_weights: list[int], feeders: list[Feeder]) -> Iteration:
     """The worker's iteration: pick a scenario, run it. The plain loop unless setup, teardown or
     per-iteration data is used."""
-    steps_only = [f.steps for f in flows]
     per_iteration = [f for f in feeders if f.pick != "per_user"]
 
     if not feeders and not any(f.needs_start for f in flows):
+        # Each step started by its now() (True/False at once, or an awaitable) where it has one, else run().
+        plans = [(f.steps, [getattr(step, "now", step.run) for step in f.steps]) for f in flows]
+
         async def iteration(user: Any) -> None:  # the loop inlined: one coroutine less per iteration
-            steps = steps_only[0] if len(steps_only) == 1 else random.choices(steps_only, cum_weights=cum_weights)[0]
-            for i, step in enumerate(steps):
-                if not await step.run(user) and step.ends_iteration:
+            steps, starts = plans[0] if len(plans) == 1 else random.choices(plans, cum_weights=cum_weights)[0]
+            for i, start in enumerate(starts):
+                ok = start(user)
+                if ok.__class__ is not bool:
+                    ok = await ok
+                if not ok and steps[i].ends_iteration:
                     for later in steps[i + 1:]:  # not run: counted, so they are seen
                         later.skip()
                     return

@@ -34,6 +34,7 @@ as it is.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import random
 import re
@@ -65,6 +66,10 @@ _NAME_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
 _seq = itertools.count(1)
 
 
+_PLAIN = frozenset((str, int, float))
+"""Types whose ``format(value, "")`` is their template text (:func:`.template_funcs.to_text`)."""
+
+
 class TemplateError(ValueError):
     """A template that cannot be compiled."""
 
@@ -84,6 +89,10 @@ class Template:
     uses_env: bool
     raw: Callable[[Context], Any] | None = None
     """For a template that is exactly one ``${...}``: its value with its type (see :class:`Typed`)."""
+    plain: tuple[Callable[..., str], Callable[[Context], tuple[Any, ...]]] | None = None
+    """For text and two or more plain variables (``echo ${user} ${iteration}``): a ``str.format`` of the
+    text and an ``itemgetter`` of the names, used while the values are str, int or float (whose text is
+    their ``format()``): 0.6 us a render where the parts take 1.0 (a ws_send/ws_wait echo renders two)."""
 
     @property
     def is_static(self) -> bool:
@@ -99,11 +108,19 @@ class Template:
         return Template(prefix + self.source, parts, self.variables, self.uses_env)
 
     def render(self, ctx: Context) -> str:
+        plain = self.plain
+        if plain is not None:
+            try:
+                values = plain[1](ctx)
+            except KeyError:
+                values = None  # the parts name the variable that has no value
+            if values is not None and _PLAIN.issuperset(map(type, values)):
+                return plain[0](*values)
         parts = self.parts
         if len(parts) == 1:
             part = parts[0]
             return part if isinstance(part, str) else part(ctx)
-        return "".join(p if isinstance(p, str) else p(ctx) for p in parts)
+        return "".join([p if p.__class__ is str else p(ctx) for p in parts])  # a list: a generator costs 2x
 
 
 def _variable(name: str) -> tuple[Callable[[Context], str], Callable[[Context], Any]]:
@@ -116,7 +133,8 @@ def _variable(name: str) -> tuple[Callable[[Context], str], Callable[[Context], 
             value = ctx[name]
         except KeyError:
             raise KeyError(f"template variable '{name}' has no value yet") from None
-        return value if type(value) is str else to_text(value)
+        kind = value.__class__
+        return value if kind is str else str(value) if kind is int else to_text(value)  # user, iteration: ints
 
     def raw(ctx: Context) -> Any:
         try:
@@ -124,6 +142,7 @@ def _variable(name: str) -> tuple[Callable[[Context], str], Callable[[Context], 
         except KeyError:
             raise KeyError(f"template variable '{name}' has no value yet") from None
 
+    get.plain_name = name  # type: ignore[attr-defined]  # a plain variable: see _plain()
     return get, raw
 
 
@@ -214,7 +233,16 @@ def compile_template(source: str, env: Mapping[str, str] | None = None, url: boo
         else:
             parts.append(source[pos:])
     whole = raw is not None and len(parts) == 1 and not isinstance(parts[0], str)
-    return Template(source, tuple(parts), frozenset(variables), uses_env, raw if whole else None)
+    return Template(source, tuple(parts), frozenset(variables), uses_env, raw if whole else None, _plain(parts))
+
+
+def _plain(parts: list[str | Callable[[Context], str]]) -> Any:
+    """:attr:`Template.plain` for ``parts``, or None (fewer than two variables, or anything but variables)."""
+    names = [getattr(p, "plain_name", None) for p in parts if not isinstance(p, str)]
+    if len(names) < 2 or None in names:
+        return None
+    text = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}" for p in parts)
+    return text.format, operator.itemgetter(*names)
 
 
 def template_variables(value: Any) -> set[str]:

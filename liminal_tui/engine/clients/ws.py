@@ -1,13 +1,20 @@
-"""A virtual user's WebSocket: connect, read into a short buffer, heartbeat, reconnect with backoff.
+"""A virtual user's WebSocket: connect, keep what arrives in a short buffer, heartbeat, reconnect with backoff.
 
 Messages are buffered with their arrival time (``perf_counter_ns``) so that a ``ws_wait`` placed after an
 HTTP update still sees an event that arrived before the wait began: broadcast latency is measured from
 the update's start to the event's arrival, not to when the user got round to looking.
 
+A message is taken from websockets as its last frame is parsed (``data_received``, see
+:mod:`.ws_delivery`): stamped, buffered, counted, and the pending waits woken, in that callback. No task
+reads the connection: a wait is one task switch from the socket, as the library's own ``recv()`` is
+(a reader task that buffered and then woke the wait made two, and an echo cost 2.7x a bare loop's).
+
 A close by the server with an error code (anything but 1000 normal and 1001 going away) is a failure
 ``ws close CODE`` on the connect's endpoint, its reason (sanitized where every failure is) as the message,
 timed as the connection's life; a message over ``max_message_size`` is the failure ``message too big``
-(the connection closes with 1009). Both are also counted as drops, and reconnected like any drop.
+(the connection closes with 1009), a text message that is not UTF-8 the failure ``ws read error`` (the
+connection closes with 1007, as websockets' ``recv()`` does). All are also counted as drops, and
+reconnected like any drop.
 """
 
 from __future__ import annotations
@@ -19,12 +26,15 @@ import ssl
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
+from websockets.frames import Frame, Opcode
 
 from ...metrics.recorder import EndpointRecorder
 from .tls import CERT_REQUIRED, TLS_ERROR, closed_after_handshake, describe, handshake_started, watch
+from .ws_delivery import delivering_connection
 
 __all__ = ["Heartbeats", "WsConnection", "WsStats", "WsMessage"]
 
@@ -37,6 +47,7 @@ BACKOFF_BASE = 0.1
 CLEAN_CLOSES = frozenset((1000, 1001))
 """Close codes that are not failures: normal closure, going away (a server shutting down or restarting)."""
 TOO_BIG = 1009
+INVALID_DATA = 1007
 PING_BATCH = 50
 """Heartbeat pings started in one go: connections opened in a burst come due in a burst, and starting
 1,000 pings at once (~50 us each) would hold the event loop for 50 ms, every interval."""
@@ -78,6 +89,7 @@ class WsMessage:
 
 
 _UNPARSED = object()
+_TEXT, _CONT = Opcode.TEXT, Opcode.CONT
 
 ProxyCache = dict[str, "str | None"]
 
@@ -184,7 +196,13 @@ class WsConnection:
         self.proxies: ProxyCache = {} if proxies is None else proxies
         self._opened_ns = 0
         self.buffer: deque[WsMessage] = deque(maxlen=BUFFER)
-        self.arrived = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+        """The loop the connection runs in (``get_running_loop()`` costs a ``getpid()`` a call on 3.11)."""
+        self.waiters: list[asyncio.Future[None]] = []
+        """The pending ``ws_wait``s' futures: a message (or the connection closing) resolves them all."""
+        self._parts: list[Any] | None = None
+        """The frames so far of a fragmented message (None: none in progress)."""
+        self._parts_text = False
         self._ws: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -202,10 +220,10 @@ class WsConnection:
         return self._ws is not None
 
     async def open(self) -> bool:
-        """Connect once (recording the time); start reader and heartbeat. False when it failed."""
+        """Connect once (recording the time); start the watch (drops, reconnects) and heartbeat. False when it failed."""
         ok = await self._connect()
         if ok or self.reconnect:
-            self._tasks.append(asyncio.ensure_future(self._read_loop()))
+            self._tasks.append(asyncio.ensure_future(self._watch()))
             if self._beats is not None:
                 self._beats.join()
                 self._beats.add(self)
@@ -231,7 +249,8 @@ class WsConnection:
                 connect(
                     self.url, additional_headers=self.headers or None, ping_interval=None,
                     open_timeout=None, close_timeout=1, max_queue=None, compression=None, max_size=self.max_size,
-                    proxy=proxy_for(self.url, self.proxies), **kwargs,
+                    proxy=proxy_for(self.url, self.proxies), create_connection=partial(delivering_connection(), self),
+                    **kwargs,
                 ),
                 self.connect_timeout,
             )
@@ -261,33 +280,65 @@ class WsConnection:
         self.stats.connects += 1
         return True
 
-    async def _read_loop(self) -> None:
-        from websockets.exceptions import ConnectionClosed
+    def _frame(self, ws: Any, frame: Frame) -> None:
+        """A data frame, as websockets parses it (its ``data_received``): a whole message is stamped,
+        kept, counted, and wakes the pending waits."""
+        opcode = frame.opcode
+        if frame.fin and opcode is not _CONT:  # a message in one frame: the usual case
+            data, text = frame.data, opcode is _TEXT
+        else:
+            if opcode is not _CONT:
+                self._parts, self._parts_text = [], opcode is _TEXT
+            if self._parts is None:  # a continuation of nothing: websockets' parser lets none through
+                return
+            self._parts.append(frame.data)
+            if not frame.fin:
+                return
+            data, text, self._parts = b"".join(self._parts), self._parts_text, None
+        t_ns = time.perf_counter_ns()
+        if text:
+            try:
+                decoded = str(data, "utf-8")
+            except UnicodeDecodeError as exc:  # as websockets' recv(): close 1007, counted when it has closed
+                ws.protocol.fail(INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                try:
+                    ws.send_data()
+                except Exception:  # cannot even say why: the connection is dropped (the watch counts it)
+                    ws.transport.abort()
+                return
+        else:
+            decoded = str(data, "utf-8", "replace")
+        self.buffer.append(WsMessage(t_ns, decoded))
+        self.stats.messages_in += 1
+        self._wake()
 
+    def _wake(self) -> None:
+        waiters = self.waiters
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+            waiters.clear()
+
+    async def _watch(self) -> None:
+        """Count the connection's end (a drop, unless closing) and reconnect with backoff."""
         attempt = 0
         while not self._closing:
             ws = self._ws
             if ws is not None:
-                try:
-                    async for raw in ws:
-                        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-                        self.buffer.append(WsMessage(time.perf_counter_ns(), text))
-                        self.stats.messages_in += 1
-                        self.arrived.set()
+                await ws.wait_closed()
+                closed = ws.protocol.close_exc
+                if isinstance(closed, ConnectionClosedOK):
                     attempt = 0
-                except ConnectionClosed as exc:
-                    if not self._closing:
-                        self._closed_by_peer(exc)
-                except Exception as exc:  # a broken frame, a decoding error: the connection is gone, a named failure
-                    if not self._closing:
-                        self.connect_rec.failure(time.perf_counter_ns() - self._opened_ns, "ws read error",
-                                                 f"{type(exc).__name__}: {exc}")
+                if not self._closing:
+                    self._closed_by_peer(closed)
                 if self._ws is ws:
                     self._ws = None
                     self.stats.open -= 1
                     if not self._closing:
                         self.stats.drops += 1
-                self.arrived.set()
+                self._parts = None
+                self._wake()
             if self._closing or not self.reconnect:
                 return
             delay = min(self.backoff_max, BACKOFF_BASE * (2 ** attempt)) * (0.5 + random.random() / 2)
@@ -302,11 +353,13 @@ class WsConnection:
                     self._tasks.append(self.on_reconnect())
 
     def _closed_by_peer(self, exc: Any) -> None:
-        """Count a close with an error code, or a message over the size limit, as a failure."""
+        """Count a close with an error code, a message over the size limit or not UTF-8, as a failure."""
         lived = time.perf_counter_ns() - self._opened_ns
         sent, rcvd = exc.sent, exc.rcvd
         if sent is not None and sent.code == TOO_BIG and not exc.rcvd_then_sent:
             self.connect_rec.failure(lived, "message too big", f"a message over {self.max_size} bytes (max_message_size)")
+        elif sent is not None and sent.code == INVALID_DATA and not exc.rcvd_then_sent:
+            self.connect_rec.failure(lived, "ws read error", f"a text message that is not UTF-8: {sent.reason}")
         elif rcvd is not None and rcvd.code not in CLEAN_CLOSES:
             self.connect_rec.failure(lived, f"ws close {rcvd.code}", rcvd.reason)
 
@@ -339,13 +392,29 @@ class WsConnection:
             self._beats.add(self)
 
     async def send(self, text: str) -> bool:
+        sent = self.send_text(text)
+        return sent if sent.__class__ is bool else await sent  # type: ignore[misc]
+
+    def send_text(self, text: str) -> Any:
+        """Send ``text``: True (sent) or False (failed, recorded) at once, without a coroutine, when the
+        socket takes it; else a coroutine to await that waits for the write buffer to drain."""
         ws = self._ws
         if ws is None:
             return False
         try:
-            await ws.send(text)
+            if ws.send_now(text):
+                self.stats.messages_out += 1
+                return True
         except Exception as exc:  # closed under us, or a transport error: counted, and the step fails
             self.connect_rec.failure(0, "ws send failed", f"{type(exc).__name__}: {exc}")  # no clock read per send
+            return False
+        return self._send_waiting(ws, text)
+
+    async def _send_waiting(self, ws: Any, text: str) -> bool:
+        try:
+            await ws.send(text)
+        except Exception as exc:  # as in send_text()
+            self.connect_rec.failure(0, "ws send failed", f"{type(exc).__name__}: {exc}")
             return False
         self.stats.messages_out += 1
         return True
