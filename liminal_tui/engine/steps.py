@@ -1,4 +1,5 @@
 """Profile steps compiled for the hot path: templates pre-parsed, recorders bound, checks prepared.
+The HTTP step is here, the WebSocket steps in :mod:`.ws_steps`, the Socket.IO ones in :mod:`.socketio_steps`.
 
 Each compiled step has ``async run(user) -> bool`` (False: it failed, or was skipped for a template
 variable with no value), ``skip()`` (count it as not run) and ``ends_iteration`` (its ``on_failure``):
@@ -7,22 +8,20 @@ see ``Worker.run``'s iteration.
 
 from __future__ import annotations
 
-import asyncio
 import json as jsonlib
 import time
 from typing import Any, Mapping
 
 from ..metrics.recorder import Recorder
-from ..metrics.snapshot import KIND_HTTP, KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
+from ..metrics.snapshot import KIND_HTTP
 from ..profile.models import HttpSettings, HttpStep, WsClose, WsConnect, WsHold, WsSend, WsWait
 from ..profile.steps import PauseStep, SetStep
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
 from .clients.tls import build_context
 from .clients.ws import Heartbeats, ProxyCache, WsConnection
-from .delivery import MatchFloor, StampReader
 from .extract import compile_extract
-from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies, handshake
+from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies
 from .follow import REDIRECT_STATUSES, Follower
 from .forms import FormBody, MultipartBody
 from .jsonpath import MISSING as _MISSING, json_path
@@ -298,220 +297,9 @@ class HttpCall(_Step):
         return None
 
 
-class WsOpen(_Step):
-    def __init__(self, step: WsConnect, eng: Engine) -> None:
-        self.eng = eng
-        self.step = step
-        path = step.path
-        self.url = compile_template(path, url=True)
-        if not path.startswith(("ws://", "wss://")):
-            self.url = self.url.prefixed(eng.ws_base)
-        self.headers = {k: compile_template(v) for k, v in step.headers.items()}
-        self.connect_rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_CONNECT, step.stats_name, "WS")
-        self.ping_rec = eng.recorder.endpoint(KIND_WS_PING, step.stats_name, "WSPING") if step.heartbeat else None
-        self.on_connect = compile_steps(step.on_connect, eng) if step.on_connect else None
-        for inner in self.on_connect or ():
-            getattr(inner, "inner", inner).handshake = True
-
-    def now(self, user: User) -> Any:
-        """True at once when the user's socket is open (every iteration but the first), else ``run``."""
-        if user.ws is None:
-            return self.run(user)
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
-        return True
-
-    async def run(self, user: User) -> bool:
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
-        if user.ws is not None:
-            return True
-        s = self.step
-        try:
-            url, headers = self.url.render(user.vars), _render_map(self.headers, user.vars) or {}
-        except KeyError:
-            self.connect_rec.skipped += 1
-            return False
-        conn = WsConnection(
-            url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
-            s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size, self.eng.ws_proxies,
-            self.eng.heartbeats(s.heartbeat), self.eng.ws_tls() if url.startswith("wss:") else None,
-            self.eng.http.client_cert,
-        )
-        user.ws = conn
-        if self.on_connect is None:
-            return await conn.open()
-        steps, gate = self.on_connect, asyncio.Event()
-        conn.gate = gate
-
-        def again() -> asyncio.Future[bool]:
-            gate.clear()  # at once: no step of the user's may send before the handshake
-            return asyncio.ensure_future(handshake(steps, user, gate))
-
-        conn.on_reconnect = again
-        if not await conn.open():
-            gate.set()
-            return False
-        return await handshake(steps, user, gate)
-
-
-class WsSendStep(_Step):
-    handshake = False
-    """One of a ``ws_connect``'s ``on_connect`` steps (it does not wait for the handshake to finish)."""
-
-    def __init__(self, step: WsSend, eng: Engine) -> None:
-        self.text = compile_template(step.text) if step.text is not None else None
-        self.json = compile_value(step.json_body, typed=True) if step.json_body is not None else None
-
-    def now(self, user: User) -> Any:
-        """The send, without a coroutine unless it must wait (for a handshake, or the write buffer)."""
-        conn = user.ws
-        if conn is None or (conn.gate is not None and not self.handshake and not conn.gate.is_set()):
-            return self.run(user)
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
-        try:
-            text = self.text.render(user.vars) if self.text is not None else jsonlib.dumps(render_value(self.json, user.vars))
-        except KeyError:
-            return False
-        return conn.send_text(text)
-
-    async def run(self, user: User) -> bool:
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
-        conn = user.ws
-        if conn is None:
-            return False
-        try:
-            text = self.text.render(user.vars) if self.text is not None else jsonlib.dumps(render_value(self.json, user.vars))
-        except KeyError:
-            return False
-        gate = conn.gate
-        if gate is not None and not self.handshake and not gate.is_set():
-            await gate.wait()  # a reconnect's on_connect steps go first
-        return await conn.send(text)
-
-
-def _first_match(buffer: Any, start: int, matches: Any, *args: Any) -> Any:
-    """The oldest message that arrived at or after ``start`` (ns) and ``matches(msg, *args)``, or None.
-
-    The buffer is in arrival order: only the messages newer than ``start`` are looked at, found from the
-    newest end (an echo scenario has one; copying and walking all 512 kept messages per wait cost more
-    than the echo itself)."""
-    n = len(buffer)
-    i = n
-    while i > 0 and buffer[i - 1].t_ns >= start:
-        i -= 1
-    for k in range(i, n):
-        msg = buffer[k]
-        if matches(msg, *args):
-            return msg
-    return None
-
-
-def _expire(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-class WsWaitStep(_Step):
-    def __init__(self, step: WsWait, eng: Engine) -> None:
-        self.match = {k: compile_value(v) for k, v in step.match.items()}
-        self.contains = compile_template(step.contains) if step.contains else None
-        self.timeout_ns = int(step.timeout * 1e9)
-        self.since_previous = step.since == "previous"
-        self.rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_MESSAGE, step.name, "WSMSG")
-        self.stamp = StampReader(step.stamp, step.stamp_unit, step.stamp_clock) if step.stamp else None
-        """Records each matched message's delivery from its send stamp (:mod:`.delivery`)."""
-        self.floor = MatchFloor() if self.since_previous else None
-        """Keeps a repeated ``since = "previous"`` wait from matching the same message twice."""
-
-    async def run(self, user: User) -> bool:
-        """The oldest message since the start (this step's, or the previous step's) that matches; else wait
-        for the next: the connection resolves a future of ours as a message arrives (one task switch from
-        the socket), a loop timer resolves it at the timeout."""
-        now = time.perf_counter_ns()
-        start = user.step_start_ns if self.since_previous and user.step_start_ns else now
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, now
-        conn = user.ws
-        if conn is None:
-            self.rec.failure(0, "ws closed", "no open WebSocket")
-            return False
-        try:
-            want = {k: render_value(v, user.vars) for k, v in self.match.items()} if self.match else None
-            needle = self.contains.render(user.vars) if self.contains is not None else None
-        except KeyError:
-            self.rec.skipped += 1
-            return False
-        deadline = now + self.timeout_ns
-        look = self.floor.start(conn, start) if self.floor is not None else start
-        matches = self._matches
-        while True:
-            msg = _first_match(conn.buffer, look, matches, want, needle)
-            if msg is not None:
-                self.rec.success(msg.t_ns - start, len(msg.text))
-                if self.floor is not None:
-                    self.floor.matched(conn, msg)
-                if self.stamp is not None:
-                    self.stamp.record(msg, self.rec)
-                return True
-            left = deadline - time.perf_counter_ns()
-            if left <= 0:
-                self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
-                return False
-            loop = conn.loop
-            fut = loop.create_future()
-            waiters = conn.waiters
-            waiters.append(fut)
-            timer = loop.call_later(left / 1e9, _expire, fut)  # no task, no context manager per wait
-            try:
-                await fut
-            finally:
-                timer.cancel()
-                if waiters and fut in waiters:  # woken by the timer, or cancelled: not by a message
-                    waiters.remove(fut)
-
-    @staticmethod
-    def _matches(msg: Any, want: dict[str, Any] | None, needle: str | None) -> bool:
-        if needle is not None and needle not in msg.text:
-            return False
-        if want:
-            doc = msg.json
-            for path, value in want.items():
-                got = json_path(doc, path)
-                if got is _MISSING or (got != value and str(got) != str(value)):
-                    return False
-        return True
-
-
-class WsHoldStep(_Step):
-    def __init__(self, step: WsHold, eng: Engine) -> None:
-        self.seconds = step.duration
-
-    async def run(self, user: User) -> bool:
-        """One sleep for the whole hold (10,000 holding users must not mean 40,000 wake-ups a second);
-        the load model cancels a holding user when it stops or retires it."""
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
-        if user.stopping:
-            return True
-        user.holding = True
-        try:
-            await asyncio.sleep(self.seconds)
-        except asyncio.CancelledError:
-            if not user.stopping:
-                raise
-        finally:
-            user.holding = False
-        return True
-
-
-class WsCloseStep(_Step):
-    def __init__(self, step: WsClose, eng: Engine) -> None:
-        pass
-
-    async def run(self, user: User) -> bool:
-        await user.close()
-        return True
-
-
 def _compilers() -> dict[type, Any]:
     from .socketio_steps import COMPILERS as SOCKETIO
+    from .ws_steps import WsCloseStep, WsHoldStep, WsOpen, WsSendStep, WsWaitStep
 
     return {
         HttpStep: HttpCall, WsConnect: WsOpen, WsSend: WsSendStep, WsWait: WsWaitStep,
