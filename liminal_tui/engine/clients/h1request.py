@@ -71,19 +71,26 @@ class Targets:
         return key, path, tail, b" " + path.encode() + tail
 
 
+def encode_body(json: Any, data: Any) -> tuple[bytes | None, bytes | None]:
+    """A request's body and its default Content-Type: JSON (compact), text (UTF-8) or bytes; or none.
+    Shared by the HTTP/1.1 and HTTP/2 clients."""
+    if json is not None:
+        return _JSON.encode(json).encode(), b"application/json"
+    if isinstance(data, str):
+        return data.encode(), b"text/plain; charset=utf-8"
+    if data is not None:
+        return bytes(data), b"application/octet-stream"
+    return None, None
+
+
 def encode(method: str, ent: tuple, headers: dict[str, str] | None, params: dict[str, str] | None,
            data: bytes | str | None, json: Any) -> bytes:
     """The whole request as one ``bytes``: request line, Host, User-Agent, the profile's headers, body."""
     _, path, tail, line = ent
     if params:
         line = b" " + (path + ("&" if "?" in path else "?") + urlencode(params)).encode() + tail
-    parts, body, ctype = [method.encode(), line], None, None
-    if json is not None:
-        body, ctype = _JSON.encode(json).encode(), b"application/json"
-    elif isinstance(data, str):
-        body, ctype = data.encode(), b"text/plain; charset=utf-8"
-    elif data is not None:
-        body, ctype = bytes(data), b"application/octet-stream"
+    parts = [method.encode(), line]
+    body, ctype = encode_body(json, data)
     if headers:
         for k, v in headers.items():
             lk = k.lower()

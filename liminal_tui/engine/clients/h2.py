@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json as jsonlib
 import re
 import socket
 import ssl
@@ -31,6 +30,7 @@ from hpack import NeverIndexedHeaderTuple as _Varying
 
 from ...profile.models import HttpSettings
 from .h1conn import Headers
+from .h1request import encode_body
 from .h2conn import H2Conn, H2Headers, H2Stream
 from .http import HttpClient, HttpError, _os_error_name
 from .tls import HANDSHAKE_TIMEOUT, TLS_ERROR, ResumingContext, build_context, describe
@@ -46,7 +46,6 @@ sent as HPACK literals that stay out of the dynamic table (``_Varying``: hpack h
 indexing" choice), so that the table, and the encoder's remembered bytes (:mod:`.h2hpack`), stay put."""
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 _UA = (b"user-agent", b"liminal-tui")
-_JSON = jsonlib.JSONEncoder(separators=(",", ":"))
 _H1 = ("h1", "")
 """What a connection attempt returns when the server chose HTTP/1.1 in ALPN."""
 _CACHE_MAX = 1024
@@ -118,13 +117,8 @@ class H2Client:
             path += ("&" if "?" in path else "?") + urlencode(params)
         hdrs = [(b":method", method.encode()), (b":scheme", b"https" if key[2] else b"http"), (b":authority", authority),
                 _Varying(b":path", path.encode())]
-        body, ctype, ua = None, None, True
-        if json is not None:
-            body, ctype = _JSON.encode(json).encode(), b"application/json"
-        elif isinstance(data, str):
-            body, ctype = data.encode(), b"text/plain; charset=utf-8"
-        elif data is not None:
-            body, ctype = bytes(data), b"application/octet-stream"
+        body, ctype = encode_body(json, data)
+        ua = True
         if headers:
             for k, v in headers.items():
                 lk = k.lower()

@@ -29,7 +29,7 @@ from h2.events import (ConnectionTerminated, DataReceived, RemoteSettingsChanged
 from h2.exceptions import H2Error, NoAvailableStreamIDError, TooManyStreamsError
 from h2.settings import SettingCodes, Settings
 
-from .fasthttp import Headers
+from .h1conn import Headers, decompress
 from .h2hpack import RememberingDecoder, RememberingEncoder
 from .http import HttpError, _os_error_name
 from .tls import TLS_ERROR, describe
@@ -283,7 +283,7 @@ class H2Conn(asyncio.Protocol):
                 cookies = [*cookies, value.decode("latin-1")]
             elif n == 16 and name == b"content-encoding" and data:
                 try:
-                    data = _decompress(value.strip().lower(), data)
+                    data = decompress(value.strip().lower(), data)
                 except zlib.error as exc:
                     fut.set_exception(HttpError("bad response", f"cannot decode {value.decode('latin-1')} body: {exc}"))
                     return
@@ -367,13 +367,3 @@ def _status(raw: Any) -> int:
             return int(value)
     return 0
 
-
-def _decompress(encoding: bytes, data: bytes) -> bytes:
-    if encoding in (b"gzip", b"x-gzip"):
-        return zlib.decompress(data, 16 + zlib.MAX_WBITS)
-    if encoding == b"deflate":
-        try:
-            return zlib.decompress(data)
-        except zlib.error:
-            return zlib.decompress(data, -zlib.MAX_WBITS)
-    return data

@@ -88,7 +88,26 @@ def _tls_named(exc: HttpError, marker: list, client_cert: str | None) -> HttpErr
     return exc
 
 
-class AiohttpClient:
+class _TlsNamed:
+    """``request`` for the library clients: an https:// failure is named as the fast client names it
+    (:func:`_tls_named`); the subclass's ``_request`` does the work."""
+
+    _client_cert: str | None = None
+
+    async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        if not url.startswith("https:"):
+            return await self._request(method, url, headers, params, data, json)
+        marker = watch()
+        try:
+            return await self._request(method, url, headers, params, data, json)
+        except HttpError as exc:
+            raise _tls_named(exc, marker, self._client_cert) from None
+
+    async def _request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+
+class AiohttpClient(_TlsNamed):
     """aiohttp with one session (and connection pool) per worker."""
 
     def __init__(self, settings: HttpSettings, connections: int = 0) -> None:
@@ -108,15 +127,6 @@ class AiohttpClient:
             max_field_size=MAX_HEADER_BYTES, max_line_size=MAX_HEADER_BYTES,
         )
         self._client_cert = settings.client_cert
-
-    async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
-        if not url.startswith("https:"):
-            return await self._request(method, url, headers, params, data, json)
-        marker = watch()
-        try:
-            return await self._request(method, url, headers, params, data, json)
-        except HttpError as exc:
-            raise _tls_named(exc, marker, self._client_cert) from None
 
     async def _request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
         aiohttp = self._aiohttp
@@ -162,7 +172,7 @@ class AiohttpClient:
         await self._session.close()
 
 
-class HttpxClient:
+class HttpxClient(_TlsNamed):
     """httpx with HTTP/2 (one client multiplexes streams over few connections)."""
 
     def __init__(self, settings: HttpSettings, connections: int = 0) -> None:
@@ -184,15 +194,6 @@ class HttpxClient:
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         self._client_cert = settings.client_cert
-
-    async def request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
-        if not url.startswith("https:"):
-            return await self._request(method, url, headers, params, data, json)
-        marker = watch()
-        try:
-            return await self._request(method, url, headers, params, data, json)
-        except HttpError as exc:
-            raise _tls_named(exc, marker, self._client_cert) from None
 
     async def _request(self, method, url, headers, params, data, json):  # type: ignore[no-untyped-def]
         httpx = self._httpx
