@@ -9,8 +9,11 @@ Starts the demo target (``python -m liminal_tui.demo``, one process, heartbeats 
   loops one ``ws_wait`` for ``memory.updated`` with ``since = "previous"`` and ``stamp = "sent_ns"``: the
   delivery latency (arrival minus the server's send stamp) of every broadcast, per user;
 * the anchor (this file, ``--observe``): a bare asyncio + websockets client (uvloop, no framework) with M
-  connections (M = N by default: tails of the same number of samples) to the same server, taking ``time.time_ns()`` as each message comes out of ``recv()`` and
-  subtracting the same stamp: the ground truth, computed outside the tool;
+  connections (M = N by default: tails of the same number of samples) to the same server, taking
+  ``time.time_ns()`` as websockets parses each frame (a ``ClientConnection`` subclass through
+  ``create_connection``, the point where the tool stamps too; stamping when ``recv()`` returns added the
+  anchor's own task switch and queue, 9 ms at p50 with 1,000 sockets) and subtracting the same stamp: the
+  ground truth, computed outside the tool;
 * the writer (this process): once every connection is open, W ``PATCH /api/memories/{id}`` at R a
   second (urllib, keep-alive off), each one broadcast by the server to all N + M connections.
 
@@ -29,6 +32,7 @@ Only 127.0.0.1 is contacted; every wait is bounded; the server and the anchor en
 from __future__ import annotations
 
 import argparse
+import collections
 import asyncio
 import json
 import os
@@ -91,10 +95,25 @@ async def observe(url: str, n: int, expect: int, deadline_s: float, out: Path) -
     """``n`` bare websockets connections; every ``memory.updated``: (version, sent_ns, arrival ns)."""
     import gc
 
-    from websockets.asyncio.client import connect
+    from websockets.asyncio.client import ClientConnection, connect
+    from websockets.frames import Frame, Opcode
+
+    class Stamping(ClientConnection):
+        """Stamps each text frame as websockets parses it (in ``data_received``), the moment the tool stamps
+        its own; ``recv()`` then hands the messages over in order with their stamps."""
+
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            self.stamps: collections.deque[int] = collections.deque()
+
+        def process_event(self, event) -> None:  # type: ignore[no-untyped-def]
+            if event.__class__ is Frame and event.opcode is Opcode.TEXT:
+                self.stamps.append(time.time_ns())
+            super().process_event(event)
 
     gc.disable()
-    conns = [await connect(url, ping_interval=None, max_queue=None, compression=None, proxy=None) for _ in range(n)]
+    conns = [await connect(url, ping_interval=None, max_queue=None, compression=None, proxy=None,
+                           create_connection=Stamping) for _ in range(n)]
     gc.collect()
     gc.freeze()
     gc.enable()
@@ -112,7 +131,7 @@ async def observe(url: str, n: int, expect: int, deadline_s: float, out: Path) -
             except Exception as exc:  # the deadline, or a closed socket: counted by name; what was seen is written
                 ended[type(exc).__name__] = ended.get(type(exc).__name__, 0) + 1
                 return
-            now = time.time_ns()
+            now = ws.stamps.popleft()  # when websockets parsed it, not when recv() returned it
             msg = json.loads(raw)
             if msg.get("type") == "memory.updated":
                 mine.append((msg["version"], msg["sent_ns"], now))
