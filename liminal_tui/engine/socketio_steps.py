@@ -193,8 +193,8 @@ class SioWaitStep:
             conn.arrived.clear()
             try:
                 await asyncio.wait_for(conn.arrived.wait(), left / 1e9)
-            except asyncio.TimeoutError:
-                pass
+            except asyncio.TimeoutError:  # the deadline: the check above records the timeout failure
+                continue
 
 
 def _matches(data: Any, want: dict[str, Any]) -> bool:

@@ -125,10 +125,9 @@ def _loads(body: bytes) -> Any:
     if b"\x00" not in body[:4]:
         try:
             text = body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            pass
-        else:
-            return jsonlib.loads(text)
+        except UnicodeDecodeError:  # not UTF-8: json's own detection decodes it, or raises the error the step names
+            return jsonlib.loads(body)
+        return jsonlib.loads(text)
     return jsonlib.loads(body)
 
 
