@@ -22,7 +22,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 
 CHILD = r'''
 import asyncio, sys, time

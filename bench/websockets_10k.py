@@ -32,7 +32,6 @@ import json
 import math
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH, RESULTS, free_port, liminal_cmd, log, median, provenance, wait_port  # noqa: E402
+from ws_common import ECHO_SERVER, loadavg, percentile, raise_nofile, workers_of  # noqa: E402
 
 SPAWN_RATE = 2000.0
 IDLE_S = 4.0
@@ -52,66 +52,6 @@ SETTLE_S = 2.0
 HEARTBEAT = "5s"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-SERVER = r'''
-import asyncio, json, signal, sys, time
-from aiohttp import web, WSMsgType
-
-# per local address (127.0.0.1/.2: liminal-tui, 127.0.0.3/.4: the bare anchor): open / peak / accepted
-state = {}
-
-async def ws_handler(request):
-    host = request.transport.get_extra_info("sockname")[0]
-    st = state.setdefault(host, {"open": 0, "peak": 0, "accepted": 0})
-    ws = web.WebSocketResponse(autoping=True, heartbeat=None, compress=False)
-    await ws.prepare(request)
-    st["open"] += 1
-    st["accepted"] += 1
-    if st["open"] > st["peak"]:
-        st["peak"] = st["open"]
-    try:
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await ws.send_str(msg.data)
-            elif msg.type == WSMsgType.BINARY:
-                await ws.send_bytes(msg.data)
-    finally:
-        st["open"] -= 1
-    return ws
-
-async def health(request):
-    return web.Response(text="ok")
-
-async def stats(request):
-    return web.json_response(state)
-
-async def main(lifetime, port, hosts):
-    app = web.Application()
-    app.router.add_get("/ws", ws_handler)
-    app.router.add_get("/health", health)
-    app.router.add_get("/stats", stats)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-    await runner.setup()
-    for host in hosts:  # every server process listens on the same port (SO_REUSEPORT): the kernel spreads connections
-        await web.TCPSite(runner, host, port, backlog=4096, reuse_port=True).start()
-    own = web.TCPSite(runner, "127.0.0.1", 0)  # this process's own stats
-    await own.start()
-    print(f"listening {port} stats {own._server.sockets[0].getsockname()[1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    try:
-        await asyncio.wait_for(stop.wait(), lifetime)  # bounded: exits by itself
-    except asyncio.TimeoutError:
-        pass
-    await runner.cleanup()
-
-try:
-    import uvloop
-    uvloop.install()
-except ImportError:
-    pass
-asyncio.run(main(float(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")))
-'''
 
 PROFILE = '''\
 name = "bench-ws-{users}"
@@ -151,23 +91,7 @@ PER_WORKER = 15_000
 """Connections per liminal-tui worker (or bare client process), at most."""
 
 
-def percentile(sorted_values: list[int], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))]
 
-
-def loadavg() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def raise_nofile(need: int) -> tuple[int, int, int]:
-    """Soft RLIMIT_NOFILE up to the hard limit. Returns (before, after, hard)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, need)
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard
 
 
 def server_stats(stats_ports: list[int]) -> dict:
@@ -185,23 +109,6 @@ def server_stats(stats_ports: list[int]) -> dict:
                 group[k] += st.get(k, 0)
     return out
 
-
-def workers_of(pid: int) -> list:
-    import psutil
-
-    try:
-        kids = psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-    out = []
-    for p in kids:
-        try:
-            cmd = " ".join(p.cmdline())
-        except psutil.Error:
-            continue
-        if "spawn_main" in cmd and "resource_tracker" not in cmd:
-            out.append(p)
-    return out
 
 
 def main() -> int:
@@ -240,7 +147,6 @@ def main() -> int:
     ramp = max(1.0, round(users / spawn, 2))
     duration = IDLE_S + ramp + hold
     work = Path(tempfile.mkdtemp(prefix="liminal-bench-ws-"))
-    (work / "server.py").write_text(SERVER)
     lifetime = duration + 180
     port = free_port()
     servers: list[subprocess.Popen] = []
@@ -250,7 +156,7 @@ def main() -> int:
         stats_ports = []
         for i in range(n_servers):
             servers.append(subprocess.Popen(
-                [sys.executable, str(work / "server.py"), str(lifetime), str(port), ",".join((*lim_hosts, *bare_hosts))],
+                [sys.executable, ECHO_SERVER, str(lifetime), str(port), ",".join((*lim_hosts, *bare_hosts))],
                 stdout=subprocess.PIPE, stderr=open(work / f"server{i}.err", "wb"), text=True, start_new_session=True))
         for i, server in enumerate(servers):
             line = ""

@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, free_port, liminal_cmd, log, provenance, wait_port  # noqa: E402
-from websockets_10k import loadavg, percentile, raise_nofile, workers_of  # noqa: E402
+from ws_common import loadavg, percentile, raise_nofile, workers_of  # noqa: E402
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PCTS = (50.0, 90.0, 99.0, 100.0)

@@ -156,12 +156,11 @@ def main() -> int:
         print(json.dumps(uvloop.run(bare(f"ws://127.0.0.1:{args.bare}/ws", USERS, seconds))))
         return 0
     rounds = args.rounds or (1 if args.quick else 3)
-    from websockets_10k import SERVER
+    from ws_common import ECHO_SERVER
 
     work = Path(tempfile.mkdtemp(prefix="liminal-bench-wsecho-"))
-    (work / "server.py").write_text(SERVER)
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(work / "server.py"), str(rounds * (seconds + 30) * 2 + 60), str(port),
+    server = subprocess.Popen([sys.executable, ECHO_SERVER, str(rounds * (seconds + 30) * 2 + 60), str(port),
                                "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     rows = []
     try:
