@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from liminal_tui.demo import start_demo_server
+from flow_servers import start_flow_server
 from servers import start_garbage_server, start_reason_server, start_test_server
 
 
@@ -29,6 +30,14 @@ async def garbage_server():
 async def reason_server():
     """Any status with any reason phrase, control characters included (tests/servers.py)."""
     server = await start_reason_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def flow_server():
+    """tests/flow_servers.py: the shop, CAS, CSRF, upload, token, purchase, chat and Socket.IO flows."""
+    server = await start_flow_server()
     yield server
     await server.close()
 

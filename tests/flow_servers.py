@@ -307,3 +307,10 @@ async def start_flow_server() -> FlowServer:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     return FlowServer(runner, runner.addresses[0][1])
+
+
+def endpoint(final, name: str, kind: str = "http"):  # type: ignore[no-untyped-def]
+    """The final snapshot's row for one endpoint; a clear assertion when the run has none."""
+    row = final.find(kind, name)
+    assert row is not None, f"no endpoint {kind} {name!r}"
+    return row

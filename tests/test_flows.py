@@ -1,4 +1,5 @@
-"""Real flows, as locustfiles write them, against tests/flow_servers.py on 127.0.0.1.
+"""Real HTTP flows, as locustfiles write them, against tests/flow_servers.py on 127.0.0.1 (the WebSocket
+and Socket.IO ones are in test_flows_realtime.py).
 
 Each test runs the real engine and compares its counts with what the server saw (and refused).
 """
@@ -9,23 +10,10 @@ import re
 
 import pytest
 
-from flow_servers import UPLOAD_BYTES, USERS, start_flow_server
+from flow_servers import UPLOAD_BYTES, USERS, endpoint as _count
 from servers import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def flow_server():
-    server = await start_flow_server()
-    yield server
-    await server.close()
-
-
-def _count(final, name: str, kind: str = "http"):  # type: ignore[no-untyped-def]
-    row = final.find(kind, name)
-    assert row is not None, f"no endpoint {kind} {name!r}"
-    return row
 
 
 # ---------------------------------------------------------------- 1. setup and teardown once per user
@@ -98,47 +86,6 @@ async def test_a_failed_setup_retries_with_backoff(flow_server):
     _, final = await run_to_end(make_profile(flow_server.url, body, duration="1s"), tick=0.1)
     assert _count(final, "login").failures == 9 == flow_server.state.refused["login"]  # 3 users x 3 attempts
     assert flow_server.state.counts["items"] == 0
-
-
-# ---------------------------------------------------------------- 1b. a WebSocket handshake after every connect
-
-CHAT = """
-[load]
-users = 2
-spawn_rate = 1000
-
-[[scenarios]]
-name = "chat"
-on_failure = "continue"
-[[scenarios.steps]]
-type = "ws_connect"
-path = "/ws/chat"
-name = "chat"
-backoff_max = "0.05s"
-on_connect = [
-  {{ type = "ws_send", json = {{ op = "hello", user = "${{user}}" }} }},
-  {{ type = "ws_wait", name = "welcome", match = {{ op = "welcome" }}, timeout = "2s" }},
-]
-[[scenarios.steps]]
-type = "ws_send"
-json = {{ op = "say", text = "hi ${{iteration}}" }}
-[[scenarios.steps]]
-type = "ws_wait"
-name = "echo"
-match = {{ op = "echo" }}
-timeout = "{timeout}"
-"""
-
-
-async def test_on_connect_runs_after_every_connect_and_reconnect(flow_server):
-    flow_server.state.drop_after = 3  # the server drops each connection after 3 messages
-    _, final = await run_to_end(make_profile(flow_server.url, CHAT.format(timeout="0.3s"), duration="1.5s"), tick=0.1)
-    st = flow_server.state
-    assert st.ws_rude == 0  # nothing was said before the handshake, reconnects included
-    assert final.ws.reconnects >= 2
-    assert st.ws_connects == _count(final, "chat", "ws_connect").count
-    assert st.ws_hellos == st.ws_connects == _count(final, "welcome", "ws_message").count
-    assert _count(final, "echo", "ws_message").count == st.ws_says
 
 
 # ---------------------------------------------------------------- 2. CAS: hidden form token, ticket in a redirect
@@ -456,50 +403,3 @@ async def test_cli_run_reads_data_beside_the_profile_and_keeps_it_out_of_reports
         # summary.json's encoded HDR histograms are base64, where "pw5" can occur by chance: not a row
         text = re.sub(r'"latency_hdr": "[A-Za-z0-9+/=]*"', '"latency_hdr": ""', text)
         assert "ROW-NOTE" not in text and "pw5" not in text and "pw6" not in text
-
-
-# ---------------------------------------------------------------- 8. Socket.IO: namespace, auth, emit with ack, events
-
-SOCKETIO = """
-[load]
-users = 2
-spawn_rate = 1000
-
-[[scenarios]]
-name = "sio"
-[[scenarios.setup]]
-type = "socketio_connect"
-namespace = "/chat"
-name = "chat"
-auth = { token = "ok" }
-[[scenarios.steps]]
-type = "socketio_emit"
-event = "join"
-data = { room = "lobby" }
-ack = "join ack"
-[[scenarios.steps]]
-type = "socketio_wait"
-event = "message"
-name = "lobby message"
-match = { room = "lobby" }
-since = "previous"
-timeout = "2s"
-"""
-
-
-async def test_socketio_connect_emit_with_ack_and_wait(flow_server):
-    _, final = await run_to_end(make_profile(flow_server.url, SOCKETIO, duration="1s"), tick=0.1)
-    st = flow_server.state
-    connect, ack, message = (_count(final, "chat", "ws_connect"), _count(final, "join ack", "ws_message"),
-                             _count(final, "lobby message", "ws_message"))
-    assert connect.count == 2 == st.sio_connects and st.sio_refused == 0  # once per user, in setup
-    assert connect.failures == 0  # closing at the end is not a drop
-    assert ack.failures == message.failures == 0, final.errors
-    assert ack.count == st.sio_joins > 4 and message.count == ack.count
-
-
-async def test_socketio_refused_auth_is_a_connect_failure(flow_server):
-    body = SOCKETIO.replace('token = "ok"', 'token = "bad"')
-    _, final = await run_to_end(make_profile(flow_server.url, body, duration="0.5s"), tick=0.1)
-    assert _count(final, "chat", "ws_connect").failures == 2 == flow_server.state.sio_refused
-    assert flow_server.state.sio_joins == 0
