@@ -1,12 +1,11 @@
-"""The run report: real snapshots (Recorder -> IntervalReport -> Aggregator) written by ReportWriter."""
+"""The run report: real snapshots (Recorder -> IntervalReport -> Aggregator) written by ReportWriter.
+Connection and delivery timings are in test_report_timings.py; the data both use is in report_data.py."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,111 +14,17 @@ from liminal_tui.metrics.aggregate import Aggregator
 from liminal_tui.metrics.events import StopCause, StopReason
 from liminal_tui.metrics.judge import judge
 from liminal_tui.metrics.recorder import Recorder
-from liminal_tui.metrics.snapshot import IntervalReport, Snapshot, WorkerHealth
 from liminal_tui.profile.loader import parse_profile
 from liminal_tui.profile.thresholds import parse_rule
 from liminal_tui.report import FILES, ReportError, ReportWriter
 from liminal_tui.report.tables import FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER
 from liminal_tui.report.timeline import Point, Timeline
-
-XSS_NAME = "GET <script>alert(1)</script>"
-XSS_MESSAGE = '"><img src=x onerror=alert(1)>'
-SECRET = "Bearer s3cr3t-literal-4242"
-ENV_SECRET = "env-s3cr3t-9191"
-TARGET = "http://127.0.0.1:8765"
-
-PROFILE = f"""
-name = "checkout"
-description = "Report <b>test</b>"
-target = "{TARGET}"
-duration = "3s"
-vars = {{ api_token = "${{env:API_TOKEN}}", plain = "hello" }}
-
-[http.headers]
-Authorization = "{SECRET}"
-X-Trace = "${{env:API_TOKEN}}"
-Accept = "application/json"
-
-[load]
-users = 5
-
-[thresholds]
-http = ["p99 < 100ms", "error_rate < 50%"]
-ws_ping = ["p95 < 50ms"]
-
-[[scenarios]]
-name = "s"
-[[scenarios.steps]]
-type = "ws_connect"
-path = "/ws"
-heartbeat = "1s"
-headers = {{ Cookie = "sid=abc-cookie-secret" }}
-[[scenarios.steps]]
-type = "http"
-path = "/api/items"
-name = "GET /api/items"
-[[scenarios.steps]]
-type = "ws_wait"
-name = "broadcast item.updated"
-"""
-
-HTTP_NAMES = ("GET /api/items", XSS_NAME)
-MS = 1_000_000  # ns
-
-
-def _report(worker: int, tick: int, rec: Recorder, *, users: int = 5, cpu: float = 20.0, ws: bool = True) -> IntervalReport:
-    return IntervalReport(
-        worker=worker, tick=tick, t_end=float(tick), endpoints=rec.drain(), users=users, target=float(users),
-        iterations=10, dropped=0, http_connections=users, ws_open=3 if ws else 0, ws_connects=3 if tick == 1 and ws else 0,
-        ws_reconnects=1 if tick == 2 and ws else 0, ws_drops=0, ws_messages_in=7 if ws else 0,
-        ws_messages_out=2 if ws else 0, health=WorkerHealth(worker, cpu, 3.0, 2.0, 80.0),
-    )
-
-
-def _tick(rec: Recorder, base_ms: float, ok: int = 40, failed: int = 3) -> None:
-    """A tick of samples around ``base_ms``: two HTTP endpoints, heartbeats, broadcasts, one connect."""
-    for name in HTTP_NAMES:
-        ep = rec.endpoint("http", name, "GET")
-        for i in range(ok):
-            ep.success(int((base_ms + i * base_ms / ok) * MS), nbytes=512, status=200)
-        for _ in range(failed):
-            ep.failure(int(base_ms * 2 * MS), "HTTP 503", XSS_MESSAGE if name == XSS_NAME else "Service Unavailable", status=503)
-    rec.endpoint("ws_connect", "WS /ws").success(int(base_ms * MS))
-    for i in range(5):
-        rec.endpoint("ws_ping", "WS /ws").success(int((1 + i) * MS))
-        rec.endpoint("ws_message", "broadcast item.updated").success(int((base_ms / 2 + i) * MS))
-
-
-def _run(writer: ReportWriter, ticks: list[float], *, cpu: float = 20.0, stop_reason: StopReason | None = None) -> Snapshot:
-    """Tick the real pipeline; every snapshot goes to ``writer.on_snapshot``, the last one is final."""
-    agg = Aggregator("checkout", TARGET, "closed", duration=3.0)
-    rec = Recorder()
-    snap = None
-    for n, base in enumerate(ticks, start=1):
-        _tick(rec, base)
-        agg.add(_report(0, n, rec, cpu=cpu))
-        final = n == len(ticks)
-        snap = agg.snapshot("finished" if final else "steady", float(n), final=final, stop_reason=stop_reason)
-        writer.on_snapshot(snap)
-    assert snap is not None
-    return snap
-
+from report_data import ENV_SECRET, MS, PROFILE, SECRET, TARGET, XSS_MESSAGE, XSS_NAME, _csv, _report, _run, _writer
 
 @pytest.fixture
 def profile(monkeypatch):
     monkeypatch.setenv("API_TOKEN", ENV_SECRET)
     return parse_profile(PROFILE)
-
-
-def _writer(tmp_path: Path, profile, started: float = 1_764_000_000.0) -> ReportWriter:
-    return ReportWriter(tmp_path / "reports", profile, target_url=TARGET, started_at=started,
-                        tool_version="0.1.0", settings={"workers": 1})
-
-
-def _csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    return rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
 
 
 @pytest.fixture
@@ -422,87 +327,3 @@ def test_progress_line_counts_users_in_whole_numbers(tmp_path, profile):
     final = _run(_writer(tmp_path, profile), [10.0])
     line = ProgressPrinter.progress(replace(final, users=0, target_load=1.00058, model="closed"))
     assert "users 0/1 " in line + " " and "1.00058" not in line
-
-
-def test_connection_timings_in_summary_and_html(tmp_path, profile):
-    writer = _writer(tmp_path, profile)
-    agg = Aggregator("checkout", TARGET, "closed", duration=2.0)
-    rec = Recorder(timings=True)
-    for n in (1, 2):
-        ep = rec.endpoint("http", "GET /api/items", "GET")
-        for i in range(50):
-            ep.success((10 + i) * MS, nbytes=10, status=200)
-            opened = i < 2 and n == 1  # two requests opened a connection, the rest reused it
-            ep.timed((5 + i) * MS, 2 * MS if opened else -1, 3 * MS if opened else -1)
-        rec.endpoint("ws_connect", "WS /ws").success(MS)
-        agg.add(_report(0, n, rec, ws=False))
-        writer.on_snapshot(snap := agg.snapshot("steady", float(n), final=n == 2))
-    out = writer.write(snap, [])
-    summary = json.loads((out / "summary.json").read_text())
-    [http, ws] = summary["endpoints"]
-    t = http["timings_ms"]
-    assert t["ttfb"]["count"] == 100 and t["ttfb"]["min"] == 5.0 and 5.0 < t["ttfb"]["percentiles"]["p50"] < 60.0
-    assert t["connect"]["count"] == 2 and t["connect"]["max"] == 2.0
-    assert t["tls"]["count"] == 2 and t["tls"]["max"] == 3.0
-    assert "timings_ms" not in ws  # WebSocket endpoints keep none
-    assert summary["aggregates"]["http"]["timings_ms"]["ttfb"]["count"] == 100
-    html = (out / "report.html").read_text()
-    assert "Connection timings (ms)" in html and "first byte p95" in html
-
-
-def test_no_timings_table_when_switched_off(tmp_path, profile):
-    writer = _writer(tmp_path, profile)
-    final = _run(writer, [10.0, 12.0])  # Recorder() without timings, as with [http] timings = false
-    out = writer.write(final, [])
-    assert all("timings_ms" not in e for e in json.loads((out / "summary.json").read_text())["endpoints"])
-    assert "Connection timings" not in (out / "report.html").read_text()
-
-
-def test_delivery_timings_in_summary_html_and_headless(tmp_path, profile):
-    """A ws_wait with a stamp: its messages' delivery in summary.json, report.html and the headless summary;
-    only the ws_message endpoint has it, and the connection-timings table does not list it."""
-    from liminal_tui.headless import format_summary
-
-    writer = _writer(tmp_path, profile)
-    agg = Aggregator("fanout", TARGET, "closed", duration=1.0)
-    rec = Recorder(timings=True)
-    ep = rec.endpoint("ws_message", "broadcast memory.updated", "WSMSG")
-    for i in range(40):
-        ep.success((100 + i) * MS, nbytes=50)
-        if i % 4:  # a quarter carried no stamp
-            ep.delivered((2 + i) * MS)
-    rec.endpoint("ws_connect", "WS /ws").success(MS)
-    agg.add(_report(0, 1, rec))
-    writer.on_snapshot(snap := agg.snapshot("steady", 1.0, final=True))
-    out = writer.write(snap, [])
-    summary = json.loads((out / "summary.json").read_text())
-    eps = {e["kind"]: e for e in summary["endpoints"]}
-    d = eps["ws_message"]["timings_ms"]["delivery"]
-    assert d["count"] == 30 and d["min"] == 3.0 and d["max"] == pytest.approx(41.0, rel=1e-3)
-    assert list(eps["ws_message"]["timings_ms"]) == ["delivery"] and "timings_ms" not in eps["ws_connect"]
-    html = (out / "report.html").read_text()
-    assert "Delivery from the server&#39;s send stamp" in html or "Delivery from the server's send stamp" in html
-    assert "Connection timings (ms)" not in html
-    text = format_summary(snap, [], None, [])
-    assert "delivery from the send stamp (30 messages)" in text
-
-
-def test_an_endpoint_named_aggregated_keeps_its_own_histogram(tmp_path, profile):
-    """summary.json's latency_hdr: an endpoint called "Aggregated" is not confused with its kind's total."""
-    from hdrh.histogram import HdrHistogram
-
-    agg, rec = Aggregator("checkout", TARGET, "closed", duration=1.0), Recorder()
-    for name, n in (("Aggregated", 3), ("GET /other", 10)):
-        for i in range(n):
-            rec.endpoint("http", name, "GET").success((5 + i) * MS, nbytes=1, status=200)
-    agg.add(_report(0, 1, rec, ws=False))
-    final = agg.snapshot("finished", 1.0, final=True)
-    writer = _writer(tmp_path, profile)
-    out = writer.write(final, [], notes=[])
-    summary = json.loads((out / "summary.json").read_text())
-
-    def count(record) -> int:
-        return HdrHistogram.decode(record["latency_hdr"]).get_total_count()
-
-    (named,) = [e for e in summary["endpoints"] if e["name"] == "Aggregated"]
-    assert count(named) == 3 and count(summary["aggregates"]["http"]) == 13
