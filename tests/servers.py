@@ -334,73 +334,79 @@ async def start_test_server() -> TestServer:
 GARBAGE = b"SPAM/9.9 what is this\r\n\x00\xff\xfe not http at all\r\n\r\n"
 
 
-class GarbageServer:
-    """Reads a request, answers with bytes that are not HTTP, closes; ``connections`` counts them."""
+class RawServer:
+    """A server that speaks raw bytes on 127.0.0.1 (asyncio streams): ``_serve`` answers a connection;
+    a client that goes away or stalls for 5 s ends it, and the connection is always closed."""
 
     def __init__(self) -> None:
-        self.connections = 0
         self.server: asyncio.Server | None = None
         self.url = ""
 
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
         try:
-            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
-            writer.write(GARBAGE)
-            await writer.drain()
+            await self._serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
-            pass
+            return  # the client is gone or silent: what it sent is already counted
         finally:
             writer.close()
+
+    async def start(self) -> "RawServer":
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
 
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+
+class GarbageServer(RawServer):
+    """Reads a request, answers with bytes that are not HTTP, closes; ``connections`` counts them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+        writer.write(GARBAGE)
+        await writer.drain()
 
 
 async def start_garbage_server() -> GarbageServer:
     garbage = GarbageServer()
-    garbage.server = await asyncio.start_server(garbage._handle, "127.0.0.1", 0)
-    garbage.url = f"http://127.0.0.1:{garbage.server.sockets[0].getsockname()[1]}"
+    await garbage.start()
     return garbage
 
 
-class ReasonServer:
+class ReasonServer(RawServer):
     """Answers ``/{code}?text=T`` with ``HTTP/1.1 {code} T``, T percent-decoded and sent raw."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests = 0
-        self.server: asyncio.Server | None = None
-        self.url = ""
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from urllib.parse import parse_qs, urlsplit
 
-        try:
-            while True:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
-                self.requests += 1
-                target = urlsplit(head.split(b" ", 2)[1].decode("latin-1"))
-                text = parse_qs(target.query).get("text", [""])[0].encode("utf-8")
-                writer.write(b"HTTP/1.1 " + target.path.strip("/").encode() + b" " + text
-                             + b"\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
-                await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
-            pass
-        finally:
-            writer.close()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        while True:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+            self.requests += 1
+            target = urlsplit(head.split(b" ", 2)[1].decode("latin-1"))
+            text = parse_qs(target.query).get("text", [""])[0].encode("utf-8")
+            writer.write(b"HTTP/1.1 " + target.path.strip("/").encode() + b" " + text
+                         + b"\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
+            await writer.drain()
 
 
 async def start_reason_server() -> ReasonServer:
     reason = ReasonServer()
-    reason.server = await asyncio.start_server(reason._handle, "127.0.0.1", 0)
-    reason.url = f"http://127.0.0.1:{reason.server.sockets[0].getsockname()[1]}"
+    await reason.start()
     return reason
 
 
