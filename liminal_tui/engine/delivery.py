@@ -21,7 +21,7 @@ import weakref
 from typing import Any
 
 from ..metrics.recorder import EndpointRecorder
-from .jsonpath import MISSING, json_path
+from .jsonpath import json_path
 
 __all__ = ["StampReader", "MatchFloor", "stamp_ns"]
 

@@ -79,7 +79,7 @@ class SioOpen:
     async def run(self, user: Any) -> bool:
         from socketio.exceptions import ConnectionError as SioError
 
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        user.step_start_ns = time.perf_counter_ns()
         conn = user.sio
         if conn is not None and conn.client.connected:
             return True
@@ -128,7 +128,7 @@ class SioEmitStep:
             self.rec.skipped += 1
 
     async def run(self, user: Any) -> bool:
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        user.step_start_ns = time.perf_counter_ns()
         conn = _conn(user)
         if conn is None:
             if self.rec is not None:
@@ -170,7 +170,7 @@ class SioWaitStep:
     async def run(self, user: Any) -> bool:
         now = time.perf_counter_ns()
         start = user.step_start_ns if self.since_previous and user.step_start_ns else now
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, now
+        user.step_start_ns = now
         conn = _conn(user)
         if conn is None:
             self.rec.failure(0, "sio closed", "no connected Socket.IO client")

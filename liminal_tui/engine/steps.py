@@ -33,7 +33,7 @@ __all__ = ["compile_steps", "json_path", "User"]
 class User:
     """What one virtual user (or one open-model iteration) carries between steps."""
 
-    __slots__ = ("vars", "ws", "step_start_ns", "prev_start_ns", "schedule_lag_ns", "stopping", "holding",
+    __slots__ = ("vars", "ws", "step_start_ns", "schedule_lag_ns", "stopping", "holding",
                  "cookies", "status", "started", "ended", "sio")
 
     def __init__(self, number: int, base_vars: Mapping[str, Any]) -> None:
@@ -42,7 +42,6 @@ class User:
         self.vars["iteration"] = 0
         self.ws: WsConnection | None = None
         self.step_start_ns = 0
-        self.prev_start_ns = 0
         self.schedule_lag_ns = -1
         """Open model: how late this iteration started (ns); -1 in the closed model."""
         self.stopping = False
@@ -209,7 +208,7 @@ class HttpCall(_Step):
             self.rec.skipped += 1
             return False
         start = time.perf_counter_ns()
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, start
+        user.step_start_ns = start
         follower = self.follower  # cookies and redirects (follow.py), its send() inlined
         sent = follower.with_cookies(user.cookies, url, headers) if user.cookies is not None else headers
         try:

@@ -39,11 +39,11 @@ class WsOpen(_Step):
         """True at once when the user's socket is open (every iteration but the first), else ``run``."""
         if user.ws is None:
             return self.run(user)
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        user.step_start_ns = time.perf_counter_ns()
         return True
 
     async def run(self, user: User) -> bool:
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        user.step_start_ns = time.perf_counter_ns()
         if user.ws is not None:
             return True
         s = self.step
@@ -88,7 +88,7 @@ class WsSendStep(_Step):
         conn = user.ws
         if conn is None or (conn.gate is not None and not self.handshake and not conn.gate.is_set()):
             return self.run(user)
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        user.step_start_ns = time.perf_counter_ns()
         try:
             text = self.text.render(user.vars) if self.text is not None else jsonlib.dumps(render_value(self.json, user.vars))
         except KeyError:
@@ -96,7 +96,7 @@ class WsSendStep(_Step):
         return conn.send_text(text)
 
     async def run(self, user: User) -> bool:
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        user.step_start_ns = time.perf_counter_ns()
         conn = user.ws
         if conn is None:
             return False
@@ -150,7 +150,7 @@ class WsWaitStep(_Step):
         the socket), a loop timer resolves it at the timeout."""
         now = time.perf_counter_ns()
         start = user.step_start_ns if self.since_previous and user.step_start_ns else now
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, now
+        user.step_start_ns = now
         conn = user.ws
         if conn is None:
             self.rec.failure(0, "ws closed", "no open WebSocket")
@@ -209,7 +209,7 @@ class WsHoldStep(_Step):
     async def run(self, user: User) -> bool:
         """One sleep for the whole hold (10,000 holding users must not mean 40,000 wake-ups a second);
         the load model cancels a holding user when it stops or retires it."""
-        user.prev_start_ns, user.step_start_ns = user.step_start_ns, time.perf_counter_ns()
+        user.step_start_ns = time.perf_counter_ns()
         if user.stopping:
             return True
         user.holding = True

@@ -127,9 +127,6 @@ class RunRecord:
         out[ALL] = self.summary["aggregates"]["all"]
         return out
 
-    def kind_row(self, kind: str) -> dict[str, Any] | None:
-        return (self.summary.get("aggregates") or {}).get(kind)
-
     @property
     def total(self) -> dict[str, Any]:
         return self.rows[ALL]
