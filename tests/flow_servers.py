@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import ssl
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -292,21 +293,22 @@ def _attach_socketio(app: web.Application) -> None:
 class FlowServer:
     __test__ = False
 
-    def __init__(self, runner: web.AppRunner, port: int) -> None:
+    def __init__(self, runner: web.AppRunner, port: int, scheme: str = "http") -> None:
         self._runner = runner
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         self.state: FlowState = runner.app[KEY]
 
     async def close(self) -> None:
         await self._runner.cleanup()
 
 
-async def start_flow_server() -> FlowServer:
+async def start_flow_server(ssl_context: ssl.SSLContext | None = None) -> FlowServer:
+    """The flow app on http://127.0.0.1:<free port>, or https:// with ``ssl_context`` (tests/tls_servers.py)."""
     runner = web.AppRunner(make_flow_app(), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
-    return FlowServer(runner, runner.addresses[0][1])
+    return FlowServer(runner, runner.addresses[0][1], "https" if ssl_context else "http")
 
 
 def endpoint(final, name: str, kind: str = "http"):  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ from urllib.parse import quote, quote_plus
 import aiohttp
 import pytest
 
+from liminal_tui.report import FILES
+
 pytestmark = pytest.mark.timeout(90)
 
 SECRET = "s3cr3tTok#en&=+ x/y"
@@ -150,7 +152,7 @@ async def test_no_secret_and_no_control_character_reaches_any_output(test_server
     report = next((tmp_path / "reports").iterdir())
     outputs = {"stdout": out, "stderr": err, **{f.name: f.read_text() for f in report.iterdir()},
                **{f"prometheus {i}": t for i, t in enumerate(texts)}}
-    assert len(outputs) == 2 + 6 + len(texts)
+    assert len(outputs) == 2 + len(FILES) + len(texts)  # every report file is searched
     for where, text in outputs.items():
         for form in FORMS:
             assert form not in text, f"{form!r} in {where}"

@@ -93,6 +93,17 @@ def make_certs(folder: Path) -> Certs:
     return Certs(**paths)
 
 
+def server_context(certs: Certs, client_ca: bool = False) -> ssl.SSLContext:
+    """The server side's context: the server certificate; ``client_ca``: a client certificate signed by the
+    test CA required."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certs.server_cert, certs.server_key)
+    if client_ca:
+        ctx.load_verify_locations(certs.ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
 class TlsServer:
     """tests/servers.py's app on https://127.0.0.1:<port>; ``connections`` counts accepted TLS connections."""
 
@@ -114,11 +125,7 @@ class TlsServer:
 
 
 async def start_tls_server(certs: Certs, client_ca: bool = False, keepalive: float = 75.0) -> TlsServer:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(certs.server_cert, certs.server_key)
-    if client_ca:
-        ctx.load_verify_locations(certs.ca)
-        ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx = server_context(certs, client_ca)
     seen: set = set()
 
     @web.middleware
@@ -148,11 +155,7 @@ class ThreadedTlsServer:
         import http.server
         import threading
 
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(certs.server_cert, certs.server_key)
-        if client_ca:
-            ctx.load_verify_locations(certs.ca)
-            ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx = server_context(certs, client_ca)
         owner = self
         self.requests = 0
         lock = threading.Lock()
@@ -218,10 +221,7 @@ class WssServer:
 async def start_wss_server(certs: Certs) -> WssServer:
     from websockets.asyncio.server import serve
 
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(certs.server_cert, certs.server_key)
-    ctx.load_verify_locations(certs.ca)
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx = server_context(certs, client_ca=True)
     owner: list[WssServer] = []
 
     async def echo(ws) -> None:  # type: ignore[no-untyped-def]

@@ -3,18 +3,23 @@
 Each user keeps one client (WebSocket transport, no automatic reconnection: a drop is counted on the
 connect's endpoint as ``sio disconnect`` and later steps fail until a ``socketio_connect`` runs again).
 Events are buffered with their arrival time, as WebSocket messages are (see :mod:`.ws`), so a wait placed
-after the emit that caused an event still sees it.
+after the emit that caused an event still sees it. An https:// target connects with the worker's TLS
+context from ``[http]`` (``ca_bundle``, ``client_cert``, ``verify_tls``: :meth:`.steps.Engine.ws_tls`, the
+one wss:// uses), handed to aiohttp's ``ws_connect`` through engineio's ``websocket_extra_options``; its
+failures are the ``tls error`` every client names (:func:`.clients.tls.describe`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from typing import Any
 
 from ..profile.socketio_models import SioClose, SioConnect, SioEmit, SioWait
 from ..profile.templates import compile_template, compile_value, render_value
+from .clients.tls import CERT_REQUIRED, TLS_ERROR, closed_after_handshake, describe, handshake_started, watch
 from .jsonpath import MISSING, json_path
 from ..metrics.snapshot import KIND_WS_CONNECT, KIND_WS_MESSAGE
 
@@ -26,13 +31,14 @@ BUFFER = 512
 class SioConnection:
     """One user's Socket.IO client and the events it received (newest last, bounded)."""
 
-    def __init__(self, namespace: str, rec: Any, ws_stats: Any) -> None:
+    def __init__(self, namespace: str, rec: Any, ws_stats: Any, tls: ssl.SSLContext | None = None) -> None:
         import socketio
 
         self.namespace = namespace
         self.rec = rec
         self.stats = ws_stats
-        self.client = socketio.AsyncClient(reconnection=False)
+        # engineio gives the caller's options precedence over its own (``ssl_verify``): one context for all
+        self.client = socketio.AsyncClient(reconnection=False, websocket_extra_options={"ssl": tls} if tls else None)
         self.buffer: deque[tuple[int, str, Any]] = deque(maxlen=BUFFER)
         self.arrived = asyncio.Event()
         self.closing = False
@@ -72,6 +78,8 @@ class SioOpen:
         self.headers = {k: compile_template(v) for k, v in step.headers.items()}
         self.auth = compile_value(step.auth, typed=True) if step.auth else None
         self.rec = self.skip_rec = eng.recorder.endpoint(KIND_WS_CONNECT, step.stats_name, "SIO")
+        self.tls: ssl.SSLContext | None = eng.ws_tls() if self.base.startswith("https://") else None
+        self.client_cert = eng.http.client_cert
 
     def skip(self) -> None:
         self.rec.skipped += 1
@@ -89,8 +97,9 @@ class SioOpen:
         except KeyError:
             self.rec.skipped += 1
             return False
-        conn = SioConnection(self.step.namespace, self.rec, self.eng.ws_stats)
+        conn = SioConnection(self.step.namespace, self.rec, self.eng.ws_stats, self.tls)
         user.sio = conn
+        marker = watch() if self.tls is not None else None
         start = time.perf_counter_ns()
         try:
             await asyncio.wait_for(conn.client.connect(
@@ -98,13 +107,35 @@ class SioOpen:
                 socketio_path=self.step.path.strip("/"), wait_timeout=self.step.connect_timeout,
             ), self.step.connect_timeout + 1)
         except (SioError, asyncio.TimeoutError, OSError) as exc:
-            self.rec.failure(time.perf_counter_ns() - start, "sio connect error", f"{type(exc).__name__}: {exc}")
+            self.rec.failure(time.perf_counter_ns() - start, *self._failure(exc, marker))
             return False
         conn.opened_ns = time.perf_counter_ns()
         self.rec.success(conn.opened_ns - start, 0, 101)
         self.eng.ws_stats.open += 1
         self.eng.ws_stats.connects += 1
         return True
+
+
+    def _failure(self, exc: BaseException, marker: list | None) -> tuple[str, str]:
+        """A failed connect's name and message: a TLS failure (python-socketio's ``ConnectionError`` chains
+        engineio's, which chains aiohttp's, which chains the ``ssl`` error) is named as every client names it."""
+        cause = _ssl_cause(exc)
+        if cause is not None:
+            return TLS_ERROR, describe(cause)
+        if handshake_started(marker) and closed_after_handshake(marker[0], self.client_cert):  # type: ignore[index]
+            return TLS_ERROR, CERT_REQUIRED
+        return "sio connect error", f"{type(exc).__name__}: {exc}"
+
+
+def _ssl_cause(exc: BaseException | None) -> ssl.SSLError | None:
+    """The innermost ``ssl`` error in the chain: aiohttp's wrappers are ``ssl.SSLError`` subclasses too, without
+    the original's ``verify_message``, and chain the original."""
+    found = None
+    while exc is not None:
+        if isinstance(exc, ssl.SSLError):
+            found = exc
+        exc = exc.__cause__ or exc.__context__
+    return found
 
 
 def _conn(user: Any) -> SioConnection | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..profile.models import Profile
-from ..metrics.kinds import PERCENTILE_NAMES as PERCENTILES
+from ..metrics.kinds import PERCENTILE_NAMES as PERCENTILES, TIMINGS
 from ..profile.thresholds import Rule
 from ..report.redact import redact_url
 from .record import RunError, RunRecord, clean, load_run
@@ -39,7 +39,8 @@ def _row(summary: dict[str, Any], kind: str, name: str | None) -> dict[str, Any]
 
 
 def stat_of(row: dict[str, Any] | None, stat: str) -> float | None:
-    """The value of a threshold statistic in a ``summary.json`` stats record (units as the rules use)."""
+    """The value of a threshold statistic (:attr:`Rule.metric`: ``p99``, ``delivery.p99``) in a
+    ``summary.json`` stats record (units as the rules use)."""
     if row is None:
         return None
     if stat == "count":
@@ -47,7 +48,11 @@ def stat_of(row: dict[str, Any] | None, stat: str) -> float | None:
     if stat in ("failures", "error_rate", "rps"):
         value = row.get(stat)
         return float(value) if isinstance(value, (int, float)) else None
-    latency = row.get("latency_ms")
+    timing, dot, of = stat.partition(".")
+    if dot and timing in TIMINGS:  # delivery.p99: the timing's record in timings_ms
+        latency, stat = (row.get("timings_ms") or {}).get(timing), of
+    else:
+        latency = row.get("latency_ms")
     if not isinstance(latency, dict):
         return None
     if stat in ("max", "min"):
@@ -76,7 +81,7 @@ class Baseline:
         out = []
         for rule in rules:
             if rule.against_baseline:
-                value = self.value(rule.kind, rule.name, rule.stat)
+                value = self.value(rule.kind, rule.name, rule.metric)
                 rule = rule.with_baseline(value) if value is not None else rule.with_baseline(float("nan"))
             out.append(rule)
         return out

@@ -4,7 +4,10 @@
     print(format_comparison(comparison))        # the terminal table
     json.dumps(comparison.as_dict())            # --json
 
-How noise is decided is in :mod:`.noise` (and in every output, as :func:`~.noise.method` says).
+How noise is decided is in :mod:`.noise` (and in every output, as :func:`~.noise.method` says). The
+timings (TCP connect, TLS handshake, first byte, WebSocket delivery: ``timings_ms`` in ``summary.json``)
+follow each endpoint's figures as p50 and p99 rows where both runs have them, shown with their change and
+not judged: a run keeps no histogram or per-second series of them to measure their noise with.
 """
 
 from __future__ import annotations
@@ -12,15 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
+from ..metrics.kinds import TIMINGS
 from .noise import MIN_CHANGE, MIN_ERROR_POINTS, MIN_PEERS, PEERS, between_runs, binomial, method, poisson_rate, quantile_halfwidth, welch
 from .record import ALL, Key, RunRecord, clean, steady
 
-__all__ = ["Verdict", "MetricChange", "EndpointChange", "Comparison", "compare", "format_comparison", "METRICS", "LABELS"]
+__all__ = ["Verdict", "MetricChange", "EndpointChange", "Comparison", "compare", "format_comparison", "METRICS",
+           "TIMING_METRICS", "LABELS"]
 
 Verdict = Literal["better", "worse", "same", "not judged", "no data", "new", "gone"]
 METRICS = ("rps", "error_rate", "p50", "p95", "p99", "max")
 """The figures compared, as ``summary.json`` and the threshold rules name them."""
-LABELS = {"rps": "req/s", "error_rate": "error rate", "p50": "p50 ms", "p95": "p95 ms", "p99": "p99 ms", "max": "max ms"}
+TIMING_METRICS = tuple(f"{t}.{p}" for t in TIMINGS for p in ("p50", "p99"))
+"""The timings' figures shown after those (``delivery.p99``, as a threshold rule names it), not judged."""
+LABELS = {"rps": "req/s", "error_rate": "error rate", "p50": "p50 ms", "p95": "p95 ms", "p99": "p99 ms", "max": "max ms",
+          **{m: m.replace(".", " ") + " ms" for m in TIMING_METRICS}}
 """How each figure is labelled in tables, with its unit."""
 _QUANTILE = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
@@ -28,7 +36,7 @@ _QUANTILE = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 @dataclass(frozen=True, slots=True)
 class MetricChange:
     metric: str
-    """``rps``, ``error_rate``, ``p50``, ``p95``, ``p99`` or ``max``."""
+    """``rps``, ``error_rate``, ``p50``, ``p95``, ``p99`` or ``max``; or a timing's (:data:`TIMING_METRICS`)."""
     old: float | None
     new: float | None
     change: float | None
@@ -108,7 +116,11 @@ def _value(row: dict[str, Any], metric: str) -> float | None:
     if metric in ("rps", "error_rate"):
         value = row.get(metric)
         return float(value) if isinstance(value, (int, float)) else None
-    latency = row.get("latency_ms")
+    timing, dot, of = metric.partition(".")
+    if dot:  # delivery.p99
+        latency, metric = (row.get("timings_ms") or {}).get(timing), of
+    else:
+        latency = row.get("latency_ms")
     if not isinstance(latency, dict):
         return None
     if metric == "max":
@@ -127,7 +139,7 @@ def _judge(metric: str, old: float, new: float, noise: list[tuple[str, float | N
     applied = [(name, width) for name, width in noise if width is not None]
     band = max([floor, *(w for _, w in applied)])
     basis = tuple(name for name, _ in applied) + ("minimum change",)
-    if metric == "max":
+    if metric == "max" or metric in TIMING_METRICS:
         return MetricChange(metric, old, new, change, None, "not judged", ())
     if abs(diff) <= band or (old == 0 and new == 0):
         verdict: Verdict = "same"
@@ -143,6 +155,8 @@ def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord, min_change: f
     if a is None or b is None:
         return MetricChange(metric, a, b, None, None, "no data")
     noise: list[tuple[str, float | None]] = []
+    if metric in TIMING_METRICS:
+        return _judge(metric, a, b, noise, min_change)
     if metric != "max":
         spread = [v for p in peers if key in p.rows and (v := _value(p.rows[key], metric)) is not None]
         noise.append(("between runs", between_runs(spread)))
@@ -173,7 +187,9 @@ def _endpoint(key: Key, old: RunRecord, new: RunRecord, min_change: float, peers
         return EndpointChange(key[0], key[1], kind, "new")
     if key not in new.rows:
         return EndpointChange(key[0], key[1], kind, "gone")
-    metrics = tuple(_metric(m, key, old, new, min_change, peers) for m in METRICS)
+    timings = [m for m in TIMING_METRICS  # only where both runs have the timing
+               if _value(old.rows[key], m) is not None and _value(new.rows[key], m) is not None]
+    metrics = tuple(_metric(m, key, old, new, min_change, peers) for m in (*METRICS, *timings))
     verdicts = {m.verdict for m in metrics}
     verdict: Verdict = "worse" if "worse" in verdicts else "better" if "better" in verdicts else "same"
     return EndpointChange(key[0], key[1], kind, verdict, metrics)

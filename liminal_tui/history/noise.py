@@ -49,7 +49,8 @@ def method(min_change: float = MIN_CHANGE) -> str:
         "run, the final partial second left out); req/s from the per-second spread and the Poisson noise of the count; error rate from binomial "
         "noise; and every figure from its spread across the profile's other runs against the same target (at "
         f"least {MIN_PEERS}, the last {PEERS}). Changes under {min_change * 100:g}% (error rate: "
-        f"{MIN_ERROR_POINTS * 100:g} point) are always 'same'. max is a single sample: not judged."
+        f"{MIN_ERROR_POINTS * 100:g} point) are always 'same'. max is a single sample, and the timings (connect, "
+        "tls, ttfb, delivery) have no noise measure in a report: shown, not judged."
     )
 
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,

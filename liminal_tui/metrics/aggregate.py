@@ -113,7 +113,7 @@ class _Series:
     both_hist: HdrHistogram | None = None
     """Scratch: successes and failures together, made only for a series that has both."""
     timing: list = field(default_factory=lambda: [None, None, None, None])
-    """Connect, TLS, first-byte and delivery histograms (``recorder.TIMINGS``), made when the first arrives."""
+    """Connect, TLS, first-byte and delivery histograms (``kinds.TIMINGS``), made when the first arrives."""
     timing_sums: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
 
     def __post_init__(self) -> None:

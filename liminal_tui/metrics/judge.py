@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from ..profile.thresholds import Rule, Verdict, evaluate
 from .events import StopCause, StopReason
-from .kinds import PERCENTILE_NAMES
-from .snapshot import Snapshot
+from .kinds import PERCENTILE_NAMES, TIMINGS
+from .snapshot import LatencyStats, Snapshot
 
 __all__ = ["judge", "lookup_stat", "outcome_of", "outcome_text"]
 
 
 def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> float | None:
     """The observed value of ``stat`` for an endpoint (or with no ``name``, a kind's aggregate), or None
-    with no data."""
+    with no data. ``timing.stat`` (``delivery.p99``) reads that timing's histogram (:data:`.kinds.TIMINGS`)."""
     stats = snapshot.find(kind, name)
+    timing, dot, of = stat.partition(".")
+    if dot and timing in TIMINGS:
+        lat = getattr(stats, timing) if stats is not None else None
+        return _latency(lat, of) if lat is not None and lat.count else None
     if stats is None or stats.total == 0:  # an endpoint with a row but no sample yet has no data either
         return 0.0 if stat in ("count", "failures", "error_rate") and name is None else None
     if stat == "count":
@@ -26,13 +30,17 @@ def lookup_stat(snapshot: Snapshot, kind: str, name: str | None, stat: str) -> f
         return stats.total / snapshot.elapsed if snapshot.elapsed > 0 else 0.0
     if stats.count == 0:
         return None
+    return _latency(stats.latency, stat)
+
+
+def _latency(lat: LatencyStats, stat: str) -> float | None:
     if stat == "max":
-        return stats.latency.max
+        return lat.max
     if stat == "min":
-        return stats.latency.min
+        return lat.min
     if stat == "avg":
-        return stats.latency.mean
-    return stats.latency.percentiles[PERCENTILE_NAMES.index(stat)] if stat in PERCENTILE_NAMES else None
+        return lat.mean
+    return lat.percentiles[PERCENTILE_NAMES.index(stat)] if stat in PERCENTILE_NAMES else None
 
 
 def judge(rules: list[Rule], snapshot: Snapshot) -> list[Verdict]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Kind", "KINDS", "ALL", "AGGREGATED", "SELECTOR_KINDS", "PERCENTILES", "PERCENTILE_NAMES"]
+__all__ = ["Kind", "KINDS", "ALL", "AGGREGATED", "SELECTOR_KINDS", "PERCENTILES", "PERCENTILE_NAMES", "TIMINGS"]
 
 
 class Kind(StrEnum):
@@ -41,3 +41,9 @@ PERCENTILES: tuple[float, ...] = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0
 
 PERCENTILE_NAMES: tuple[str, ...] = tuple(f"p{p:g}" for p in PERCENTILES if p < 100.0)
 """``p50`` ... ``p99.99``: the percentile stats a threshold may name (``p100`` is spelled ``max``)."""
+
+TIMINGS: tuple[str, ...] = ("connect", "tls", "ttfb", "delivery")
+"""The timings an endpoint keeps beside its total, in the order every record carries them: TCP connect, TLS
+handshake, first byte (HTTP), and delivery (a WebSocket message: arrival minus the server's send stamp).
+The same words name them in ``summary.json`` (``timings_ms``), ``timings.csv`` and threshold rules
+(``delivery.p99 < 20ms``)."""

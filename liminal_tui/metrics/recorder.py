@@ -25,7 +25,7 @@ from .clean import Cleaner
 from .kinds import Kind
 from .snapshot import EndpointInterval
 
-__all__ = ["EndpointRecorder", "Recorder", "new_histogram", "record", "HIGHEST_US", "TIMINGS"]
+__all__ = ["EndpointRecorder", "Recorder", "new_histogram", "record", "HIGHEST_US"]
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour, in microseconds
@@ -36,9 +36,6 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
-TIMINGS = ("connect", "tls", "ttfb", "delivery")
-"""The timings, in the order every record carries them: TCP connect, TLS handshake, first byte (HTTP), and
-delivery (a WebSocket message: arrival minus the server's send stamp)."""
 
 _SHAPE = new_histogram()
 _UNIT = _SHAPE.unit_magnitude

@@ -84,7 +84,7 @@ class EndpointInterval:
     """Redirects followed (each hop; the step itself is one sample)."""
     timings: tuple[bytes | None, ...] = (None, None, None, None)
     """Encoded histograms (us) of TCP connect, TLS handshake and time to first byte of successes
-    (``recorder.TIMINGS``); connect and TLS only for requests that opened a connection; then delivery
+    (``kinds.TIMINGS``); connect and TLS only for requests that opened a connection; then delivery
     (WebSocket messages with a send stamp: arrival minus the stamp)."""
     timing_sums_us: tuple[int, ...] = (0, 0, 0, 0)
 

@@ -12,6 +12,16 @@ that kind's endpoints together, or ``kind:name`` for one endpoint. A rule is ``S
 of ``p50 p66 p75 p80 p90 p95 p98 p99 p99.9 p99.99 max min avg`` (a duration), ``error_rate`` (a percentage),
 ``rps`` (requests per second), ``count`` or ``failures``; OP one of ``< <= > >=``.
 
+A latency STAT prefixed with a timing judges that timing's histogram instead of the total latency:
+``connect.`` (TCP connect), ``tls.`` (TLS handshake), ``ttfb.`` (time to first byte) or ``delivery.`` (a
+``ws_wait``'s messages from the server's send stamp), e.g.::
+
+    "ws_message:broadcast memory.updated" = ["delivery.p99 < 20ms"]
+    http = ["ttfb.p95 < 100ms", "tls.max < 50ms"]
+
+A rule on a timing that has no samples fails (``no data``), as every rule without data does: a ``delivery``
+rule needs a ``ws_wait`` with ``stamp``, ``connect``/``tls`` rules requests that opened connections.
+
 VALUE may be relative to a baseline run (``--run PROFILE --baseline PATH``): ``baseline``, ``baseline + 10%``,
 ``baseline - 5%`` (a percentage of the baseline's value) or ``baseline + 20ms`` (an amount in the stat's
 unit), e.g. ``http = ["p99 < baseline + 10%", "rps > baseline - 5%"]``. Without a baseline these rules are
@@ -28,7 +38,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
-from ..metrics.kinds import ALL, PERCENTILE_NAMES, SELECTOR_KINDS
+from ..metrics.kinds import ALL, PERCENTILE_NAMES, SELECTOR_KINDS, TIMINGS
 from .durations import parse_duration
 
 __all__ = ["Thresholds", "Rule", "KINDS", "LATENCY_STATS", "Verdict", "evaluate"]
@@ -44,6 +54,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 _RULE = re.compile(r"^\s*([a-z_0-9.]+)\s*(<=|>=|<|>)\s*(\S+(?:\s*[-+*/]\s*\S+)?)\s*$")
 _BASELINE = re.compile(r"^baseline(?:\s*([-+])\s*(\S+))?$")
+_PERCENTILE = re.compile(r"^p\d+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,14 @@ class Rule:
     """Baseline rules: the amount added to the baseline's value, in the unit of ``value``."""
     baseline: float | None = None
     """Baseline rules, once resolved: the baseline's value (``value`` is then the limit)."""
+    timing: str | None = None
+    """The timing judged (one of :data:`~..metrics.kinds.TIMINGS`, ``delivery.p99``), or None: the total
+    latency; ``stat`` is then a latency statistic."""
+
+    @property
+    def metric(self) -> str:
+        """What is looked up: ``stat``, or ``timing.stat`` (``delivery.p99``)."""
+        return self.stat if self.timing is None else f"{self.timing}.{self.stat}"
 
     @property
     def against_baseline(self) -> bool:
@@ -93,7 +112,10 @@ class Verdict:
     passed: bool
 
     def describe(self) -> str:
-        shown = "no data" if self.observed is None else _format(self.rule.stat, self.observed)
+        if self.observed is None:
+            shown = "no data" if self.rule.timing is None else f"no data: no {self.rule.timing} samples"
+        else:
+            shown = _format(self.rule.stat, self.observed)
         if self.rule.baseline is not None and self.rule.baseline != self.rule.baseline:  # NaN
             shown += "; the baseline has no figure for it"
         elif self.rule.baseline is not None:
@@ -124,8 +146,28 @@ def parse_rule(selector: str, text: str) -> Rule:
     if not match:
         raise ValueError(f"'{text}' is not a rule; write e.g. \"p99 < 500ms\" or \"error_rate < 1%\"")
     stat, op, raw = match.groups()
+    timing, stat = _timing(stat, text)
+    rule = _parse_value(kind, name or None, stat, op, raw, text)
+    return rule if timing is None else replace(rule, timing=timing)
+
+
+def _timing(stat: str, text: str) -> tuple[str | None, str]:
+    """``delivery.p99`` -> (``delivery``, ``p99``); ``p99.9`` is a percentile, not a timing."""
+    head, dot, rest = stat.partition(".")
+    if not dot or _PERCENTILE.match(head):
+        return None, stat
+    if head not in TIMINGS:
+        hint = get_close_matches(head, TIMINGS, n=1)
+        raise ValueError(f"'{text}': unknown timing '{head}' (a timing is one of {', '.join(TIMINGS)})"
+                         + (f"; did you mean '{hint[0]}'?" if hint else ""))
+    if rest not in LATENCY_STATS:
+        raise ValueError(f"'{text}': a timing takes a latency statistic ({' '.join(LATENCY_STATS)}), not '{rest}'")
+    return head, rest
+
+
+def _parse_value(kind: str, name: str | None, stat: str, op: str, raw: str, text: str) -> Rule:
     if raw.startswith("baseline") and stat in LATENCY_STATS + OTHER_STATS:
-        return _baseline_rule(kind, name or None, stat, op, raw, text)
+        return _baseline_rule(kind, name, stat, op, raw, text)
     if stat in LATENCY_STATS + OTHER_STATS and get_close_matches(re.split(r"[-+*/\s]", raw)[0], ["baseline"], n=1, cutoff=0.7):
         raise ValueError(f"'{text}': did you mean 'baseline'? (e.g. \"{stat} {op} baseline + 10%\")")
     if stat in LATENCY_STATS:
@@ -148,7 +190,7 @@ def parse_rule(selector: str, text: str) -> Rule:
         raise ValueError(
             f"'{text}': unknown statistic '{stat}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
         )
-    return Rule(kind, name or None, stat, op, value, text.strip())
+    return Rule(kind, name, stat, op, value, text.strip())
 
 
 def _baseline_rule(kind: str, name: str | None, stat: str, op: str, raw: str, text: str) -> Rule:
@@ -235,7 +277,8 @@ class Thresholds(BaseModel):
 
 
 def evaluate(rules: list[Rule], lookup: Callable[[str, str | None, str], float | None]) -> list[Verdict]:
-    """Judge each rule with ``lookup(kind, name, stat)``, which returns the observed value or None.
+    """Judge each rule with ``lookup(kind, name, metric)`` (``metric``: :attr:`Rule.metric`, ``p99`` or
+    ``delivery.p99``), which returns the observed value or None.
 
     A rule with no data fails: a threshold never passes silently.
     """
@@ -243,7 +286,7 @@ def evaluate(rules: list[Rule], lookup: Callable[[str, str | None, str], float |
     for rule in rules:
         if not rule.resolved:
             continue  # relative to a baseline, and no baseline was given
-        observed = lookup(rule.kind, rule.name, rule.stat)
+        observed = lookup(rule.kind, rule.name, rule.metric)
         if observed is None:
             passed = False
         else:

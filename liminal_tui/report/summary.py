@@ -56,7 +56,7 @@ def verdict_record(v: Verdict) -> dict[str, Any]:
         "kind": rule.kind,
         "name": rule.name,
         "rule": rule.text,
-        "stat": rule.stat,
+        "stat": rule.metric,
         "op": rule.op,
         "limit": rule.value,
         "observed": v.observed,

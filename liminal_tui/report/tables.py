@@ -1,4 +1,4 @@
-"""Rows of the Locust-compatible CSV files and the per-endpoint records of ``summary.json``.
+"""Rows of the Locust-compatible CSV files, of ``timings.csv``, and the per-endpoint records of ``summary.json``.
 
 Both come from the same :class:`EndpointStats` through the same rounding (:func:`ms`, :func:`rate`), so a
 number in a CSV file reads back equal to the one in ``summary.json``.
@@ -7,12 +7,13 @@ number in a CSV file reads back equal to the one in ``summary.json``.
 from __future__ import annotations
 
 from ..metrics.snapshot import EndpointStats, ErrorCount, LatencyStats, Snapshot, StatsTable
-from ..metrics.kinds import AGGREGATED, ALL, PERCENTILES, Kind
+from ..metrics.kinds import AGGREGATED, ALL, PERCENTILES, TIMINGS, Kind
 
 __all__ = [
     "STATS_HEADER",
     "FAILURES_HEADER",
     "HISTORY_HEADER",
+    "TIMINGS_HEADER",
     "PERCENTILE_KEYS",
     "EMPTY",
     "ms",
@@ -22,6 +23,7 @@ __all__ = [
     "stats_rows",
     "failure_rows",
     "history_rows",
+    "timing_rows",
     "stats_record",
     "latency_record",
 ]
@@ -42,6 +44,7 @@ HISTORY_HEADER = [
     "Total Average Response Time", "Total Min Response Time", "Total Max Response Time",
     "Total Average Content Size",
 ]
+TIMINGS_HEADER = ["Type", "Name", "Timing", "Count", "50% (ms)", "90% (ms)", "99% (ms)", "Max (ms)"]
 
 _TYPES = {Kind.WS_CONNECT: "WS", Kind.WS_PING: "WSPING", Kind.WS_MESSAGE: "WSMSG"}
 EMPTY = EndpointStats(ALL, AGGREGATED, "", 0, 0, 0.0, 0.0, 0, LatencyStats(), LatencyStats())
@@ -133,6 +136,20 @@ def history_rows(snapshot: Snapshot) -> list[list[str | int]]:
         cur_rps, cur_fps = (cur.rps, cur.fps) if cur else (0.0, 0.0)
         pct = _percentiles(cur.all_latency) if cur else [NA] * len(PERCENTILES)
         rows.append([ts, users, type_of(total), total.name, _rate(cur_rps), _rate(cur_fps), *pct, *_totals(total)])
+    return rows
+
+
+def timing_rows(final: Snapshot) -> list[list[str | int]]:
+    """``timings.csv``: each endpoint's timings (:data:`~..metrics.kinds.TIMINGS`: TCP connect, TLS
+    handshake, first byte, WebSocket delivery), then the run's Aggregated row's; only those with samples."""
+    endpoints, aggregates = split(final.total_stats)
+    rows: list[list[str | int]] = []
+    for s in [*endpoints, aggregates.get(ALL, EMPTY)]:
+        for timing in TIMINGS:
+            lat: LatencyStats | None = getattr(s, timing)
+            if lat is not None and lat.count:
+                rows.append([type_of(s), s.name, timing, lat.count, _ms(lat.p50), _ms(lat.p90), _ms(lat.p99),
+                             _ms(lat.max)])
     return rows
 
 

@@ -1,4 +1,4 @@
-"""The report of a run: a folder of Locust-compatible CSVs, summary.json, profile.toml and report.html.
+"""The report of a run: a folder of Locust-compatible CSVs, timings.csv, summary.json, profile.toml and report.html.
 
     writer = ReportWriter(Path("reports"), profile, target_url=url, started_at=time.time(),
                           tool_version=__version__, settings={"workers": 2})
@@ -27,7 +27,8 @@ from .charts import distribution_chart, timeline_charts
 from .html import render_html
 from .redact import profile_toml
 from .summary import build_summary
-from .tables import FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER, failure_rows, history_rows, stats_rows
+from .tables import (FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER, TIMINGS_HEADER, failure_rows, history_rows,
+                     stats_rows, timing_rows)
 from .timeline import Health, Timeline, point_of
 
 __all__ = ["ReportWriter", "ReportError", "FILES"]
@@ -36,6 +37,7 @@ FILES = (
     "results_stats.csv",
     "results_failures.csv",
     "results_stats_history.csv",
+    "timings.csv",
     "summary.json",
     "profile.toml",
     "report.html",
@@ -216,6 +218,7 @@ class ReportWriter:
         files = {
             "results_stats.csv": _csv_text(STATS_HEADER, stats_rows(final)),
             "results_failures.csv": _csv_text(FAILURES_HEADER, failure_rows(final)),
+            "timings.csv": _csv_text(TIMINGS_HEADER, timing_rows(final)),
             "summary.json": json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n",
             "profile.toml": toml_text,
             "report.html": html,
