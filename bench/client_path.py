@@ -2,6 +2,7 @@
 
     python bench/client_path.py OLD_PYTHON NEW_PYTHON [--rounds 3] [--requests 200000]
     python bench/client_path.py NEW_PYTHON                # one checkout: its figure only
+    python bench/client_path.py OLD NEW --worker          # the whole engine worker on those connections
 
 Each PYTHON is the interpreter of an environment with its own checkout of liminal-tui installed (as for
 bench/ab.py). 50 tasks send ``GET /`` through ``make_client()`` (its ``begin`` where it has one, as a step
@@ -12,6 +13,11 @@ does) and record each response as a step does
 figure is the client's and the recorder's CPU a request (request bytes, pool, future, llhttp, response,
 recording) with no syscall in it: the part of bench/run.py's CPU per request that this code can change,
 and far less moved by the machine's other load than a run against nginx. Runs alternate old/new.
+
+With ``--worker`` the same in-memory connections serve the whole engine worker (``engine.worker.Worker``
+running a profile of one checked ``GET /``, 50 users, closed model, no think time: the load's user tasks,
+the iteration, the step, the client, the recorder and the 0.5 s ticks): its CPU a request over its steady
+ticks (not the first second nor the last), the part of bench/run.py's liminal row that is Python.
 
 This is a measuring harness, not a test: the engine's tests run against real servers.
 """
@@ -89,10 +95,62 @@ with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
     runner.run(main(int(sys.argv[1])))
 '''
 
+WORKER_CHILD = CHILD.split("async def main")[0] + r'''
+from liminal_tui.engine.clock import RunClock
+from liminal_tui.engine.worker import Worker, WorkerSpec
+from liminal_tui.profile.loader import parse_profile
 
-def one(python: str, requests: int) -> float:
+PROFILE = """name = "path"
+target = "http://127.0.0.1:8080"
+duration = "%ds"
+[load]
+model = "closed"
+users = 50
+spawn_rate = 100000
+think_time = 0
+[[scenarios]]
+name = "get"
+[[scenarios.steps]]
+type = "http"
+method = "GET"
+path = "/"
+check = { status = 200 }
+"""
+
+
+async def main(seconds):
+    loop = asyncio.get_running_loop()
+
+    async def create_connection(factory, host, port, **kw):
+        protocol = factory()
+        transport = MemoryTransport(loop, protocol)
+        protocol.connection_made(transport)
+        return transport, protocol
+
+    loop.create_connection = create_connection
+    marks = []
+
+    def on_report(report):
+        if hasattr(report, "endpoints"):
+            marks.append((time.process_time(), sum(e.count for e in report.endpoints)))
+
+    worker = Worker(WorkerSpec(0, 1, parse_profile(PROFILE % seconds), "http://127.0.0.1:8080", 0.5, 1.0),
+                    RunClock.now(), on_report)
+    await worker.run()
+    steady = marks[2:-2]  # 0.5 s ticks: not the first second (connections opening) nor the last
+    n = sum(m[1] for m in steady[1:])
+    print((steady[-1][0] - steady[0][0]) / n * 1e6)
+
+
+with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    runner.run(main(int(sys.argv[1])))
+'''
+
+
+def one(python: str, requests: int, worker: bool = False) -> float:
     # cwd "/": each python imports its own installed checkout, not one found in the working directory
-    out = subprocess.run(["taskset", "-c", "1", python, "-c", CHILD, str(requests)], capture_output=True,
+    arg = str(max(4, requests // 50_000)) if worker else str(requests)  # --worker: seconds
+    out = subprocess.run(["taskset", "-c", "1", python, "-c", WORKER_CHILD if worker else CHILD, arg], capture_output=True,
                          text=True, timeout=300, cwd="/")
     if out.returncode != 0:
         raise SystemExit(f"{python}: exit {out.returncode}\n{out.stderr[-2000:]}")
@@ -104,6 +162,7 @@ def main() -> int:
     ap.add_argument("pythons", nargs="+", help="OLD_PYTHON NEW_PYTHON, or one PYTHON")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200_000)
+    ap.add_argument("--worker", action="store_true", help="the whole engine worker, not the client alone")
     args = ap.parse_args()
     args.pythons = [os.path.abspath(p) for p in args.pythons]  # the runs start in "/"
     names = ["old", "new"] if len(args.pythons) == 2 else ["this"]
@@ -111,7 +170,7 @@ def main() -> int:
     for r in range(args.rounds):
         order = list(zip(names, args.pythons))
         for name, python in (order if r % 2 == 0 else order[::-1]):
-            us = one(python, args.requests)
+            us = one(python, args.requests, args.worker)
             runs[name].append(us)
             print(f"round {r + 1} {name}: {us:.2f} us CPU a request", flush=True)
     for name in names:

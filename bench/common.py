@@ -213,8 +213,10 @@ class Nginx:
 # ---------------------------------------------------------------- measured runs
 
 
-def _cpu_stat() -> list[float]:
-    """Busy seconds of each CPU since boot (from /proc/stat)."""
+def _cpu_times() -> list[tuple[float, float]]:
+    """(busy, steal) seconds of each CPU since boot (/proc/stat). Steal is time this virtual machine's CPU
+    was ready but the hypervisor ran something else: load from outside the machine, which no process here
+    shows."""
     tick = os.sysconf("SC_CLK_TCK")
     out = []
     with open("/proc/stat") as fh:
@@ -222,7 +224,7 @@ def _cpu_stat() -> list[float]:
             if line.startswith("cpu") and line[3].isdigit():
                 v = [int(x) for x in line.split()[1:]]
                 idle = v[3] + v[4]
-                out.append((sum(v[:8]) - idle) / tick)
+                out.append(((sum(v[:8]) - idle) / tick, (v[7] if len(v) > 7 else 0) / tick))
     return out
 
 
@@ -251,9 +253,11 @@ class Measured:
     """(seconds since start, tree CPU seconds so far), every ~0.25 s."""
     server_cpu: float = 0.0
     foreign_cpu: float = 0.0
-    """Busy CPU seconds on the machine not accounted to the generator or the server (noise)."""
+    """Busy CPU seconds on the machine not accounted to the generator or the server (noise), steal excluded."""
     per_process: dict[str, float] = field(default_factory=dict)
     """Last seen user+sys seconds of each process of the tree, by role (root, or the child's name)."""
+    steal: float = 0.0
+    """CPU seconds stolen by the hypervisor from this machine during the run (noise from outside it)."""
 
 
 def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | None = None,
@@ -266,7 +270,7 @@ def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | N
     err = tempfile.TemporaryFile()
     server_pids = server_pids or []
     server0 = _tree_cpu(server_pids)
-    stat0 = _cpu_stat()
+    stat0 = _cpu_times()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, start_new_session=True)
     last: dict[int, float] = {}  # pid -> last seen user+sys of descendants (orphans would escape wait4)
@@ -304,7 +308,7 @@ def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | N
         time.sleep(0.02)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    stat1 = _cpu_stat()
+    stat1 = _cpu_times()
     server = _tree_cpu(server_pids) - server0
     tree = ru.ru_utime + ru.ru_stime
     # Descendants still alive after the root exited (not reaped, so not in wait4's figure).
@@ -321,13 +325,14 @@ def run_measured(argv: list[str], cpu: int | None, timeout: float, cwd: Path | N
         pass
     out.seek(0)
     err.seek(0)
-    busy = sum(stat1) - sum(stat0)
+    busy = sum(b for b, _ in stat1) - sum(b for b, _ in stat0)
+    steal = sum(s for _, s in stat1) - sum(s for _, s in stat0)
     per: dict[str, float] = {}
     for pid, seen in last.items():
         role = names.get(pid, "?")
         per[role] = round(per.get(role, 0.0) + seen, 3)
     return Measured(proc.returncode, wall, tree, out.read().decode("utf-8", "replace"),
-                    err.read().decode("utf-8", "replace"), samples, server, max(0.0, busy - tree - server), per)
+                    err.read().decode("utf-8", "replace"), samples, server, max(0.0, busy - steal - tree - server), per, steal)
 
 
 def median(values: list[float]) -> float:

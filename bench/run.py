@@ -36,7 +36,7 @@ Prints one table of medians with ratios to the wrk, Locust FastHttpUser and bare
 own group (https rows to the https ones, chains to Locust's chain, h2 to h2load), writes
 bench/results/requests.json, and checks the targets (exit code 1 if one fails):
 
-    liminal >= 1.5 x Locust FastHttpUser      liminal >= 0.85 x bare aiohttp      (requests/s)
+    liminal >= 0.5 x wrk      liminal >= 1.5 x Locust FastHttpUser      liminal >= 0.85 x bare aiohttp  (req/s)
     liminal-chain-https >= 3 x locust-fast-chain-https      liminal-https >= 0.6 x liminal
 
 Only 127.0.0.1 is ever contacted; every run is bounded in time.
@@ -264,7 +264,7 @@ GROUP_REFS = {
     "h2": {"wrk": "h2load"},
 }
 """The references a row's ratios are taken against, by the row's group (plain rows: wrk, locust-fast, bare-aiohttp)."""
-TARGETS = [("liminal", "locust-fast", 1.5), ("liminal", "bare-aiohttp", 0.85),
+TARGETS = [("liminal", "wrk", 0.5), ("liminal", "locust-fast", 1.5), ("liminal", "bare-aiohttp", 0.85),
            ("liminal-chain-https", "locust-fast-chain-https", 3.0), ("liminal-https", "liminal", 0.6)]
 
 
@@ -295,7 +295,7 @@ def one_run(name: str, url: str, seconds: int, work: Path, nginx: Nginx) -> dict
     m = run_measured(argv, GEN_CPU, timeout=seconds + 60, cwd=work, server_pids=nginx.pids())
     row: dict = {"tool": name, "rc": m.rc, "wall_s": round(m.wall, 3), "cpu_s": round(m.cpu, 3),
                  "server_cpu_s": round(m.server_cpu, 3), "foreign_cpu_s": round(m.foreign_cpu, 3),
-                 "cpu_by_process_s": m.per_process}
+                 "steal_s": round(m.steal, 3), "cpu_by_process_s": m.per_process}
     try:
         row.update(parse(m))
     except Exception as exc:  # keep the run, mark it broken
@@ -388,7 +388,7 @@ def main() -> int:
                 else:
                     log(f"round {rnd + 1} {name:13s} {row['rps']:>9,.0f} req/s  p50 {row['p50_ms']:.2f} ms  "
                         f"p99 {row['p99_ms']:.2f} ms  {row.get('cpu_us_per_req', 0):.0f} us/req  "
-                        f"busy {row.get('busy_pct') or 0:.0f}%  foreign {row['foreign_cpu_s']:.1f}s")
+                        f"busy {row.get('busy_pct') or 0:.0f}%  foreign {row['foreign_cpu_s']:.1f}s  steal {row['steal_s']:.1f}s")
                 time.sleep(1.0)
     summary = summarize(runs)
     print()

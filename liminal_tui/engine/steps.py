@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
+from time import perf_counter_ns
 from typing import Any, Mapping
 
 from ..metrics.recorder import Recorder
@@ -195,19 +196,25 @@ class HttpCall(_Step):
         self.begin = getattr(eng.client, "begin", None)
         """The fast client's ``begin``: the response's future without a coroutine (None: other clients)."""
         self.timed_types = eng.timed_types if self.rec.ttfb_hist is not None else frozenset()
+        self.fixed = ((self.url_static, self.static_headers, None, None, None) if self.url_static and self.headers_static
+                      and not self.query and self.body is None and self.json is None else None)
+        """A request with nothing to render: (url, headers, params, data, json) made once."""
 
     async def run(self, user: User) -> bool:
-        ctx = user.vars
-        try:
-            url = self.url_static or self.url.render(ctx)
-            headers = self.static_headers if self.headers_static else _render_map(self.headers, ctx)
-            params = _render_map(self.query, ctx) if self.query else None
-            data = self.body.render(ctx) if self.body is not None else None
-            body_json = render_value(self.json, ctx) if self.json is not None else None
-        except KeyError:  # a variable an earlier, failed step was to extract (on_failure = "continue")
-            self.rec.skipped += 1
-            return False
-        start = time.perf_counter_ns()
+        if self.fixed is not None:
+            url, headers, params, data, body_json = self.fixed
+        else:
+            ctx = user.vars
+            try:
+                url = self.url_static or self.url.render(ctx)
+                headers = self.static_headers if self.headers_static else _render_map(self.headers, ctx)
+                params = _render_map(self.query, ctx) if self.query else None
+                data = self.body.render(ctx) if self.body is not None else None
+                body_json = render_value(self.json, ctx) if self.json is not None else None
+            except KeyError:  # a variable an earlier, failed step was to extract (on_failure = "continue")
+                self.rec.skipped += 1
+                return False
+        start = perf_counter_ns()
         user.step_start_ns = start
         follower = self.follower  # cookies and redirects (follow.py), its send() inlined
         sent = follower.with_cookies(user.cookies, url, headers) if user.cookies is not None else headers
@@ -225,9 +232,9 @@ class HttpCall(_Step):
                         user, self.rec, self.method, url, headers, data, body_json, status, location)
                     user.status = status
         except HttpError as exc:
-            self._fail(user, time.perf_counter_ns() - start, exc.name, exc.message, 0, 0)
+            self._fail(user, perf_counter_ns() - start, exc.name, exc.message, 0, 0)
             return False
-        elapsed = time.perf_counter_ns() - start
+        elapsed = perf_counter_ns() - start
         nbytes = len(body)
         ok_status = status in self.statuses if self.statuses is not None else 200 <= status < 400
         if not ok_status:

@@ -246,6 +246,7 @@ class Connection(asyncio.Protocol):
         body, head = self.body, self.head
         status = self.head_status if self.is_head else self.parser.get_status_code()
         data = body[0] if len(body) == 1 else b"".join(body)
+        body.clear()  # the list is the next response's (start() does not make one)
         cookies: list[str] | tuple[()] = ()
         if _SPECIAL.search(head) is not None:
             for name, value in _pairs(head):  # no Accept-Encoding is sent, but a profile may send one
@@ -270,13 +271,21 @@ class Connection(asyncio.Protocol):
                 self.pool.append(self)  # type: ignore[union-attr]
             else:
                 self.transport.close()  # type: ignore[union-attr]
-        waiter.set_result((status, _reason(head), data, headers))
+        i = head.find(b"\n")  # _reason() inlined: its status line is almost always known
+        reason = _REASONS.get(head if i < 0 else head[:i])
+        waiter.set_result((status, _reason(head) if reason is None else reason, data, headers))
 
     def start(self, payload: bytes, method: str, deadline: float, read: float | None, reused: bool) -> asyncio.Future:
         """Write the request; the future its response resolves (the connection is out of its pool until then)."""
         self.waiter = fut = self.loop.create_future()
-        self.is_head, self.got_bytes, self.headers_done, self.buf, self.body = method == "HEAD", False, False, b"", []
-        self.method, self.payload, self.reused, self.deadline, self.read = method, payload, reused, deadline, read
+        self.is_head = method == "HEAD"  # one attribute a line: a tuple assignment of five builds a tuple
+        self.got_bytes = self.headers_done = False
+        self.buf = b""
+        self.method = method
+        self.payload = payload
+        self.reused = reused
+        self.deadline = deadline
+        self.read = read
         if read is not None:
             self.last_rx = self.loop.time()
         self.transport.write(payload)  # type: ignore[union-attr]
