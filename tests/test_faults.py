@@ -168,14 +168,17 @@ async def _ws_run(server, path: str, duration: str = "1.5s", **kw):  # type: ign
 async def test_ws_closed_with_an_error_code_reconnects(test_server):
     final = await _ws_run(test_server, "/ws/close/1011")
     connect = final.find("ws_connect", "ws")
-    assert connect.count == test_server.state.ws_connects["/ws/close/1011"]
+    # The users reconnect every ~0.1-0.2 s until the run stops; a reconnect still in its handshake then is
+    # cancelled, not a sample: the server may have counted it (at most one a user), the tool not.
+    assert connect.count <= test_server.state.ws_connects["/ws/close/1011"] <= connect.count + 2
     # each close with 1011 is a failure of the connect's endpoint, named for its code, reason as message
     assert connect.failures == final.ws.drops >= 4
     assert [(e.kind, e.error, e.message) for e in final.errors] == [("ws_connect", "ws close 1011", "test server error")]
     assert final.ws.connects == connect.count
     assert final.ws.drops >= 4 and final.ws.reconnects >= 2  # each close is a drop, then a reconnect
     assert final.ws.reconnects == final.ws.connects - 2  # two users: everything after their first
-    assert final.ws.messages_in == connect.count  # one "bye" per connection
+    # one "bye" per connection; a connection opened just before the stop may not have read its own yet
+    assert connect.count - 2 <= final.ws.messages_in <= connect.count
 
 
 async def test_ws_closed_normally_is_no_failure(test_server):
@@ -200,7 +203,7 @@ async def test_ws_message_over_the_size_limit_is_a_failure(test_server):
 async def test_ws_dropped_every_300ms_reconnects(test_server):
     final = await _ws_run(test_server, "/ws/drop/300")
     connect = final.find("ws_connect", "ws")
-    assert connect.count == test_server.state.ws_connects["/ws/drop/300"]
+    assert connect.count <= test_server.state.ws_connects["/ws/drop/300"] <= connect.count + 2  # as above
     assert final.ws.drops >= 4 and final.ws.reconnects == final.ws.connects - 2 >= 4
     ping = final.find("ws_ping", "ws")
     assert ping.count > 0  # heartbeats go on between drops
