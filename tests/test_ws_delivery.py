@@ -9,8 +9,10 @@ its arrival; fragmented messages are assembled; a text frame that is not UTF-8 i
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from hdrh.histogram import HdrHistogram
 
 from liminal_tui.engine.clients.ws import WsStats
 from liminal_tui.engine.steps import Engine, User, compile_steps
@@ -166,6 +168,34 @@ async def test_two_waits_on_one_connection_are_both_woken_and_a_timed_out_wait_l
     counts = {(e.kind, e.name): (e.count, e.failures) for e in recorder.drain()}
     assert counts[("ws_message", "a")] == (1, 0) and counts[("ws_message", "b")] == (1, 0)
     assert counts[("ws_message", "never")] == (0, 1)
+
+
+async def test_wait_timeouts_come_from_one_sweep_and_leave_nothing_behind(test_server) -> None:  # type: ignore[no-untyped-def]
+    """No timer per wait: 20 waits that nothing answers all time out, each timed from its own start for at
+    least its timeout and at most a few sweeps more; then the sweep drops their slots and stops."""
+    recorder = Recorder()
+    eng = Engine(None, recorder, test_server.url, WsStats(), True, {})
+    connect, never = compile_steps([
+        WsConnect(type="ws_connect", path="/ws/echo", name="ws"),
+        WsWait(type="ws_wait", name="never", contains="never", timeout=0.2),
+    ], eng)
+    user = User(1, {})
+    try:
+        assert await connect.run(user)
+        started = time.perf_counter()
+        assert await asyncio.gather(*(never.run(user) for _ in range(20))) == [False] * 20
+        assert time.perf_counter() - started >= 0.2
+        assert not user.ws.waiters
+        async with asyncio.timeout(2):
+            while eng.wait_deadlines.pending() or eng.wait_deadlines.sweeping:
+                await asyncio.sleep(0.01)
+    finally:
+        await user.close()
+    (item,) = [e for e in recorder.drain() if e.name == "never"]
+    assert (item.count, item.failures) == (0, 20)
+    failed = HdrHistogram.decode(item.failed_hist)
+    assert failed.get_min_value() >= 200_000 - 1_000  # us: none before its timeout (HDR precision)
+    assert failed.get_max_value() <= 500_000  # noticed within a sweep (10 ms here), a loaded loop's lag allowed
 
 
 async def test_sends_beyond_the_write_buffer_wait_for_it_and_arrive_in_order(test_server) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from ..profile.templates import Template, compile_template, compile_value, rende
 from .clients.http import HttpError
 from .clients.tls import build_context
 from .clients.ws import Heartbeats, ProxyCache, WsConnection
+from .deadlines import WaitDeadlines
 from .extract import compile_extract
 from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies
 from .follow import REDIRECT_STATUSES, Follower
@@ -85,6 +86,8 @@ class Engine:
         self.ws_proxies: ProxyCache = {}
         """The WebSocket proxy (from the environment) of each origin, looked up once a run."""
         self._heartbeats: dict[float, Heartbeats] = {}
+        self.wait_deadlines = WaitDeadlines()
+        """The ``ws_wait`` timeouts, on one timer (:mod:`.deadlines`)."""
         self.ws_stats = ws_stats
         self.verify_tls = verify_tls
         self.default_headers = default_headers

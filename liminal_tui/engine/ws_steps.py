@@ -10,7 +10,7 @@ from typing import Any
 
 from ..metrics.snapshot import KIND_WS_CONNECT, KIND_WS_MESSAGE, KIND_WS_PING
 from ..profile.models import WsClose, WsConnect, WsHold, WsSend, WsWait
-from ..profile.templates import compile_template, compile_value, render_value
+from ..profile.templates import Template, Typed, compile_template, compile_value, render_value
 from .clients.ws import WsConnection
 from .delivery import MatchFloor, StampReader
 from .flow import handshake
@@ -127,11 +127,6 @@ def _first_match(buffer: Any, start: int, matches: Any, *args: Any) -> Any:
     return None
 
 
-def _expire(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
 class WsWaitStep(_Step):
     def __init__(self, step: WsWait, eng: Engine) -> None:
         self.match = {k: compile_value(v) for k, v in step.match.items()}
@@ -143,6 +138,12 @@ class WsWaitStep(_Step):
         """Records each matched message's delivery from its send stamp (:mod:`.delivery`)."""
         self.floor = MatchFloor() if self.since_previous else None
         """Keeps a repeated ``since = "previous"`` wait from matching the same message twice."""
+        self.timeout = float(step.timeout)
+        self.deadlines = eng.wait_deadlines
+        fixed = all(isinstance(v, Template) and v.is_static or not isinstance(v, (Template, Typed, dict, list))
+                    for v in self.match.values())
+        self.want = {k: render_value(v, {}) for k, v in self.match.items()} if fixed and self.match else None
+        """``match`` rendered once when it has no template in it (most do not)."""
 
     async def run(self, user: User) -> bool:
         """The oldest message since the start (this step's, or the previous step's) that matches; else wait
@@ -156,7 +157,8 @@ class WsWaitStep(_Step):
             self.rec.failure(0, "ws closed", "no open WebSocket")
             return False
         try:
-            want = {k: render_value(v, user.vars) for k, v in self.match.items()} if self.match else None
+            want = self.want if self.want is not None or not self.match else {
+                k: render_value(v, user.vars) for k, v in self.match.items()}
             needle = self.contains.render(user.vars) if self.contains is not None else None
         except KeyError:
             self.rec.skipped += 1
@@ -164,30 +166,35 @@ class WsWaitStep(_Step):
         deadline = now + self.timeout_ns
         look = self.floor.start(conn, start) if self.floor is not None else start
         matches = self._matches
-        while True:
-            msg = _first_match(conn.buffer, look, matches, want, needle)
-            if msg is not None:
-                self.rec.success(msg.t_ns - start, len(msg.text))
-                if self.floor is not None:
-                    self.floor.matched(conn, msg)
-                if self.stamp is not None:
-                    self.stamp.record(msg, self.rec)
-                return True
-            left = deadline - time.perf_counter_ns()
-            if left <= 0:
-                self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
-                return False
-            loop = conn.loop
-            fut = loop.create_future()
-            waiters = conn.waiters
-            waiters.append(fut)
-            timer = loop.call_later(left / 1e9, _expire, fut)  # no task, no context manager per wait
-            try:
-                await fut
-            finally:
-                timer.cancel()
-                if waiters and fut in waiters:  # woken by the timer, or cancelled: not by a message
-                    waiters.remove(fut)
+        slot = None
+        try:
+            while True:
+                msg = _first_match(conn.buffer, look, matches, want, needle)
+                if msg is not None:
+                    self.rec.success(msg.t_ns - start, len(msg.text))
+                    if self.floor is not None:
+                        self.floor.matched(conn, msg)
+                    if self.stamp is not None:
+                        self.stamp.record(msg, self.rec)
+                    return True
+                left = deadline - time.perf_counter_ns()
+                if left <= 0:
+                    self.rec.failure(time.perf_counter_ns() - start, "timeout", "no matching message in time")
+                    return False
+                fut = conn.loop.create_future()
+                waiters = conn.waiters
+                waiters.append(fut)
+                if slot is None or slot.expired:  # the worker's sweep wakes it at the deadline (no timer per wait)
+                    slot = self.deadlines.take(self.timeout, left / 1e9)
+                slot.waiter = fut
+                try:
+                    await fut
+                finally:
+                    if waiters and fut in waiters:  # woken by the sweep, or cancelled: not by a message
+                        waiters.remove(fut)
+        finally:
+            if slot is not None:
+                slot.end()
 
     @staticmethod
     def _matches(msg: Any, want: dict[str, Any] | None, needle: str | None) -> bool:
