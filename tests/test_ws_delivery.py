@@ -229,3 +229,35 @@ async def test_sends_beyond_the_write_buffer_wait_for_it_and_arrive_in_order(tes
         assert conn.stats.messages_out == 200
     finally:
         await user.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_the_steps_text_frame_is_the_one_websockets_reads(size: int) -> None:
+    """``ws_send``'s own frame (``text_frame``) parses, as a server reads a client's frame, into the same
+    final text frame websockets would have sent, at each length encoding (7-bit, 16-bit, 64-bit); and the
+    masking key differs from one frame to the next."""
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    from liminal_tui.engine.clients.ws_delivery import text_frame
+
+    payload = ("é" * size).encode()[:size] if size else b""
+
+    def parse(data: bytes) -> Frame:
+        reader = StreamReader()
+        reader.feed_data(data)
+        reader.feed_eof()
+        gen = Frame.parse(reader.read_exact, mask=True, max_size=None)
+        with pytest.raises(StopIteration) as done:
+            next(gen)
+        return done.value.value
+
+    ours = text_frame(payload)
+    frame = parse(ours)
+    assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, payload)
+    theirs = Frame(Opcode.TEXT, payload).serialize(mask=True)
+    assert len(ours) == len(theirs)
+    head = len(ours) - len(payload) - 4  # everything before the key
+    assert ours[:head] == theirs[:head]
+    keys = {text_frame(b"x")[2:6] for _ in range(64)}
+    assert len(keys) > 60  # drawn at random, not repeated
