@@ -199,6 +199,8 @@ class WsConnection:
         self.loop = asyncio.get_running_loop()
         """The loop the connection runs in (``get_running_loop()`` costs a ``getpid()`` a call on 3.11)."""
         self.waiters: list[asyncio.Future[None]] = []
+        self.floors: dict[object, int] = {}
+        """Per ``ws_wait`` step (its :class:`~..delivery.MatchFloor`): the arrival of the message it last matched here."""
         """The pending ``ws_wait``s' futures: a message (or the connection closing) resolves them all."""
         self._parts: list[Any] | None = None
         """The frames so far of a fragmented message (None: none in progress)."""
