@@ -65,8 +65,7 @@ def test_fast_record_fills_the_same_counts_as_record_value(samples):
 @settings(max_examples=100, deadline=None)
 @given(samples=st.one_of(values, latencies))
 def test_success_and_timed_record_as_record_value_does(samples):
-    """``EndpointRecorder.success``/``timed`` carry ``Tally.add`` inlined: the same counts, and the same
-    encoding once a tick, as hdrh's own."""
+    """``EndpointRecorder.success``/``timed`` carry ``record`` inlined: the same counts as hdrh's own."""
     from liminal_tui.metrics.recorder import EndpointRecorder
 
     rec = EndpointRecorder("http", "GET /", "GET", timings=True)
@@ -74,9 +73,7 @@ def test_success_and_timed_record_as_record_value_does(samples):
         rec.success(v * 1000, 1, 200)
         rec.timed(v * 1000, -1, -1)
     theirs = _hist(samples)
-    for tally in (rec.hist, rec.ttfb_hist):
-        mine = tally.histogram()
+    for mine in (rec.hist, rec.ttfb_hist):
         assert bytes(mine.counts) == bytes(theirs.counts)
         assert (mine.total_count, mine.min_value, mine.max_value) == (theirs.total_count, theirs.min_value, theirs.max_value)
-        assert tally.encode() == theirs.encode()
     assert rec.sum_us == rec.timing_sums_us[2] == sum(samples)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from array import array
 from collections import Counter
 
 from hdrh.histogram import HdrHistogram
@@ -26,7 +25,7 @@ from .clean import Cleaner
 from .kinds import Kind
 from .snapshot import EndpointInterval
 
-__all__ = ["EndpointRecorder", "Recorder", "Tally", "new_histogram", "record", "HIGHEST_US"]
+__all__ = ["EndpointRecorder", "Recorder", "new_histogram", "record", "HIGHEST_US"]
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour, in microseconds
@@ -43,7 +42,6 @@ _HALF_MAG = _SHAPE.sub_bucket_half_count_magnitude
 _HALF = _SHAPE.sub_bucket_half_count
 _MASK = _SHAPE.sub_bucket_mask
 _SHIFT = _UNIT + _HALF_MAG + 1
-_LEN = _SHAPE.counts_len
 del _SHAPE
 
 
@@ -67,50 +65,6 @@ def clear_histogram(hist: HdrHistogram) -> None:
     hist.max_value = 0
 
 
-class Tally:
-    """A histogram as the hot path fills it: hdrh's bucket layout in a Python ``list``, turned into an
-    HdrHistogram's encoding once a tick (:meth:`encode`).
-
-    ``counts[i] += 1`` on a list is ~32 ns where the same on hdrh's ctypes array is ~88 ns, and ``total``,
-    ``min``, ``max`` are slots rather than an HdrHistogram's dict attributes: ~0.1 us less a value, and a
-    request records two (its latency and its time to first byte)."""
-
-    __slots__ = ("counts", "total", "min", "max")
-
-    def __init__(self) -> None:
-        self.counts = [0] * _LEN
-        self.total = 0
-        self.min = sys.maxsize
-        self.max = 0
-
-    def add(self, us: int) -> None:
-        """Record ``us``, already within [LOWEST_US, HIGHEST_US] (``success``/``timed`` carry this inlined)."""
-        bucket = (us | _MASK).bit_length() - _SHIFT
-        self.counts[((bucket + 1) << _HALF_MAG) + (us >> (bucket + _UNIT)) - _HALF] += 1
-        self.total += 1
-        if us < self.min:
-            self.min = us
-        if us > self.max:
-            self.max = us
-
-    def histogram(self) -> HdrHistogram:
-        """The same values in a new HdrHistogram (one copy of the counts into its ctypes array)."""
-        hist = new_histogram()
-        counts = array("Q", self.counts)
-        ctypes.memmove(ctypes.addressof(hist.counts), counts.buffer_info()[0], ctypes.sizeof(hist.counts))
-        hist.total_count, hist.min_value, hist.max_value = self.total, self.min, self.max
-        return hist
-
-    def encode(self) -> bytes | None:
-        """hdrh's encoding of the values (None when there are none)."""
-        return self.histogram().encode() if self.total else None
-
-    def clear(self) -> None:
-        if self.total:
-            self.counts = [0] * _LEN
-            self.total, self.min, self.max = 0, sys.maxsize, 0
-
-
 def _clamp(us: int) -> int:
     return LOWEST_US if us < LOWEST_US else HIGHEST_US if us > HIGHEST_US else us
 
@@ -132,9 +86,9 @@ class EndpointRecorder:
         self.count = 0
         self.failures = 0
         self.bytes = 0
-        self.hist = Tally()
-        self.failed_hist = Tally()
-        self.service_hist = Tally() if open_model else None
+        self.hist = new_histogram()
+        self.failed_hist = new_histogram()
+        self.service_hist = new_histogram() if open_model else None
         self.errors: Counter[tuple[str, str]] = Counter()
         self.statuses: Counter[int] = Counter()
         self.sum_us = self.failed_sum_us = self.service_sum_us = 0
@@ -144,19 +98,19 @@ class EndpointRecorder:
         """Redirects followed on the way to this endpoint's final responses."""
         self.clean = clean or Cleaner()
         """Sanitizes and redacts every failure name and message (see :mod:`.clean`)."""
-        self.connect_hist: Tally | None = None
+        self.connect_hist: HdrHistogram | None = None
         """TCP connect time of successes that opened their connection (us); made at the first (188 KB each)."""
-        self.tls_hist: Tally | None = None
+        self.tls_hist: HdrHistogram | None = None
         """TLS handshake time of successes that opened their https:// connection (us); made at the first."""
-        self.ttfb_hist = Tally() if timings else None
+        self.ttfb_hist = new_histogram() if timings else None
         """Time to first byte of every success, from the step's start (us): connect and TLS included."""
-        self.delivery_hist: Tally | None = None
+        self.delivery_hist: HdrHistogram | None = None
         """Messages with a send stamp: arrival minus the stamp (us); made at the first."""
         self.timing_sums_us = [0, 0, 0, 0]
 
     def success(self, latency_ns: int, nbytes: int = 0, status: int = 0, service_ns: int = -1) -> None:
         """Record a success. ``service_ns``: open model's uncorrected time (from the actual send).
-        :meth:`Tally.add` and :func:`_clamp` inlined (two Python calls less a request, ~0.15 us)."""
+        :func:`record` and :func:`_clamp` inlined (two Python calls less a request, ~0.15 us)."""
         self.count += 1
         self.bytes += nbytes
         us = latency_ns // 1000
@@ -165,15 +119,15 @@ class EndpointRecorder:
         hist = self.hist
         bucket = (us | _MASK).bit_length() - _SHIFT
         hist.counts[((bucket + 1) << _HALF_MAG) + (us >> (bucket + _UNIT)) - _HALF] += 1
-        hist.total += 1
-        if us < hist.min:
-            hist.min = us
-        if us > hist.max:
-            hist.max = us
+        hist.total_count += 1
+        if us < hist.min_value:
+            hist.min_value = us
+        if us > hist.max_value:
+            hist.max_value = us
         if service_ns >= 0 and self.service_hist is not None:
             us = _clamp(service_ns // 1000)
             self.service_sum_us += us
-            self.service_hist.add(us)
+            record(self.service_hist, us)
         if status:
             self.statuses[status] += 1
 
@@ -185,31 +139,31 @@ class EndpointRecorder:
         us = LOWEST_US if us < LOWEST_US else HIGHEST_US if us > HIGHEST_US else us
         sums[2] += us
         hist = self.ttfb_hist
-        bucket = (us | _MASK).bit_length() - _SHIFT  # Tally.add() inlined, as in success()
+        bucket = (us | _MASK).bit_length() - _SHIFT  # record() inlined, as in success()
         hist.counts[((bucket + 1) << _HALF_MAG) + (us >> (bucket + _UNIT)) - _HALF] += 1  # type: ignore[union-attr]
-        hist.total += 1  # type: ignore[union-attr]
-        if us < hist.min:  # type: ignore[union-attr]
-            hist.min = us  # type: ignore[union-attr]
-        if us > hist.max:  # type: ignore[union-attr]
-            hist.max = us  # type: ignore[union-attr]
+        hist.total_count += 1  # type: ignore[union-attr]
+        if us < hist.min_value:  # type: ignore[union-attr]
+            hist.min_value = us  # type: ignore[union-attr]
+        if us > hist.max_value:  # type: ignore[union-attr]
+            hist.max_value = us  # type: ignore[union-attr]
         if connect_ns >= 0:  # rare with keep-alive: the histograms are made when first needed
             us = _clamp(connect_ns // 1000)
             sums[0] += us
-            (self.connect_hist or self._made("connect_hist")).add(us)
+            record(self.connect_hist or self._made("connect_hist"), us)
             if tls_ns >= 0:
                 us = _clamp(tls_ns // 1000)
                 sums[1] += us
-                (self.tls_hist or self._made("tls_hist")).add(us)
+                record(self.tls_hist or self._made("tls_hist"), us)
 
     def delivered(self, delivery_ns: int) -> None:
         """A matched message's delivery latency (ns): its arrival minus the send time stamped on it. A
         negative value (the sender's clock ahead of this one) is recorded as the lowest, 1 us."""
         us = _clamp(delivery_ns // 1000)
         self.timing_sums_us[3] += us
-        (self.delivery_hist or self._made("delivery_hist")).add(us)
+        record(self.delivery_hist or self._made("delivery_hist"), us)
 
-    def _made(self, name: str) -> Tally:
-        hist = Tally()
+    def _made(self, name: str) -> HdrHistogram:
+        hist = new_histogram()
         setattr(self, name, hist)
         return hist
 
@@ -224,7 +178,7 @@ class EndpointRecorder:
         self.bytes += nbytes
         us = _clamp(latency_ns // 1000)
         self.failed_sum_us += us
-        self.failed_hist.add(us)
+        record(self.failed_hist, us)
         self.errors[(error, message[:300])] += 1
         if status:
             self.statuses[status] += 1
@@ -240,28 +194,32 @@ class EndpointRecorder:
             count=self.count,
             failures=self.failures,
             bytes=self.bytes,
-            hist=self.hist.encode(),
-            failed_hist=self.failed_hist.encode(),
-            service_hist=self.service_hist.encode() if self.service_hist is not None else None,
+            hist=_encode(self.hist),
+            failed_hist=_encode(self.failed_hist),
+            service_hist=_encode(self.service_hist) if self.service_hist is not None else None,
             errors=tuple((e, m, n) for (e, m), n in self.errors.items()),
             statuses=tuple(self.statuses.items()),
             sums_us=(self.sum_us, self.failed_sum_us, self.service_sum_us),
             skipped=self.skipped,
             redirects=self.redirects,
-            timings=tuple(h.encode() if h is not None else None  # type: ignore[arg-type]
+            timings=tuple(_encode(h) if h is not None else None  # type: ignore[arg-type]
                           for h in (self.connect_hist, self.tls_hist, self.ttfb_hist, self.delivery_hist)),
             timing_sums_us=tuple(self.timing_sums_us),  # type: ignore[arg-type]
         )
         self.timing_sums_us = [0, 0, 0, 0]
         for hist in (self.hist, self.failed_hist, self.service_hist, self.connect_hist, self.tls_hist, self.ttfb_hist,
                      self.delivery_hist):
-            if hist is not None:
-                hist.clear()
+            if hist is not None and hist.total_count:
+                clear_histogram(hist)
         self.count = self.failures = self.bytes = self.skipped = self.redirects = 0
         self.sum_us = self.failed_sum_us = self.service_sum_us = 0
         self.errors.clear()
         self.statuses.clear()
         return out
+
+
+def _encode(hist: HdrHistogram) -> bytes | None:
+    return hist.encode() if hist.get_total_count() else None
 
 
 class Recorder:
