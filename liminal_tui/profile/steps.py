@@ -204,6 +204,9 @@ class WsWait(_Model):
     contains: str | None = None
     """Text the message must contain."""
     timeout: Duration = 5.0
+    """How long to wait for a matching message before the step fails with ``timeout``. Noticed within
+    a twentieth of the timeout (at most 50 ms, at least 5 ms) by the worker's one timer for all waits; the
+    failure is timed as the time really waited."""
     since: Literal["wait", "previous"] = "wait"
     """``wait``: latency from this step's start, seeing messages that arrive from then on. ``previous``:
     from the previous step's start (an HTTP update's send), seeing what arrived since then."""
