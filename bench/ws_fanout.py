@@ -13,7 +13,7 @@ Starts the demo target (``python -m liminal_tui.demo``, one process, heartbeats 
   ``time.time_ns()`` as websockets parses each frame (a ``ClientConnection`` subclass through
   ``create_connection``, the point where the tool stamps too; stamping when ``recv()`` returns added the
   anchor's own task switch and queue, 9 ms at p50 with 1,000 sockets) and subtracting the same stamp: the
-  ground truth, computed outside the tool;
+  ground truth, computed outside the tool (one deadline for all its reads, no timer per message);
 * the writer (this process): once every connection is open, W ``PATCH /api/memories/{id}`` at R a
   second (urllib, keep-alive off), each one broadcast by the server to all N + M connections.
 
@@ -23,6 +23,9 @@ broadcast once per user) with no failed wait; the server's own view from ``/_sta
 handed to each socket, and each broadcast's span from first to last send: the server's fan-out cost);
 the latency from the write's response (anchor: arrival minus the writer's response time); worker CPU and
 RSS, server CPU, anchor CPU, as the other benches print. Results: bench/results/ws_fanout.json.
+
+Placement: the server on CPU 0, the tool (its whole process tree) and the anchor both on CPU 1, so that
+both clients are measured on the same CPU and treated alike by the scheduler (``--no-pin``: no taskset).
 
 The server serves its clients from a random point of their list each broadcast, so the anchor's
 connections and the tool's share every place in the fan-out alike. Both clocks are the wall clock of this host (the stamp is Unix ns): every process reads the same one.
