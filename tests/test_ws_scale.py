@@ -193,7 +193,7 @@ async def test_held_connections_share_one_heartbeat_schedule(test_server) -> Non
 async def test_heartbeats_due_together_start_in_batches() -> None:
     """1,000 connections opened in one burst come due in one burst: their pings start 50 at a time, one
     batch per pass of the event loop, so other callbacks (pongs, timers) run in between."""
-    from liminal_tui.engine.clients.ws import PING_BATCH, Heartbeats
+    from liminal_tui.engine.clients.heartbeats import PING_BATCH, Heartbeats
 
     loop = asyncio.get_running_loop()
     passes = [0]

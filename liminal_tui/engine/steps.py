@@ -9,7 +9,6 @@ see ``Worker.run``'s iteration.
 from __future__ import annotations
 
 import json as jsonlib
-import time
 from time import perf_counter_ns
 from typing import Any, Mapping
 
@@ -20,7 +19,8 @@ from ..profile.steps import PauseStep, SetStep
 from ..profile.templates import Template, compile_template, compile_value, render_value
 from .clients.http import HttpError
 from .clients.tls import build_context
-from .clients.ws import Heartbeats, ProxyCache, WsConnection
+from .clients.heartbeats import Heartbeats
+from .clients.ws import ProxyCache, WsConnection
 from .deadlines import WaitDeadlines
 from .extract import compile_extract
 from .flow import Guarded, MaybeAbsolute, PauseCall, SetCall, SetCookies
