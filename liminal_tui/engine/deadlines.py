@@ -92,9 +92,3 @@ class WaitDeadlines:
     def sweeping(self) -> bool:
         """Whether the sweep's timer is set (it stops when no slot is left)."""
         return self._timer is not None
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._queues.clear()

@@ -79,7 +79,8 @@ class Engine:
     def __init__(self, client: Any, recorder: Recorder, base_url: str, ws_stats: Any, verify_tls: bool,
                  default_headers: dict[str, str], http: HttpSettings | None = None) -> None:
         self.client = client
-        self.follower = Follower(client, http or HttpSettings())
+        self.http = http or HttpSettings(verify_tls=verify_tls)
+        self.follower = Follower(client, self.http)
         self.recorder = recorder
         self.base_url = base_url.rstrip("/")
         self.ws_base = "ws" + self.base_url[4:] if self.base_url.startswith("http") else self.base_url
@@ -91,7 +92,6 @@ class Engine:
         self.ws_stats = ws_stats
         self.verify_tls = verify_tls
         self.default_headers = default_headers
-        self.http = http or HttpSettings(verify_tls=verify_tls)
         self._ws_tls: Any = None
         self.timings = self.http.timings
         """Record connection timings of the fast client's responses (``[http] timings``)."""
@@ -102,7 +102,6 @@ class Engine:
             from .clients.h1conn import Headers  # imported when used, as make_client does
 
             self.timed_types = frozenset(getattr(client, "timed_types", (Headers,)))
-
 
     def ws_tls(self) -> Any:
         """The worker's TLS context for wss:// (built once): the fast HTTP client's own, so WebSockets get

@@ -54,7 +54,7 @@ class WsOpen(_Step):
             return False
         conn = WsConnection(
             url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
-            s.backoff_max, s.connect_timeout, self.eng.verify_tls, s.max_message_size, self.eng.ws_proxies,
+            s.backoff_max, s.connect_timeout, s.max_message_size, self.eng.ws_proxies,
             self.eng.heartbeats(s.heartbeat), self.eng.ws_tls() if url.startswith("wss:") else None,
             self.eng.http.client_cert,
         )

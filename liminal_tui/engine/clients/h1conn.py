@@ -271,9 +271,7 @@ class Connection(asyncio.Protocol):
                 self.pool.append(self)  # type: ignore[union-attr]
             else:
                 self.transport.close()  # type: ignore[union-attr]
-        i = head.find(b"\n")  # _reason() inlined: its status line is almost always known
-        reason = _REASONS.get(head if i < 0 else head[:i])
-        waiter.set_result((status, _reason(head) if reason is None else reason, data, headers))
+        waiter.set_result((status, _reason(head), data, headers))
 
     def start(self, payload: bytes, method: str, deadline: float, read: float | None, reused: bool) -> asyncio.Future:
         """Write the request; the future its response resolves (the connection is out of its pool until then)."""

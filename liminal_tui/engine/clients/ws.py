@@ -115,7 +115,7 @@ class WsConnection:
     def __init__(
         self, url: str, headers: dict[str, str], stats: WsStats, connect_rec: EndpointRecorder,
         ping_rec: EndpointRecorder | None, heartbeat: float, reconnect: bool, backoff_max: float,
-        connect_timeout: float, verify_tls: bool = True, max_size: int = 16 * 1024 * 1024,
+        connect_timeout: float, max_size: int = 16 * 1024 * 1024,
         proxies: ProxyCache | None = None, heartbeats: Heartbeats | None = None,
         ssl_context: ssl.SSLContext | None = None, client_cert: str | None = None,
     ) -> None:
@@ -128,10 +128,9 @@ class WsConnection:
         self.reconnect = reconnect
         self.backoff_max = backoff_max
         self.connect_timeout = connect_timeout
-        self.verify_tls = verify_tls
         self.ssl_context = ssl_context
         """For wss://: the worker's context from ``[http]`` (:func:`.tls.build_context`: CA bundle, client
-        certificate, verification, sessions), shared with its HTTP client; None: one from ``verify_tls``."""
+        certificate, ``verify_tls``, sessions), shared with its HTTP client (``Engine.ws_tls``)."""
         self.client_cert = client_cert
         self.max_size = max_size
         self.proxies: ProxyCache = {} if proxies is None else proxies
@@ -140,9 +139,9 @@ class WsConnection:
         self.loop = asyncio.get_running_loop()
         """The loop the connection runs in (``get_running_loop()`` costs a ``getpid()`` a call on 3.11)."""
         self.waiters: list[asyncio.Future[None]] = []
+        """The pending ``ws_wait``s' futures: a message (or the connection closing) resolves them all."""
         self.floors: dict[object, int] = {}
         """Per ``ws_wait`` step (its :class:`~..delivery.MatchFloor`): the arrival of the message it last matched here."""
-        """The pending ``ws_wait``s' futures: a message (or the connection closing) resolves them all."""
         self._parts: list[Any] | None = None
         """The frames so far of a fragmented message (None: none in progress)."""
         self._parts_text = False
@@ -183,10 +182,6 @@ class WsConnection:
             if self.url.startswith("wss://"):
                 marker = watch()
                 ssl_ctx = self.ssl_context
-                if ssl_ctx is None and not self.verify_tls:
-                    ssl_ctx = ssl.create_default_context()
-                    ssl_ctx.check_hostname = False
-                    ssl_ctx.verify_mode = ssl.CERT_NONE
             kwargs: dict[str, Any] = {"ssl": ssl_ctx} if ssl_ctx else {}
             self._ws = await asyncio.wait_for(
                 connect(
