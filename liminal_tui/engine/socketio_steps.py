@@ -19,7 +19,7 @@ from typing import Any
 
 from ..profile.socketio_models import SioClose, SioConnect, SioEmit, SioWait
 from ..profile.templates import compile_template, compile_value, render_value
-from .clients.tls import CERT_REQUIRED, TLS_ERROR, closed_after_handshake, describe, handshake_started, watch
+from .clients.tls import TLS_ERROR, connect_failure, watch
 from .jsonpath import MISSING, json_path
 from ..metrics.snapshot import KIND_WS_CONNECT, KIND_WS_MESSAGE
 
@@ -119,23 +119,10 @@ class SioOpen:
     def _failure(self, exc: BaseException, marker: list | None) -> tuple[str, str]:
         """A failed connect's name and message: a TLS failure (python-socketio's ``ConnectionError`` chains
         engineio's, which chains aiohttp's, which chains the ``ssl`` error) is named as every client names it."""
-        cause = _ssl_cause(exc)
-        if cause is not None:
-            return TLS_ERROR, describe(cause)
-        if handshake_started(marker) and closed_after_handshake(marker[0], self.client_cert):  # type: ignore[index]
-            return TLS_ERROR, CERT_REQUIRED
+        tls = connect_failure(exc, marker, self.client_cert)
+        if tls is not None:
+            return TLS_ERROR, tls
         return "sio connect error", f"{type(exc).__name__}: {exc}"
-
-
-def _ssl_cause(exc: BaseException | None) -> ssl.SSLError | None:
-    """The innermost ``ssl`` error in the chain: aiohttp's wrappers are ``ssl.SSLError`` subclasses too, without
-    the original's ``verify_message``, and chain the original."""
-    found = None
-    while exc is not None:
-        if isinstance(exc, ssl.SSLError):
-            found = exc
-        exc = exc.__cause__ or exc.__context__
-    return found
 
 
 def _conn(user: Any) -> SioConnection | None:

@@ -159,11 +159,31 @@ def _reason(exc: BaseException) -> str:
     return str(reason).lower().replace("_", " ") if reason else str(exc)
 
 
+def ssl_cause(exc: BaseException | None) -> ssl.SSLError | None:
+    """The innermost ``ssl`` error in ``exc``'s chain (aiohttp's wrappers are ``ssl.SSLError`` subclasses
+    too, without the original's ``verify_message``, and chain the original); None: none."""
+    found = None
+    while exc is not None:
+        if isinstance(exc, ssl.SSLError):
+            found = exc
+        exc = exc.__cause__ or exc.__context__
+    return found
+
+
+def connect_failure(exc: BaseException, marker: list | None, client_cert: str | None) -> str | None:
+    """The message of the ``tls error`` a failed connect is (an ``ssl`` error in its chain, or a TLS 1.3
+    connection closed right after its handshake: :func:`closed_after_handshake`); None: not a TLS failure.
+    ``marker``: :func:`watch`'s, taken before the connect (None: not a TLS connect)."""
+    if ssl_cause(exc) is not None:
+        return describe(exc)
+    if handshake_started(marker) and closed_after_handshake(marker[0], client_cert):  # type: ignore[index]
+        return CERT_REQUIRED
+    return None
+
+
 def describe(exc: BaseException) -> str:
     """The message of a ``tls error`` for an ``ssl`` exception (or one caused by it)."""
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, ssl.SSLError):
-        cause = cause.__cause__ or cause.__context__
+    cause = ssl_cause(exc)
     if isinstance(cause, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {cause.verify_message or _reason(cause)}"
     if isinstance(cause, ssl.SSLError):

@@ -34,7 +34,7 @@ from websockets.frames import Frame, Opcode
 
 from ...metrics.recorder import EndpointRecorder
 from .heartbeats import Heartbeats
-from .tls import CERT_REQUIRED, TLS_ERROR, closed_after_handshake, describe, handshake_started, watch
+from .tls import TLS_ERROR, connect_failure, watch
 from .ws_delivery import delivering_connection
 
 __all__ = ["WsConnection", "WsStats", "WsMessage"]
@@ -202,12 +202,10 @@ class WsConnection:
         except ConnectionRefusedError as exc:
             self.connect_rec.failure(time.perf_counter_ns() - start, "connect refused", str(exc))
             return False
-        except ssl.SSLError as exc:  # the same names as the HTTP clients' (.tls.describe)
-            self.connect_rec.failure(time.perf_counter_ns() - start, TLS_ERROR, describe(exc))
-            return False
         except (OSError, Exception) as exc:  # websockets raises a range of handshake errors
-            if handshake_started(marker) and closed_after_handshake(marker[0], self.client_cert):  # type: ignore[index]
-                self.connect_rec.failure(time.perf_counter_ns() - start, TLS_ERROR, CERT_REQUIRED)
+            tls = connect_failure(exc, marker, self.client_cert)  # the same names as the HTTP clients'
+            if tls is not None:
+                self.connect_rec.failure(time.perf_counter_ns() - start, TLS_ERROR, tls)
                 return False
             name = "connection reset" if isinstance(exc, ConnectionResetError) else "ws connect error"
             self.connect_rec.failure(time.perf_counter_ns() - start, name, f"{type(exc).__name__}: {exc}")
