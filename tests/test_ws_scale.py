@@ -231,7 +231,7 @@ def test_a_wait_takes_the_oldest_matching_message_since_its_start_looking_only_a
     from liminal_tui.engine.clients.ws import WsMessage
     from liminal_tui.engine.ws_steps import _first_match
 
-    buffer = deque((WsMessage(t, f"m{t}") for t in range(1, 513)), maxlen=512)
+    buffer = deque((WsMessage(t, t, f"m{t}") for t in range(1, 513)), maxlen=512)
     looked: list[int] = []
 
     def matches(msg: WsMessage) -> bool:  # called as matches(msg, *args)

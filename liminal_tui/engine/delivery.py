@@ -67,7 +67,7 @@ class StampReader:
         before = time.perf_counter_ns()
         now = self.clock()
         offset = now - ((before + time.perf_counter_ns()) >> 1)  # the stamp's clock minus perf_counter
-        rec.delivered(msg.t_ns + offset - sent)
+        rec.delivered(msg.at_ns + offset - sent)
         return True
 
 

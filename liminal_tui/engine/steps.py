@@ -20,6 +20,7 @@ from ..profile.templates import Template, compile_template, compile_value, rende
 from .clients.http import HttpError
 from .clients.tls import build_context
 from .clients.heartbeats import Heartbeats
+from .clients.ws_arrival import ArrivalBudget
 from .clients.ws import ProxyCache, WsConnection
 from .deadlines import WaitDeadlines
 from .extract import compile_extract
@@ -86,6 +87,8 @@ class Engine:
         self.ws_base = "ws" + self.base_url[4:] if self.base_url.startswith("http") else self.base_url
         self.ws_proxies: ProxyCache = {}
         """The WebSocket proxy (from the environment) of each origin, looked up once a run."""
+        self.ws_arrivals = ArrivalBudget()
+        """How many more WebSockets may be read with the kernel's arrival stamps (:mod:`.clients.ws_arrival`)."""
         self._heartbeats: dict[float, Heartbeats] = {}
         self.wait_deadlines = WaitDeadlines()
         """The ``ws_wait`` timeouts, on one timer (:mod:`.deadlines`)."""

@@ -234,6 +234,22 @@ async def serve_worker(spec: WorkerSpec, commands: "asyncio.Queue[Command]", emi
         emit(Done(spec.index))
 
 
+def raise_open_files() -> None:
+    """The soft limit on open files up to the hard one (as Locust does): a worker holds a descriptor per
+    connection, and WebSockets read with arrival stamps a second (:mod:`.clients.ws_arrival`)."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):  # not allowed here: the limit stays, and so does what it allows
+            pass
+
+
 def worker_process_main(spec: WorkerSpec, control: Any, results: Any) -> None:
     """Entry point of a worker process: serve the worker, commands from ``control``, events to ``results``."""
     # The terminal sends Ctrl-C (and a dropped SSH link SIGHUP) to the whole process group: the main
@@ -241,6 +257,7 @@ def worker_process_main(spec: WorkerSpec, control: Any, results: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    raise_open_files()
     try:
         import uvloop
 

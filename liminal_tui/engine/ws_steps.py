@@ -56,7 +56,7 @@ class WsOpen(_Step):
             url, headers, self.eng.ws_stats, self.connect_rec, self.ping_rec, s.heartbeat, s.reconnect,
             s.backoff_max, s.connect_timeout, s.max_message_size, self.eng.ws_proxies,
             self.eng.heartbeats(s.heartbeat), self.eng.ws_tls() if url.startswith("wss:") else None,
-            self.eng.http.client_cert,
+            self.eng.http.client_cert, self.eng.ws_arrivals,
         )
         user.ws = conn
         if self.on_connect is None:
@@ -171,7 +171,8 @@ class WsWaitStep(_Step):
             while True:
                 msg = _first_match(conn.buffer, look, matches, want, needle)
                 if msg is not None:
-                    self.rec.success(msg.t_ns - start, len(msg.text))
+                    at = msg.at_ns  # arrival; it can precede the start where the read came after it
+                    self.rec.success(at - start if at > start else 0, len(msg.text))
                     if self.floor is not None:
                         self.floor.matched(conn, msg)
                     if self.stamp is not None:

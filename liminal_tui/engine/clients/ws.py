@@ -2,7 +2,9 @@
 
 Messages are buffered with their arrival time (``perf_counter_ns``) so that a ``ws_wait`` placed after an
 HTTP update still sees an event that arrived before the wait began: broadcast latency is measured from
-the update's start to the event's arrival, not to when the user got round to looking.
+the update's start to the event's arrival, not to when the user got round to looking. Arrival is the
+kernel's stamp of the packet where the socket is read with stamps (:mod:`.ws_arrival`: ws://, Linux), so
+not even the worker's own read queue is counted; a heartbeat's round trip ends at its pong's arrival alike.
 
 A message is taken from websockets as its last frame is parsed (``data_received``, see
 :mod:`.ws_delivery`): stamped, buffered, counted, and the pending waits woken, in that callback. No task
@@ -35,6 +37,7 @@ from websockets.frames import Frame, Opcode
 from ...metrics.recorder import EndpointRecorder
 from .heartbeats import Heartbeats
 from .tls import TLS_ERROR, connect_failure, watch
+from .ws_arrival import ArrivalBudget
 from .ws_delivery import delivering_connection
 
 __all__ = ["WsConnection", "WsStats", "WsMessage"]
@@ -69,10 +72,15 @@ class WsStats:
 
 
 class WsMessage:
-    __slots__ = ("t_ns", "text", "_json")
+    """A message as kept for ``ws_wait``: ``t_ns`` when it was read (the order a wait's ``since`` is judged
+    by), ``at_ns`` when it arrived (the kernel's stamp, :mod:`.ws_arrival`; the read where there is none),
+    both ``perf_counter_ns``."""
 
-    def __init__(self, t_ns: int, text: str) -> None:
+    __slots__ = ("t_ns", "at_ns", "text", "_json")
+
+    def __init__(self, t_ns: int, at_ns: int, text: str) -> None:
         self.t_ns = t_ns
+        self.at_ns = at_ns
         self.text = text
         self._json: Any = _UNPARSED
 
@@ -118,6 +126,7 @@ class WsConnection:
         connect_timeout: float, max_size: int = 16 * 1024 * 1024,
         proxies: ProxyCache | None = None, heartbeats: Heartbeats | None = None,
         ssl_context: ssl.SSLContext | None = None, client_cert: str | None = None,
+        arrivals: ArrivalBudget | None = None,
     ) -> None:
         self.url = url
         self.headers = headers
@@ -132,6 +141,8 @@ class WsConnection:
         """For wss://: the worker's context from ``[http]`` (:func:`.tls.build_context`: CA bundle, client
         certificate, ``verify_tls``, sessions), shared with its HTTP client (``Engine.ws_tls``)."""
         self.client_cert = client_cert
+        self.arrivals = arrivals
+        """The worker's budget of connections read with the kernel's arrival stamps (None: read by uvloop alone)."""
         self.max_size = max_size
         self.proxies: ProxyCache = {} if proxies is None else proxies
         self._opened_ns = 0
@@ -210,6 +221,8 @@ class WsConnection:
             name = "connection reset" if isinstance(exc, ConnectionResetError) else "ws connect error"
             self.connect_rec.failure(time.perf_counter_ns() - start, name, f"{type(exc).__name__}: {exc}")
             return False
+        if self.arrivals is not None:
+            self._ws.read_arrivals(self.arrivals)
         self._opened_ns = time.perf_counter_ns()
         self.connect_rec.success(self._opened_ns - start, 0, 101)
         self.stats.open += 1
@@ -244,7 +257,7 @@ class WsConnection:
                 return
         else:
             decoded = str(data, "utf-8", "replace")
-        self.buffer.append(WsMessage(t_ns, decoded))
+        self.buffer.append(WsMessage(t_ns, ws.arrival_ns or t_ns, decoded))
         self.stats.messages_in += 1
         self._wake()
 
@@ -313,9 +326,11 @@ class WsConnection:
         assert self.ping_rec is not None and self._beats is not None
         start = time.perf_counter_ns()
         try:
+            ws.pong_ns = 0
             waiter = await ws.ping()
             await asyncio.wait_for(waiter, timeout=max(self.heartbeat, 1.0) * 2)
-            self.ping_rec.success(time.perf_counter_ns() - start)
+            end = ws.pong_ns or time.perf_counter_ns()
+            self.ping_rec.success(end - start if end > start else 0)
         except asyncio.TimeoutError:
             self.ping_rec.failure(time.perf_counter_ns() - start, "timeout", "no pong in time")
         except ConnectionClosed:

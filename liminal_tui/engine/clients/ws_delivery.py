@@ -4,7 +4,9 @@
 ``create_connection``, its documented way to use a subclass): ``process_event``, which the library calls
 for each parsed frame inside ``data_received``, gives data frames to ``owner._frame`` instead of the
 queue that ``recv()`` reads, so no task has to read the connection; control frames and the handshake go
-on as before. ``send_now`` is ``send()`` without the context manager where it would not wait.
+on as before. ``send_now`` is ``send()`` without the context manager where it would not wait. Once open,
+the connection's reads are handed to an :class:`.ws_arrival.ArrivalReader` where they can be, which sets
+``arrival_ns`` for the frames of each read (and ``pong_ns`` for a pong).
 
 :func:`text_frame` is websockets' own frame, made for the one case the steps send: a whole, uncompressed
 text message from a client (masked, as RFC 6455 requires). The library builds a ``Frame``, checks it,
@@ -21,6 +23,8 @@ from typing import Any
 
 from websockets.frames import Frame, Opcode, apply_mask
 from websockets.protocol import State
+
+from .ws_arrival import ArrivalBudget, ArrivalReader
 
 __all__ = ["delivering_connection", "text_frame"]
 
@@ -44,6 +48,7 @@ def text_frame(data: bytes) -> bytes:
     return head + key + apply_mask(data, key)
 
 _DATA = frozenset((Opcode.TEXT, Opcode.BINARY, Opcode.CONT))
+_PONG = Opcode.PONG
 _OPEN = State.OPEN
 _delivering: Any = None
 
@@ -60,11 +65,28 @@ def delivering_connection() -> Any:
             def __init__(self, owner: Any, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 self.owner = owner
+                self.arrival_ns = 0
+                """While an :class:`.ws_arrival.ArrivalReader`'s read is handed over: when its data reached
+                this host (``perf_counter_ns``); 0: not known (read by uvloop)."""
+                self.reader: ArrivalReader | None = None
+                self.pong_ns = 0
+                """The arrival of the latest pong (``arrival_ns``; 0: none, or read by uvloop)."""
+
+            def read_arrivals(self, budget: ArrivalBudget) -> None:
+                """Read the socket with the kernel's arrival stamps from now on, where it can be (:mod:`.ws_arrival`)."""
+                self.reader = ArrivalReader.start(self, budget)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if self.reader is not None:
+                    self.reader.stop()
+                super().connection_lost(exc)
 
             def process_event(self, event: Any) -> None:
                 if event.__class__ is Frame and event.opcode in _DATA:
                     self.owner._frame(self, event)
                 else:
+                    if event.__class__ is Frame and event.opcode is _PONG:
+                        self.pong_ns = self.arrival_ns
                     super().process_event(event)
 
             def send_now(self, text: str) -> bool:
