@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from liminal_tui.demo import start_demo_server
+from liminal_tui.engine.clients.ws_arrival import SO_TIMESTAMPNS
 from liminal_tui.engine.delivery import stamp_ns
 from liminal_tui.profile.loader import ProfileError
 from liminal_tui.session import Session
@@ -65,6 +66,39 @@ async def test_each_broadcast_is_stamped_once_and_the_server_times_its_sends():
     assert 0 < stats["delivery_ms"]["max"] < 1000 and stats["span_ms"]["max"] <= stats["total_ms"]["max"]
 
 
+async def test_clients_that_name_a_group_have_their_sends_timed_apart():
+    """``/ws?group=NAME``: the server's own send times for those clients only, beside the whole; a name that
+    is not a short plain word is timed in the whole only, and so is a group past the sixteenth."""
+    srv = await start_demo_server(heartbeat_interval=0)
+    try:
+        async with aiohttp.ClientSession(**NO_PROXY) as http:
+            paths = ["/ws?group=tool", "/ws?group=tool", "/ws?group=anchor", "/ws?group=no%20spaces", "/ws"]
+            sockets = [await http.ws_connect(f"{srv.url}{p}") for p in paths]
+            for ws in sockets:
+                await _receive(ws, "hello")
+            async with http.post(f"{srv.url}/api/memories", json={"content": "x"}) as r:
+                assert r.status == 201
+            for ws in sockets:
+                await _receive(ws, "memory.created")
+            stats = (await _json(http, f"{srv.url}/_stats"))["broadcasts"]
+            for ws in sockets:
+                await ws.close()
+    finally:
+        await srv.close()
+    groups = stats["groups"]
+    assert set(groups) == {"tool", "anchor"}
+    assert groups["tool"]["delivery_ms"]["count"] == 2 and groups["anchor"]["delivery_ms"]["count"] == 1
+    assert stats["delivery_ms"]["count"] == 5
+    assert groups["tool"]["delivery_ms"]["max"] <= stats["delivery_ms"]["max"]
+
+    from liminal_tui.demo.fanout import GROUPS, FanoutStats
+
+    fanout = FanoutStats()
+    assert all(fanout.group(f"g{i}") is not None for i in range(GROUPS))
+    assert fanout.group("one-too-many") is None and fanout.group("g0") is not None
+    assert fanout.group("x" * 33) is None and fanout.group("") is None and fanout.group(None) is None
+
+
 LISTEN = """
 [load]
 users = {users}
@@ -74,7 +108,7 @@ spawn_rate = 1000
 name = "listen"
 [[scenarios.setup]]
 type = "ws_connect"
-path = "/ws"
+path = "/ws?group=engine"
 [[scenarios.steps]]
 type = "ws_wait"
 name = "fanout"
@@ -86,10 +120,12 @@ timeout = "1s"
 
 
 async def test_listeners_record_each_broadcast_once_with_its_delivery_from_the_stamp():
-    """N users loop on one ``ws_wait since = "previous"``; the test writes W updates. Each user must count
-    each broadcast exactly once (N x W samples, not twice as many), and each delivery (arrival - stamp)
-    can be no shorter than the server's own send of that frame."""
-    users, writes = 12, 8
+    """N users loop on one ``ws_wait since = "previous"``; the test writes W updates (200 users: read at the
+    read, the engine's figures were 3.6 ms above the server's at p50). Each user must count
+    each broadcast exactly once (N x W samples, not twice as many), and the deliveries (arrival - stamp)
+    must be the server's own sends to these connections, within 1 ms + 2 %: the arrival is the kernel's,
+    though the engine reads its sockets only once the server, in the same loop, has sent to all."""
+    users, writes = 200, 8
     srv = await start_demo_server(heartbeat_interval=0)
     try:
         session = Session(make_profile(srv.url, LISTEN.format(users=users), duration="2s"), workers=0, tick=0.25,
@@ -116,11 +152,11 @@ async def test_listeners_record_each_broadcast_once_with_its_delivery_from_the_s
     assert ep.count == users * writes, (ep.count, ep.failures)  # once each: the floor of a repeated wait
     assert ep.delivery.count == ep.count  # every matched broadcast carried its stamp
     assert server["sends"] - before["sends"] == users * writes
-    # The server's sends (stamp -> frame handed to the socket) bound the engine's delivery from below.
-    srv_d = server["delivery_ms"]
-    assert ep.delivery.p50 >= srv_d["p50"] * 0.99 - 0.01, (ep.delivery, srv_d)
-    assert ep.delivery.max >= srv_d["max"] * 0.99 - 0.01, (ep.delivery, srv_d)
-    assert ep.delivery.max < 500  # loopback, one loop for both sides
+    srv_d = server["groups"]["engine"]["delivery_ms"]  # stamp -> frame handed to each of these sockets
+    assert srv_d["count"] == users * writes
+    for mine, theirs in ((ep.delivery.p50, srv_d["p50"]), (ep.delivery.p99, srv_d["p99"]), (ep.delivery.max, srv_d["max"])):
+        tolerance = 1.0 + 0.02 * theirs if SO_TIMESTAMPNS is not None else 50.0  # elsewhere: stamped at the read
+        assert abs(mine - theirs) <= tolerance, (ep.delivery, srv_d)
 
 
 WRITER = """

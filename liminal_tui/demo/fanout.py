@@ -17,6 +17,7 @@ load tool's delivery latency against).
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -48,13 +49,21 @@ def _us(ns: int) -> int:
     return 1 if us < 1 else HIGHEST_US if us > HIGHEST_US else us
 
 
+GROUPS = 16
+"""Client groups (``/ws?group=NAME``) timed apart at most; the clients of any further group are timed in
+the whole only."""
+_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
 class FanoutStats:
     """The server's own timing of its broadcasts (microsecond HDR histograms, as the load tool keeps).
 
     ``delivery``: for each client, from the broadcast's stamp to the moment its frame was handed to the
     client's socket (``send_str`` returned): the latency a client on loopback cannot beat. ``span``: for
     each broadcast, from the first client's send to the last one's: the server's per-broadcast fan-out
-    cost. ``total``: from the stamp to the last client's send."""
+    cost. ``total``: from the stamp to the last client's send. ``groups``: ``delivery`` again for each
+    group of clients that named one when connecting (``/ws?group=tool``), so that a load tool's figures
+    can be held against the server's for its own connections only."""
 
     def __init__(self) -> None:
         self.broadcasts = 0
@@ -63,18 +72,32 @@ class FanoutStats:
         self.delivery = new_histogram()
         self.span = new_histogram()
         self.total = new_histogram()
+        self.groups: dict[str, Any] = {}
+
+    def group(self, name: str | None) -> Any:
+        """The delivery histogram of the group ``name`` (made on first use), or None: no name, a name that
+        is not 1-32 letters, digits, ``_.-``, or one group too many."""
+        if not name or not _GROUP.fullmatch(name):
+            return None
+        hist = self.groups.get(name)
+        if hist is None and len(self.groups) < GROUPS:
+            hist = self.groups[name] = new_histogram()
+        return hist
 
     def started(self, bc: Broadcast) -> None:
         self.broadcasts += 1
         if bc.pending == 0:
             self._done(bc)
 
-    def sent(self, bc: Broadcast, ok: bool = True) -> None:
-        """One client's send of ``bc`` completed (``ok``) or failed."""
+    def sent(self, bc: Broadcast, ok: bool = True, group: Any = None) -> None:
+        """One client's send of ``bc`` completed (``ok``) or failed; ``group``: the client's (:meth:`group`)."""
         now = time.time_ns()
         if ok:
             self.sends += 1
-            record(self.delivery, _us(now - bc.sent_ns))
+            us = _us(now - bc.sent_ns)
+            record(self.delivery, us)
+            if group is not None:
+                record(group, us)
             if not bc.first_ns:
                 bc.first_ns = now
             bc.last_ns = now
@@ -94,14 +117,18 @@ class FanoutStats:
         out: dict[str, Any] = {"count": self.broadcasts, "sends": self.sends, "failed_sends": self.failed,
                                "stamp_field": STAMP_FIELD, "clock": "unix_ns"}
         for name in ("delivery", "span", "total"):
-            hist = getattr(self, name)
-            if not hist.get_total_count():
-                out[f"{name}_ms"] = None
-                continue
-            out[f"{name}_ms"] = {
-                "count": hist.get_total_count(),
-                **{f"p{p:g}": hist.get_value_at_percentile(p) / 1000 for p in (50, 90, 99)},
-                "max": hist.get_max_value() / 1000,
-                "hdr": hist.encode().decode(),  # hdrh: compressed, base64
-            }
+            out[f"{name}_ms"] = _figures(getattr(self, name))
+        out["groups"] = {name: {"delivery_ms": _figures(hist)} for name, hist in self.groups.items()}
         return out
+
+
+def _figures(hist: Any) -> dict[str, Any] | None:
+    """Count, percentiles and max (ms), and the histogram as hdrh's base64 encoding; None: no sample."""
+    if not hist.get_total_count():
+        return None
+    return {
+        "count": hist.get_total_count(),
+        **{f"p{p:g}": hist.get_value_at_percentile(p) / 1000 for p in (50, 90, 99)},
+        "max": hist.get_max_value() / 1000,
+        "hdr": hist.encode().decode(),  # hdrh: compressed, base64
+    }

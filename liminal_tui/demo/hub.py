@@ -21,8 +21,10 @@ SEND_TIMEOUT = 1.0  # seconds one frame may take before its client is dropped
 
 
 class _Client:
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, group: Any = None) -> None:
         self.ws, self.transport, self.dropped = ws, transport, False
+        self.group = group
+        """Its group's delivery histogram (:meth:`.fanout.FanoutStats.group`), or None."""
         self.queue: asyncio.Queue[str | bytes | Broadcast] = asyncio.Queue(CLIENT_QUEUE_SIZE)
         self.task: asyncio.Task[None] | None = None
 
@@ -41,8 +43,10 @@ class WsHub:
         """The server's own timing of its broadcasts (``/_stats``: ``broadcasts``)."""
         self._kicks: set[asyncio.Task[None]] = set()
 
-    def add(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> _Client:
-        client = _Client(ws, transport)
+    def add(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None,
+            group: str | None = None) -> _Client:
+        """A client connected; ``group``: the name its broadcasts are also timed under (``/ws?group=``)."""
+        client = _Client(ws, transport, self.fanout.group(group))
         self.clients.add(client)
         self.stats.ws_connects += 1
         client.task = asyncio.create_task(self._pump(client))
@@ -114,7 +118,7 @@ class WsHub:
                     except BaseException:
                         self.fanout.sent(data, ok=False)
                         raise
-                    self.fanout.sent(data)
+                    self.fanout.sent(data, group=client.group)
                 else:
                     async with asyncio.timeout(SEND_TIMEOUT):
                         await (ws.send_bytes(data) if isinstance(data, bytes) else ws.send_str(data))

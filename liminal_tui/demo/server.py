@@ -1,6 +1,7 @@
 """The built-in demo target: a small in-memory "memories" API with a WebSocket feed.
 
-Routes: ``/health``, ``/api/memories[/{id}]`` (CRUD), ``/ws`` and ``/_stats``
+Routes: ``/health``, ``/api/memories[/{id}]`` (CRUD), ``/ws`` (``?group=NAME``: its broadcasts also timed
+under that name) and ``/_stats``
 (request counters, so load-engine tests can check their own numbers, and the server's own timing of
 its broadcasts: ``broadcasts``, see :mod:`.fanout`). Every broadcast carries ``sent_ns``, its send time.
 """
@@ -155,7 +156,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     state = request.app[STATE]
     ws = web.WebSocketResponse(timeout=2.0, autoping=True, max_msg_size=1 << 20)
     await ws.prepare(request)
-    client = state.hub.add(ws, request.transport)
+    client = state.hub.add(ws, request.transport, request.query.get("group"))
     try:
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
