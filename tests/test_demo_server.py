@@ -305,6 +305,21 @@ async def test_demo_process_async_context():
 
 
 @pytest.mark.slow
+async def test_demo_process_freezes_its_clients_out_of_the_collector():
+    """In its own process the demo freezes its connected clients' objects (``/_stats`` ``gc_frozen``), so
+    that full collections do not walk them."""
+    async with DemoProcess(heartbeat_interval=0) as demo:
+        async with aiohttp.ClientSession(trust_env=False) as http:
+            sockets = [await http.ws_connect(f"{demo.url}/ws") for _ in range(20)]
+            async with asyncio.timeout(10):  # the freeze comes within a tick or two (1 s each)
+                while (frozen := (await (await http.get(f"{demo.url}/_stats")).json())["gc_frozen"]) == 0:
+                    await asyncio.sleep(0.1)
+            for ws in sockets:
+                await ws.close()
+    assert frozen > 0
+
+
+@pytest.mark.slow
 def test_demo_process_exits_when_its_parent_is_killed(tmp_path):
     """A run's process killed outright (SIGKILL, a dropped terminal) must not leave the demo target behind."""
     import signal

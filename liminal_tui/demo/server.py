@@ -9,6 +9,7 @@ its broadcasts: ``broadcasts``, see :mod:`.fanout`). Every broadcast carries ``s
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import time
@@ -103,7 +104,8 @@ async def health(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    return web.json_response({**state.stats.snapshot(), "broadcasts": state.hub.fanout.snapshot()})
+    return web.json_response({**state.stats.snapshot(), "broadcasts": state.hub.fanout.snapshot(),
+                              "gc_frozen": gc.get_freeze_count()})
 
 
 async def create_memory(request: web.Request) -> web.Response:
