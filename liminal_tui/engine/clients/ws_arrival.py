@@ -25,7 +25,7 @@ one's arrival. The kernel merges the second packet into the first while both wai
 and keeps the newer stamp (``tcp_try_coalesce``), so even a read of the first frame's bytes alone gets
 the second's (measured: two sends 50 ms apart, a read of the first 10 bytes stamped with the second). It
 takes a worker that falls behind a socket by more than the gap between two of its messages; the earlier
-message is then timed late by at most that lag, as every message was before.
+message is then timed late by at most that lag, as it would be if stamped at the read.
 """
 
 from __future__ import annotations
