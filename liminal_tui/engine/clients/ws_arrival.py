@@ -31,7 +31,6 @@ message is then timed late by at most that lag, as it would be if stamped at the
 from __future__ import annotations
 
 import os
-import resource
 import socket
 import struct
 import sys
@@ -44,7 +43,7 @@ SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith
 """The option that has the kernel stamp a socket's received packets (Linux; Python does not name it)."""
 READ_SIZE = 256 * 1024
 """Bytes read at most per ``recvmsg`` (as much as uvloop reads)."""
-_CMSG = socket.CMSG_SPACE(16)
+_CMSG = socket.CMSG_SPACE(16) if SO_TIMESTAMPNS is not None else 0
 _TIMESPEC = struct.Struct("@qq")
 _buffer = bytearray(READ_SIZE)
 _view = memoryview(_buffer)
@@ -60,7 +59,11 @@ class ArrivalBudget:
 
     def __init__(self, left: int | None = None) -> None:
         if left is None:
-            left = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 5 if SO_TIMESTAMPNS is not None else 0
+            left = 0
+            if SO_TIMESTAMPNS is not None:
+                import resource  # Unix only, as the option is
+
+                left = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 5
         self.left = left
 
 

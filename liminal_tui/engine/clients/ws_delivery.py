@@ -79,6 +79,7 @@ def delivering_connection() -> Any:
             def connection_lost(self, exc: Exception | None) -> None:
                 if self.reader is not None:
                     self.reader.stop()
+                    self.reader = None
                 super().connection_lost(exc)
 
             def process_event(self, event: Any) -> None:
