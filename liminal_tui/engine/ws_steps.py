@@ -138,7 +138,6 @@ class WsWaitStep(_Step):
         """Records each matched message's delivery from its send stamp (:mod:`.delivery`)."""
         self.floor = MatchFloor() if self.since_previous else None
         """Keeps a repeated ``since = "previous"`` wait from matching the same message twice."""
-        self.timeout = float(step.timeout)
         self.deadlines = eng.wait_deadlines
         fixed = all(isinstance(v, Template) and v.is_static or not isinstance(v, (Template, Typed, dict, list))
                     for v in self.match.values())
@@ -148,7 +147,7 @@ class WsWaitStep(_Step):
     async def run(self, user: User) -> bool:
         """The oldest message since the start (this step's, or the previous step's) that matches; else wait
         for the next: the connection resolves a future of ours as a message arrives (one task switch from
-        the socket), a loop timer resolves it at the timeout."""
+        the socket), the worker's sweep of wait deadlines (:mod:`.deadlines`) resolves it at the timeout."""
         now = time.perf_counter_ns()
         start = user.step_start_ns if self.since_previous and user.step_start_ns else now
         user.step_start_ns = now
@@ -185,8 +184,8 @@ class WsWaitStep(_Step):
                 fut = conn.loop.create_future()
                 waiters = conn.waiters
                 waiters.append(fut)
-                if slot is None or slot.expired:  # the worker's sweep wakes it at the deadline (no timer per wait)
-                    slot = self.deadlines.take(self.timeout, left / 1e9)
+                if slot is None:  # the worker's sweep wakes it at the deadline (no timer per wait)
+                    slot = self.deadlines.take(self.timeout_ns, deadline)
                 slot.waiter = fut
                 try:
                     await fut
