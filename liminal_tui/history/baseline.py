@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..profile.models import Profile
-from ..metrics.kinds import PERCENTILE_NAMES as PERCENTILES, TIMINGS
 from ..profile.thresholds import Rule
 from ..report.redact import redact_url
-from .record import RunError, RunRecord, clean, load_run
+from .record import RunError, RunRecord, clean, load_run, stat_of
 
 __all__ = ["Baseline", "BaselineError", "load_baseline", "MIN_SHARE"]
 
@@ -36,30 +35,6 @@ def _row(summary: dict[str, Any], kind: str, name: str | None) -> dict[str, Any]
         if e.get("name") == name and (kind == "all" or e.get("kind") == kind):
             return e
     return None
-
-
-def stat_of(row: dict[str, Any] | None, stat: str) -> float | None:
-    """The value of a threshold statistic (:attr:`Rule.metric`: ``p99``, ``delivery.p99``) in a
-    ``summary.json`` stats record (units as the rules use)."""
-    if row is None:
-        return None
-    if stat == "count":
-        return float(row.get("requests", 0))
-    if stat in ("failures", "error_rate", "rps"):
-        value = row.get(stat)
-        return float(value) if isinstance(value, (int, float)) else None
-    timing, dot, of = stat.partition(".")
-    if dot and timing in TIMINGS:  # delivery.p99: the timing's record in timings_ms
-        latency, stat = (row.get("timings_ms") or {}).get(timing), of
-    else:
-        latency = row.get("latency_ms")
-    if not isinstance(latency, dict):
-        return None
-    if stat in ("max", "min"):
-        return latency.get(stat)
-    if stat == "avg":
-        return latency.get("mean")
-    return (latency.get("percentiles") or {}).get(stat) if stat in PERCENTILES else None
 
 
 @dataclass

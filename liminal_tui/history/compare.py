@@ -17,7 +17,7 @@ from typing import Any, Literal, Sequence
 
 from ..metrics.kinds import TIMINGS
 from .noise import MIN_CHANGE, MIN_ERROR_POINTS, MIN_PEERS, PEERS, between_runs, binomial, method, poisson_rate, quantile_halfwidth, welch
-from .record import ALL, Key, RunRecord, clean, steady
+from .record import ALL, Key, RunRecord, clean, stat_of, steady
 
 __all__ = ["Verdict", "MetricChange", "EndpointChange", "Comparison", "compare", "format_comparison", "METRICS",
            "TIMING_METRICS", "LABELS"]
@@ -112,22 +112,6 @@ class Comparison:
                 "endpoints": [e.as_dict() for e in self.endpoints], "notes": self.notes}
 
 
-def _value(row: dict[str, Any], metric: str) -> float | None:
-    if metric in ("rps", "error_rate"):
-        value = row.get(metric)
-        return float(value) if isinstance(value, (int, float)) else None
-    timing, dot, of = metric.partition(".")
-    if dot:  # delivery.p99
-        latency, metric = (row.get("timings_ms") or {}).get(timing), of
-    else:
-        latency = row.get("latency_ms")
-    if not isinstance(latency, dict):
-        return None
-    if metric == "max":
-        return latency.get("max")
-    return (latency.get("percentiles") or {}).get(metric)
-
-
 def _judge(metric: str, old: float, new: float, noise: list[tuple[str, float | None]], min_change: float) -> MetricChange:
     diff = new - old
     if metric == "error_rate":
@@ -151,14 +135,14 @@ def _judge(metric: str, old: float, new: float, noise: list[tuple[str, float | N
 
 def _metric(metric: str, key: Key, old: RunRecord, new: RunRecord, min_change: float,
             peers: list[RunRecord]) -> MetricChange:
-    a, b = _value(old.rows[key], metric), _value(new.rows[key], metric)
+    a, b = stat_of(old.rows[key], metric), stat_of(new.rows[key], metric)
     if a is None or b is None:
         return MetricChange(metric, a, b, None, None, "no data")
     noise: list[tuple[str, float | None]] = []
     if metric in TIMING_METRICS:
         return _judge(metric, a, b, noise, min_change)
     if metric != "max":
-        spread = [v for p in peers if key in p.rows and (v := _value(p.rows[key], metric)) is not None]
+        spread = [v for p in peers if key in p.rows and (v := stat_of(p.rows[key], metric)) is not None]
         noise.append(("between runs", between_runs(spread)))
     if metric == "rps":
         per_a = [s.rps for s in steady(old.seconds.get(key, []))]
@@ -188,7 +172,7 @@ def _endpoint(key: Key, old: RunRecord, new: RunRecord, min_change: float, peers
     if key not in new.rows:
         return EndpointChange(key[0], key[1], kind, "gone")
     timings = [m for m in TIMING_METRICS  # only where both runs have the timing
-               if _value(old.rows[key], m) is not None and _value(new.rows[key], m) is not None]
+               if stat_of(old.rows[key], m) is not None and stat_of(new.rows[key], m) is not None]
     metrics = tuple(_metric(m, key, old, new, min_change, peers) for m in (*METRICS, *timings))
     verdicts = {m.verdict for m in metrics}
     verdict: Verdict = "worse" if "worse" in verdicts else "better" if "better" in verdicts else "same"

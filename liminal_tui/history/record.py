@@ -24,7 +24,9 @@ from typing import Any
 from hdrh.codec import HdrCookieException, HdrHistogramSettingsException, HdrLengthException
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["RunError", "RunRecord", "Second", "load_run", "clean", "steady", "Key", "ALL"]
+from ..metrics.kinds import PERCENTILE_NAMES, TIMINGS
+
+__all__ = ["RunError", "RunRecord", "Second", "load_run", "clean", "steady", "stat_of", "Key", "ALL"]
 
 SUMMARY = "summary.json"
 HISTORY = "results_stats_history.csv"
@@ -244,3 +246,27 @@ def load_run(path: Path | str) -> RunRecord:
     except json.JSONDecodeError as exc:
         raise RunError(f"{file}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     return RunRecord(folder, _check(summary, str(file)))
+
+
+def stat_of(row: dict[str, Any] | None, stat: str) -> float | None:
+    """The value of a threshold statistic (:attr:`Rule.metric`: ``p99``, ``delivery.p99``) in a
+    ``summary.json`` stats record (units as the rules use)."""
+    if row is None:
+        return None
+    if stat == "count":
+        return float(row.get("requests", 0))
+    if stat in ("failures", "error_rate", "rps"):
+        value = row.get(stat)
+        return float(value) if isinstance(value, (int, float)) else None
+    timing, dot, of = stat.partition(".")
+    if dot and timing in TIMINGS:  # delivery.p99: the timing's record in timings_ms
+        latency, stat = (row.get("timings_ms") or {}).get(timing), of
+    else:
+        latency = row.get("latency_ms")
+    if not isinstance(latency, dict):
+        return None
+    if stat in ("max", "min"):
+        return latency.get(stat)
+    if stat == "avg":
+        return latency.get("mean")
+    return (latency.get("percentiles") or {}).get(stat) if stat in PERCENTILE_NAMES else None
