@@ -60,9 +60,8 @@ class MemoryTransport(asyncio.Transport):
         return default
 
 
-async def main(n):
-    loop = asyncio.get_running_loop()
-
+def in_memory(loop):
+    """The loop's connections are MemoryTransports from now on."""
     async def create_connection(factory, host, port, **kw):
         protocol = factory()
         transport = MemoryTransport(loop, protocol)
@@ -70,6 +69,10 @@ async def main(n):
         return transport, protocol
 
     loop.create_connection = create_connection
+
+
+async def main(n):
+    in_memory(asyncio.get_running_loop())
     client = make_client(HttpSettings())
     rec = EndpointRecorder("http", "GET /", "GET", timings=True)
 
@@ -119,15 +122,7 @@ check = { status = 200 }
 
 
 async def main(seconds):
-    loop = asyncio.get_running_loop()
-
-    async def create_connection(factory, host, port, **kw):
-        protocol = factory()
-        transport = MemoryTransport(loop, protocol)
-        protocol.connection_made(transport)
-        return transport, protocol
-
-    loop.create_connection = create_connection
+    in_memory(asyncio.get_running_loop())
     marks = []
 
     def on_report(report):
