@@ -52,8 +52,8 @@ _view = memoryview(_buffer)
 
 class ArrivalBudget:
     """How many more of a worker's connections may be read by an :class:`ArrivalReader`: a fifth of the
-    open-files limit, since each takes a second descriptor (the rest are read by uvloop alone, and the
-    worker can still open as many connections as it could without any)."""
+    open-files limit, since each takes a second descriptor (the rest are read by uvloop alone), so a
+    worker can still open at least four fifths of the connections it could without any."""
 
     __slots__ = ("left",)
 
