@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import WRITE_AND_WATCH
+
 pytestmark = pytest.mark.slow  # every test here runs the CLI in a process of its own
 
 PROFILE = """
@@ -31,34 +33,6 @@ spawn_rate = 100
 
 [thresholds]
 {rules}
-
-[[scenarios]]
-name = "write and watch"
-[[scenarios.setup]]
-type = "ws_connect"
-path = "/ws"
-[[scenarios.setup]]
-type = "http"
-method = "POST"
-path = "/api/memories"
-json = {{ content = "watched" }}
-extract = {{ memory_id = "json:id" }}
-[[scenarios.steps]]
-type = "http"
-method = "PATCH"
-path = "/api/memories/${{memory_id}}"
-name = "PATCH /api/memories/{{id}}"
-json = {{ content = "changed ${{seq}}" }}
-[[scenarios.steps]]
-type = "ws_wait"
-name = "broadcast memory.updated"
-match = {{ type = "memory.updated", id = "${{memory_id}}" }}
-since = "previous"
-stamp = "sent_ns"
-timeout = "2s"
-[[scenarios.steps]]
-type = "pause"
-duration = "20ms"
 """
 
 BROADCAST = "ws_message:broadcast memory.updated"
@@ -75,7 +49,7 @@ def cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
 
 def write_profile(folder: Path, rules: str, name: str) -> Path:
     path = folder / f"{name}.toml"
-    path.write_text(PROFILE.format(rules=rules))
+    path.write_text(PROFILE.format(rules=rules) + WRITE_AND_WATCH)
     return path
 
 

@@ -20,7 +20,7 @@ from liminal_tui.engine.clients.ws_arrival import SO_TIMESTAMPNS
 from liminal_tui.engine.delivery import stamp_ns
 from liminal_tui.profile.loader import ProfileError
 from liminal_tui.session import Session
-from servers import make_profile, run_to_end
+from servers import WRITE_AND_WATCH, make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -163,36 +163,7 @@ WRITER = """
 [load]
 users = 2
 spawn_rate = 100
-
-[[scenarios]]
-name = "write and watch"
-[[scenarios.setup]]
-type = "ws_connect"
-path = "/ws"
-[[scenarios.setup]]
-type = "http"
-method = "POST"
-path = "/api/memories"
-json = { content = "watched" }
-extract = { memory_id = "json:id" }
-[[scenarios.steps]]
-type = "http"
-method = "PATCH"
-path = "/api/memories/${memory_id}"
-name = "PATCH /api/memories/{id}"
-json = { content = "changed ${seq}" }
-[[scenarios.steps]]
-type = "ws_wait"
-name = "broadcast memory.updated"
-match = { type = "memory.updated", id = "${memory_id}" }
-since = "previous"
-stamp = "sent_ns"
-stamp_unit = "ns"
-timeout = "2s"
-[[scenarios.steps]]
-type = "pause"
-duration = "20ms"
-"""
+""" + WRITE_AND_WATCH
 
 
 async def test_since_previous_still_times_from_the_update_and_delivery_sits_inside_it():
