@@ -67,6 +67,8 @@ class _SnapshotCollector:
         msgs.add_metric(["in"], snap.ws.messages_in)
         msgs.add_metric(["out"], snap.ws.messages_out)
         yield msgs
+        yield CounterMetricFamily("liminal_ws_messages_timed_at_read", "WebSocket messages in timed when read, "
+                                  "not from the kernel's arrival stamp", value=snap.ws.messages_timed_at_read)
         # A cluster run's workers are hosts: ``host`` carries the name (empty for a local worker process).
         cpu = GaugeMetricFamily("liminal_generator_cpu_percent", "CPU of each worker (100 = one core)", labels=["worker", "host"])
         lag = GaugeMetricFamily("liminal_generator_loop_lag_seconds", "Worst event-loop lag of the last tick", labels=["worker", "host"])

@@ -124,6 +124,9 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
         out.append("")
         out.append(f"WebSocket: {ws.peak_open} open at peak, {ws.connects} connects, {ws.reconnects} reconnects, {ws.drops} drops, "
                    f"{ws.messages_in} messages in, {ws.messages_out} out")
+        if ws.messages_timed_at_read:
+            out.append(f"  {ws.messages_timed_at_read} of {ws.messages_in} messages in timed at the worker's read, "
+                       "not at their arrival (wss://, Socket.IO, past a worker's stamped connections, or not Linux)")
         if ping and ping.count:
             out.append(f"  heartbeat RTT p50 {ping.latency.p50:.2f} ms, p99 {ping.latency.p99:.2f} ms")
         if msg and msg.count:

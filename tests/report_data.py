@@ -64,6 +64,7 @@ def _report(worker: int, tick: int, rec: Recorder, *, users: int = 5, cpu: float
         iterations=10, dropped=0, http_connections=users, ws_open=3 if ws else 0, ws_connects=3 if tick == 1 and ws else 0,
         ws_reconnects=1 if tick == 2 and ws else 0, ws_drops=0, ws_messages_in=7 if ws else 0,
         ws_messages_out=2 if ws else 0, health=WorkerHealth(worker, cpu, 3.0, 2.0, 80.0),
+        ws_messages_timed_at_read=tick if ws else 0,
     )
 
 

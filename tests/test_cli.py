@@ -253,6 +253,7 @@ def test_prometheus_endpoint_answers_during_a_run(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
     assert sample in body
     assert "liminal_ws_connections" in body
+    assert "liminal_ws_messages_timed_at_read_total 0.0" in body  # no WebSocket in this profile: none
     # One series per worker; a cluster run fills the host label with the host's name.
     assert 'liminal_generator_cpu_percent{host="",worker="0"}' in body, body
     assert 'liminal_latency_seconds_bucket{kind="http",le="+Inf",method="POST",name="POST /api/memories"}' in body

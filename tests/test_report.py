@@ -142,7 +142,7 @@ def test_summary_contents(written):
     assert set(s["endpoints"][0]["latency_ms"]["percentiles"]) == {
         "p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p99.99", "p100"}
     assert s["websocket"] == {"open_at_end": 3, "peak_open": 3, "connects": 3, "reconnects": 1, "drops": 0,
-                              "messages_in": 21, "messages_out": 6}
+                              "messages_in": 21, "messages_out": 6, "messages_timed_at_read": 6}
     verdicts = {v["rule"]: v for v in s["thresholds"]["verdicts"]}
     assert verdicts["p99 < 100ms"]["passed"] is False and verdicts["p95 < 50ms"]["passed"] is True
     assert s["passed"] is False and s["thresholds"]["passed"] is False
@@ -158,6 +158,7 @@ def test_html_is_self_contained(written):
     html = (out / "report.html").read_text()
     assert "GET /api/items" in html and "broadcast item.updated" in html and "checkout" in html
     assert "<svg" in html and "Latency distribution" in html and "Heartbeat round trip" in html
+    assert "6 of 21 messages in were timed when a worker read" in html  # the ones with no arrival stamp, said
     agg = final.find("all")
     assert f"{agg.total:,}" in html and f"{agg.failures:,}" in html
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
@@ -287,6 +288,7 @@ def test_a_stopped_or_aborted_run_is_never_passed(tmp_path, profile, stop_reason
     assert (">PASSED</span>" in html) is (outcome == "passed")
     text = format_summary(final, verdicts, str(out), [])
     assert f"Outcome: {badge}" in text and ("PASSED" in text) is (outcome == "passed")
+    assert "3 of 14 messages in timed at the worker's read" in text  # 1 + 2 in two ticks, said as the report does
 
 
 def test_charts_read_well(tmp_path, profile):

@@ -342,6 +342,8 @@ async def test_wss_uses_the_http_tls_settings_ca_bundle_and_client_certificate(c
         echo = final.find("ws_message", "echo")
         assert echo is not None and echo.count > 5 and echo.failures == 0
         assert server.connections == 2 and server.messages >= echo.count
+        # TLS records on the socket: no kernel arrival stamp for these messages, and the summary says so
+        assert final.ws.messages_timed_at_read == final.ws.messages_in >= echo.count
     finally:
         await server.close()
 

@@ -54,9 +54,9 @@ def threaded_server() -> Iterator[str]:
             thread.join(5)
 
 
-def _engine(url: str, budget: ArrivalBudget) -> tuple[Engine, Recorder]:
+def _engine(url: str, budget: ArrivalBudget, stats: WsStats | None = None) -> tuple[Engine, Recorder]:
     recorder = Recorder()
-    eng = Engine(None, recorder, url, WsStats(), True, {})
+    eng = Engine(None, recorder, url, stats or WsStats(), True, {})
     eng.ws_arrivals = budget
     return eng, recorder
 
@@ -69,10 +69,10 @@ STEPS = [
 ]
 
 
-async def _busy_round(url: str, budget: ArrivalBudget) -> tuple[int, int, float, int]:
+async def _busy_round(url: str, budget: ArrivalBudget, stats: WsStats) -> tuple[int, int, float, int]:
     """Ask for a stamped message, hold the loop busy while it comes, then wait for it: its read and arrival
     (ns after the server's stamp, on the wall clock) and the delivery the wait recorded (us)."""
-    eng, recorder = _engine(url, budget)
+    eng, recorder = _engine(url, budget, stats)
     connect, send, wait = compile_steps(STEPS, eng)
     user = User(1, {})
     try:
@@ -92,8 +92,10 @@ async def _busy_round(url: str, budget: ArrivalBudget) -> tuple[int, int, float,
 
 
 async def test_a_message_is_timed_from_its_arrival_not_from_a_busy_workers_read(threaded_server: str) -> None:
-    read_ns, arrival_ns, delivery_us, kernel_read = await _busy_round(threaded_server, ArrivalBudget(10))
+    stats = WsStats()
+    read_ns, arrival_ns, delivery_us, kernel_read = await _busy_round(threaded_server, ArrivalBudget(10), stats)
     assert kernel_read
+    assert stats.messages_in == 1 and stats.messages_timed_at_read == 0
     assert read_ns >= BUSY_S * 1e9 * 0.9  # read only once the loop was free again
     assert 0 <= arrival_ns < 20_000_000, arrival_ns  # but it had arrived within a few ms of its stamp
     assert delivery_us * 1000 <= arrival_ns + 1_000_000  # and the delivery recorded is the arrival's (HDR precision)
@@ -102,8 +104,10 @@ async def test_a_message_is_timed_from_its_arrival_not_from_a_busy_workers_read(
 async def test_without_the_budget_a_message_is_timed_at_its_read(threaded_server: str) -> None:
     """The fallback, as on a worker past its descriptor budget (or wss://, or not Linux): read by uvloop,
     timed when read."""
-    read_ns, arrival_ns, delivery_us, kernel_read = await _busy_round(threaded_server, ArrivalBudget(0))
+    stats = WsStats()
+    read_ns, arrival_ns, delivery_us, kernel_read = await _busy_round(threaded_server, ArrivalBudget(0), stats)
     assert not kernel_read
+    assert stats.messages_in == stats.messages_timed_at_read == 1  # counted, so the report can say so
     assert arrival_ns == read_ns >= BUSY_S * 1e9 * 0.9
     assert delivery_us * 1000 >= BUSY_S * 1e9 * 0.9
 

@@ -84,4 +84,5 @@ def merge_reports(host: int, reports: Sequence[IntervalReport], t_start: float) 
         ws_connects=sum(r.ws_connects for r in reports), ws_reconnects=sum(r.ws_reconnects for r in reports),
         ws_drops=sum(r.ws_drops for r in reports), ws_messages_in=sum(r.ws_messages_in for r in reports),
         ws_messages_out=sum(r.ws_messages_out for r in reports), health=health, final=final,
+        ws_messages_timed_at_read=sum(r.ws_messages_timed_at_read for r in reports),
     )

@@ -49,6 +49,7 @@ class SioConnection:
     async def _event(self, event: str, *args: Any) -> None:
         self.buffer.append((time.perf_counter_ns(), event, args[0] if len(args) == 1 else list(args)))
         self.stats.messages_in += 1
+        self.stats.messages_timed_at_read += 1  # engineio reads the socket: no arrival stamp
         self.arrived.set()
 
     async def _disconnected(self, *reason: Any) -> None:

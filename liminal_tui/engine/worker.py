@@ -182,7 +182,7 @@ class Worker:
 
     def _report(self, load: Any, t: float, client: Any, last_it: int, last_drop: int, final: bool = False) -> tuple[int, int]:
         self._tick += 1
-        connects, reconnects, drops, msgs_in, msgs_out = self.ws_stats.take()
+        connects, reconnects, drops, msgs_in, msgs_out, at_read = self.ws_stats.take()
         iterations = load.iterations
         dropped = getattr(load, "dropped", 0)
         conns = client.open_connections()
@@ -193,6 +193,7 @@ class Worker:
             http_connections=0 if final else conns, ws_open=0 if final else self.ws_stats.open,
             ws_connects=connects, ws_reconnects=reconnects, ws_drops=drops,
             ws_messages_in=msgs_in, ws_messages_out=msgs_out, health=self.health.take(), final=final,
+            ws_messages_timed_at_read=at_read,
         ))
         self._tick_start = t
         return iterations, dropped

@@ -301,7 +301,7 @@ class Aggregator:
         interval = self._interval
         for series in interval.values():
             series.reset()
-        msgs_in = msgs_out = connects = reconnects = drops = 0
+        msgs_in = msgs_out = at_read = connects = reconnects = drops = 0
         for report in reports:
             if report.worker not in self._forgotten:  # a lost worker's late reports count, its users no more
                 self._workers[report.worker] = report
@@ -312,6 +312,7 @@ class Aggregator:
             drops += report.ws_drops
             msgs_in += report.ws_messages_in
             msgs_out += report.ws_messages_out
+            at_read += report.ws_messages_timed_at_read
             for item in report.endpoints:
                 key = (item.kind, item.name)
                 series = interval.get(key)
@@ -326,11 +327,12 @@ class Aggregator:
                 self._total[key].add_series(series)
         live = list(self._workers.values())
         open_now = sum(r.ws_open for r in live)
-        ws_interval = WsCounters(open_now, connects, reconnects, drops, msgs_in, msgs_out)
+        ws_interval = WsCounters(open_now, connects, reconnects, drops, msgs_in, msgs_out, messages_timed_at_read=at_read)
         w = self._ws
         self._ws = WsCounters(
             open_now, w.connects + connects, w.reconnects + reconnects, w.drops + drops,
             w.messages_in + msgs_in, w.messages_out + msgs_out, max(w.peak_open, open_now),
+            w.messages_timed_at_read + at_read,
         )
         self._seq += 1
         users, target = sum(r.users for r in live), sum(r.target for r in live)

@@ -147,6 +147,8 @@ class IntervalReport:
     final: bool = False
     t_start: float = 0.0
     """Seconds since the run started at the beginning of the tick (the previous report's ``t_end``)."""
+    ws_messages_timed_at_read: int = 0
+    """Of ``ws_messages_in``, those timed at the worker's read, not at their arrival (:class:`WsCounters`)."""
 
 
 # ---------------------------------------------------------------- aggregator -> bus -> readers
@@ -289,6 +291,10 @@ class WsCounters:
     messages_out: int = 0
     peak_open: int = 0
     """Most WebSockets open at once, at any tick so far (whole-run counters only)."""
+    messages_timed_at_read: int = 0
+    """Of ``messages_in``, those timed when a worker read them, not from the kernel's arrival stamp
+    (``wss://``, Socket.IO, past a worker's budget of stamped connections, not Linux): their latencies
+    also hold the time they waited for a busy worker."""
 
 
 @dataclass(frozen=True, slots=True)

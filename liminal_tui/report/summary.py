@@ -137,6 +137,7 @@ def build_summary(
             "drops": final.ws.drops,
             "messages_in": final.ws.messages_in,
             "messages_out": final.ws.messages_out,
+            "messages_timed_at_read": final.ws.messages_timed_at_read,
         },
         "thresholds": {
             "passed": passed,

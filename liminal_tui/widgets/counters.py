@@ -46,7 +46,8 @@ class ConnectionCounters(ColumnsPanel):
             ("WS open", f"{count(ws.open)} sockets"),
             ("WS connects", f"{count(ws.connects)} total · {per_s(wi.connects / tick)}"),
             ("reconnects", f"{count(ws.reconnects)} total · {count(ws.drops)} drops"),
-            ("messages in", f"{count(ws.messages_in)} total · {per_s(wi.messages_in / tick)}"),
+            ("messages in", f"{count(ws.messages_in)} total · {per_s(wi.messages_in / tick)}"
+                            + (f" · {count(ws.messages_timed_at_read)} timed at read" if ws.messages_timed_at_read else "")),
             ("messages out", f"{count(ws.messages_out)} total · {per_s(wi.messages_out / tick)}"),
             ("heartbeat RTT", _latency(ping, 50.0, 99.0)),
             ("broadcast latency", _latency(broadcast, 50.0, 95.0, 99.0)),

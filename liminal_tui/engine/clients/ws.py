@@ -64,10 +64,16 @@ class WsStats:
     drops: int = 0
     messages_in: int = 0
     messages_out: int = 0
+    messages_timed_at_read: int = 0
+    """Of ``messages_in``, those timed when the worker read them, not from the kernel's arrival stamp
+    (``wss://``, Socket.IO, past the :class:`.ws_arrival.ArrivalBudget`, not Linux): their latencies hold
+    the worker's own queue too."""
 
-    def take(self) -> tuple[int, int, int, int, int]:
-        out = (self.connects, self.reconnects, self.drops, self.messages_in, self.messages_out)
+    def take(self) -> tuple[int, int, int, int, int, int]:
+        out = (self.connects, self.reconnects, self.drops, self.messages_in, self.messages_out,
+               self.messages_timed_at_read)
         self.connects = self.reconnects = self.drops = self.messages_in = self.messages_out = 0
+        self.messages_timed_at_read = 0
         return out
 
 
@@ -257,8 +263,13 @@ class WsConnection:
                 return
         else:
             decoded = str(data, "utf-8", "replace")
-        self.buffer.append(WsMessage(t_ns, ws.arrival_ns or t_ns, decoded))
-        self.stats.messages_in += 1
+        stats = self.stats
+        at_ns = ws.arrival_ns
+        if not at_ns:
+            at_ns = t_ns
+            stats.messages_timed_at_read += 1
+        self.buffer.append(WsMessage(t_ns, at_ns, decoded))
+        stats.messages_in += 1
         self._wake()
 
     def _wake(self) -> None:
