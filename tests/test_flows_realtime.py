@@ -95,6 +95,7 @@ async def test_socketio_connect_emit_with_ack_and_wait(flow_server):
     assert connect.failures == 0  # closing at the end is not a drop
     assert ack.failures == message.failures == 0, final.errors
     assert ack.count == st.sio_joins > 4 and message.count == ack.count
+    assert final.ws.messages_timed_at_read == final.ws.messages_in > 0  # engineio reads: no arrival stamp, said
 
 
 async def test_socketio_refused_auth_is_a_connect_failure(flow_server):
