@@ -26,7 +26,7 @@ from liminal_tui.engine.messages import Done, Failed, IntervalReport
 from liminal_tui.metrics.events import EventKind, StopCause
 from liminal_tui.metrics.recorder import Recorder
 from liminal_tui.metrics.snapshot import WorkerHealth
-from servers import HEADER, make_profile
+from runs import HEADER, make_profile
 
 pytestmark = pytest.mark.timeout(90)
 slow = pytest.mark.slow

@@ -16,7 +16,7 @@ from liminal_tui.engine.preflight import PreflightError
 from liminal_tui.engine.run import Run
 from liminal_tui.metrics.events import StopCause, StopReason
 from liminal_tui.session import Session
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
 

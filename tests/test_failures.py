@@ -12,7 +12,7 @@ import pytest
 from liminal_tui.engine.run import Run
 from liminal_tui.metrics.events import EventKind
 from liminal_tui.session import Session
-from servers import make_profile
+from runs import make_profile
 
 PROFILE = """
 [load]

@@ -12,7 +12,7 @@ import time
 import aiohttp
 import pytest
 
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
 

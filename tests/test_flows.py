@@ -11,7 +11,7 @@ import re
 import pytest
 
 from flow_servers import UPLOAD_BYTES, USERS, endpoint as _count
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
 

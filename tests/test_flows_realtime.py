@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from flow_servers import endpoint as _count, start_flow_server
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 from tls_servers import make_certs, server_context
 
 pytestmark = pytest.mark.timeout(60)

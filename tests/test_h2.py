@@ -18,7 +18,7 @@ from liminal_tui.engine.clients.h2 import H2Client
 from liminal_tui.engine.clients.h2hpack import RememberingDecoder, RememberingEncoder
 from liminal_tui.engine.clients.http import HttpError, HttpxClient
 from liminal_tui.profile.models import HttpSettings
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 from tls_servers import Certs, make_certs, start_tls_server
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,7 +14,7 @@ from liminal_tui.engine.pool import InProcessPool, ProcessPool
 from liminal_tui.engine.run import Run
 from liminal_tui.engine.worker import Worker, WorkerSpec
 from liminal_tui.metrics.events import Event, EventKind
-from servers import make_profile
+from runs import make_profile
 
 pytestmark = pytest.mark.timeout(60)
 

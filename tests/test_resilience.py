@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from servers import make_profile
+from runs import make_profile
 
 pytestmark = pytest.mark.slow  # a real run with processes (the CLI, workers or the demo target)
 

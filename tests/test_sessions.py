@@ -14,7 +14,7 @@ from liminal_tui.engine.clients import HttpError, make_client
 from liminal_tui.metrics.recorder import EndpointRecorder
 from liminal_tui.engine.steps import User
 from liminal_tui.profile.models import HttpSettings
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
 

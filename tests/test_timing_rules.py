@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import WRITE_AND_WATCH
+from runs import WRITE_AND_WATCH
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI in a process of its own
 

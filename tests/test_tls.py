@@ -19,7 +19,7 @@ from liminal_tui.engine.clients import make_client
 from liminal_tui.engine.clients.http import AiohttpClient, HttpError, HttpxClient
 from liminal_tui.engine.clients.tls import check_files
 from liminal_tui.profile.models import HttpSettings
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 from tls_servers import Certs, ThreadedTlsServer, make_certs, start_tls_server, start_wss_server
 
 pytestmark = pytest.mark.timeout(60)

@@ -13,7 +13,7 @@ from liminal_tui.headless import format_summary
 from liminal_tui.metrics.kinds import AGGREGATED, ALL, KINDS, PERCENTILE_NAMES, PERCENTILES, Kind
 from liminal_tui.profile.thresholds import LATENCY_STATS
 from liminal_tui.report.tables import stats_rows
-from servers import make_profile
+from runs import make_profile
 
 PROFILE = """
 [load]

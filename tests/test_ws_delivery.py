@@ -18,7 +18,7 @@ from liminal_tui.engine.clients.ws import WsStats
 from liminal_tui.engine.steps import Engine, User, compile_steps
 from liminal_tui.metrics.recorder import Recorder
 from liminal_tui.profile.steps import WsConnect, WsSend, WsWait
-from servers import make_profile, run_to_end
+from runs import make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
 

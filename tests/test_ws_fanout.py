@@ -20,7 +20,7 @@ from liminal_tui.engine.clients.ws_arrival import SO_TIMESTAMPNS
 from liminal_tui.engine.delivery import stamp_ns
 from liminal_tui.profile.loader import ProfileError
 from liminal_tui.session import Session
-from servers import WRITE_AND_WATCH, make_profile, run_to_end
+from runs import WRITE_AND_WATCH, make_profile, run_to_end
 
 pytestmark = pytest.mark.timeout(60)
 

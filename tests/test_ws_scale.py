@@ -160,7 +160,7 @@ duration = "10s"
 async def test_held_connections_share_one_heartbeat_schedule(test_server) -> None:  # type: ignore[no-untyped-def]
     """40 held connections with 0.2-s heartbeats: every one pings on time, and no task sleeps per connection
     between pings (a user's loop and its reader are all there is; a ping's task lives for one round trip)."""
-    from servers import make_profile, run_to_end
+    from runs import make_profile, run_to_end
 
     counts: list[int] = []
     kinds: set[str] = set()
