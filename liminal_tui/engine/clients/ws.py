@@ -236,8 +236,8 @@ class WsConnection:
         return True
 
     def _frame(self, ws: Any, frame: Frame) -> None:
-        """A data frame, as websockets parses it (its ``data_received``): a whole message is stamped,
-        kept, counted, and wakes the pending waits."""
+        """A data frame that websockets parsed (a fragment, or one the splitter left to it): a whole
+        message goes on to :meth:`_message`."""
         opcode = frame.opcode
         if frame.fin and opcode is not _CONT:  # a message in one frame: the usual case
             data, text = frame.data, opcode is _TEXT
@@ -250,6 +250,11 @@ class WsConnection:
             if not frame.fin:
                 return
             data, text, self._parts = b"".join(self._parts), self._parts_text, None
+        self._message(ws, data, text)
+
+    def _message(self, ws: Any, data: bytes, text: bool) -> None:
+        """A whole message (one frame, from the :class:`.ws_frames.FrameSplitter`, or joined by
+        :meth:`_frame`): stamped, kept, counted, and wakes the pending waits."""
         t_ns = time.perf_counter_ns()
         if text:
             try:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import os
 import struct
+from functools import partial
 from typing import Any
 
 from websockets.frames import Frame, Opcode, apply_mask
 from websockets.protocol import State
 
 from .ws_arrival import ArrivalBudget, ArrivalReader
+from .ws_frames import FrameSplitter
 
 __all__ = ["delivering_connection", "text_frame"]
 
@@ -71,6 +73,13 @@ def delivering_connection() -> Any:
                 self.reader: ArrivalReader | None = None
                 self.pong_ns = 0
                 """The arrival of the latest pong (``arrival_ns``; 0: none, or read by uvloop)."""
+                self.splitter = FrameSplitter(self.protocol, partial(owner._message, self),
+                                              super().data_received, owner.max_size)
+                self.data_received = self.splitter.feed  # type: ignore[method-assign]
+
+            def eof_received(self) -> None:
+                self.splitter.flush()  # a frame cut short goes to websockets, which fails it as before
+                return super().eof_received()
 
             def read_arrivals(self, budget: ArrivalBudget) -> None:
                 """Read the socket with the kernel's arrival stamps from now on, where it can be (:mod:`.ws_arrival`)."""
