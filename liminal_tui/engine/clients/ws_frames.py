@@ -2,7 +2,7 @@
 
 websockets parses with generators (Sans-I/O: ``Protocol.parse`` → ``Frame.parse`` → ``StreamReader``),
 and builds an ``Opcode``, a ``Frame`` and an events list for every frame: ~21 % of a worker's CPU in a
-``ws_send``/``ws_wait`` echo (py-spy, ``bench/ws_throughput.py``), more than the engine's own steps.
+``ws_send``/``ws_wait`` echo (py-spy, ``bench/ws_throughput.py``; its send and wait steps took ~30 %).
 :class:`FrameSplitter` reads the frame headers of what arrives and hands each **whole, final, unmasked
 text or binary frame with no reserved bit** (the usual message) straight to its owner. Everything else
 is handed to websockets whole, one frame at a time: control frames (ping, pong, close), fragments,
