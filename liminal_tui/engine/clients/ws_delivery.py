@@ -1,10 +1,12 @@
-"""websockets' client connection, handing each data frame to its connection's owner as it is parsed.
+"""websockets' client connection, handing each data message to its connection's owner as it arrives.
 
 :func:`delivering_connection` is the class :class:`.ws.WsConnection` connects with (websockets'
-``create_connection``, its documented way to use a subclass): ``process_event``, which the library calls
-for each parsed frame inside ``data_received``, gives data frames to ``owner._frame`` instead of the
-queue that ``recv()`` reads, so no task has to read the connection; control frames and the handshake go
-on as before. ``send_now`` is ``send()`` without the context manager where it would not wait. Once open,
+``create_connection``, its documented way to use a subclass). What is read goes first to a
+:class:`.ws_frames.FrameSplitter`, which hands each whole, unfragmented data frame to ``owner._message``
+and the rest, whole frames, to websockets' ``data_received``; there ``process_event``, which the library
+calls for each parsed frame, gives data frames (fragments) to ``owner._frame`` instead of the queue that
+``recv()`` reads, so no task has to read the connection; control frames and the handshake go on as
+before. ``send_now`` is ``send()`` without the context manager where it would not wait. Once open,
 the connection's reads are handed to an :class:`.ws_arrival.ArrivalReader` where they can be, which sets
 ``arrival_ns`` for the frames of each read (and ``pong_ns`` for a pong).
 
