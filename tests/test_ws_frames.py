@@ -1,4 +1,4 @@
-"""The frame splitter (``engine/clients/ws_frames.py``) against websockets' own parser.
+"""The frame splitting (``engine/clients/ws_frames.py``) against websockets' own parser.
 
 Each case is a byte stream as a server sends it (the handshake's response, then frames), fed to the
 splitter in chunks of every size from 1 byte up, with websockets' real Sans-I/O client protocol behind
@@ -20,7 +20,7 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 from websockets.utils import accept_key
 
-from liminal_tui.engine.clients.ws_frames import FrameSplitter
+from liminal_tui.engine.clients.ws_frames import FrameSplitting
 
 LIMIT = 1 << 20
 
@@ -72,33 +72,54 @@ def _outcome(proto: ClientProtocol, events: list[Any], delivered: list[tuple[byt
     return [messages, control, proto.state.name, close]
 
 
-def _split(stream: bytes, chunk: int, seed: int = 0) -> tuple[list[Any], list[bytes]]:
-    """The stream through the splitter in chunks of ``chunk`` bytes (0: random sizes)."""
+class _Websockets:
+    """What :class:`FrameSplitting` sits in front of: websockets' ``data_received``, here on its real
+    Sans-I/O client protocol, keeping what it was given and the events it made."""
+
+    def __init__(self, proto: ClientProtocol) -> None:
+        self.protocol = proto
+        self.given: list[bytes] = []
+        self.events: list[Any] = []
+        self.delivered: list[tuple[bytes, bool]] = []
+        self.eof = False
+
+    def data_received(self, data: bytes) -> None:
+        self.given.append(data)
+        self.protocol.receive_data(data)
+        self.events.extend(self.protocol.events_received())
+
+    def eof_received(self) -> None:
+        self.eof = True
+        self.protocol.receive_eof()
+
+
+class _Connection(FrameSplitting, _Websockets):
+    """The splitting in front of it, as in the engine's connection (``owner`` is the connection itself)."""
+
+    def __init__(self, proto: ClientProtocol) -> None:
+        super().__init__(proto)
+        self.owner = self
+        self._split_init(LIMIT)
+
+    def _message(self, ws: Any, data: bytes, is_text: bool) -> None:
+        assert ws is self
+        # in order with websockets' own events, as it would have ordered them
+        self.delivered.append((data, is_text))
+        self.events.append(Frame(Opcode.TEXT if is_text else Opcode.BINARY, data))
+
+
+def _split(stream: bytes, chunk: int, seed: int = 0) -> tuple[list[Any], _Connection]:
+    """The stream through the splitting in chunks of ``chunk`` bytes (0: random sizes)."""
     proto = _client()
-    head = _response(proto)
-    stream = head + stream
-    delivered: list[tuple[bytes, bool]] = []
-    events: list[Any] = []
-    given: list[bytes] = []
-
-    def parse(data: bytes) -> None:
-        given.append(data)
-        proto.receive_data(data)
-        events.extend(proto.events_received())
-
-    def deliver(data: bytes, is_text: bool) -> None:
-        # interleaved as websockets would have ordered them: a message after the events before it
-        delivered.append((data, is_text))
-        events.append(Frame(Opcode.TEXT if is_text else Opcode.BINARY, data))
-
-    splitter = FrameSplitter(proto, deliver, parse, LIMIT)
+    conn = _Connection(proto)
+    stream = _response(proto) + stream
     rnd = random.Random(seed)
     i = 0
     while i < len(stream):
         n = chunk or rnd.randint(1, 300)
-        splitter.feed(stream[i:i + n])
+        conn.data_received(stream[i:i + n])
         i += n
-    return _outcome(proto, events, []), given
+    return _outcome(proto, conn.events, []), conn
 
 
 STREAMS = {
@@ -135,7 +156,9 @@ def test_the_splitter_and_websockets_alone_make_the_same_of_a_stream(name: str, 
 
 def test_websockets_is_given_whole_frames_only_and_the_usual_message_not_at_all() -> None:
     stream = STREAMS["control frames between messages"]
-    _, given = _split(stream, 1)
+    _, conn = _split(stream, 1)
+    given = conn.given
+    assert conn.delivered == [(b"a", True), (b"b", True), (b"c", False)]
     handshake_pieces = [g for g in given if not g or g[0:1] not in (b"\x89", b"\x8a")]
     assert {g for g in given if g[:1] in (b"\x89", b"\x8a")} == {_frame(9, b"ping!"), _frame(10, b"pong")}
     assert all(b"HTTP" in g or len(g) == 1 for g in handshake_pieces)  # the head, a byte at a time
@@ -144,25 +167,20 @@ def test_websockets_is_given_whole_frames_only_and_the_usual_message_not_at_all(
 
 def test_a_refused_handshake_leaves_everything_to_websockets() -> None:
     proto = _client()
-    given: list[bytes] = []
-
-    def parse(data: bytes) -> None:
-        given.append(data)
-        proto.receive_data(data)
-
-    splitter = FrameSplitter(proto, lambda d, t: pytest.fail("nothing is a frame here"), parse, LIMIT)
+    conn = _Connection(proto)
     body = _frame(1, b"not a frame: the body of a 403")
-    splitter.feed(_response(proto, 403, body))
+    conn.data_received(_response(proto, 403, body))
     assert proto.state is not State.OPEN and proto.handshake_exc is not None
-    assert b"".join(given) == _response(proto, 403, body)
+    assert b"".join(conn.given) == _response(proto, 403, body) and conn.delivered == []
 
 
 def test_a_frame_cut_short_by_the_end_of_the_stream_goes_to_websockets() -> None:
     proto = _client()
-    splitter = FrameSplitter(proto, lambda d, t: None, proto.receive_data, LIMIT)
-    splitter.feed(_response(proto) + _frame(1, b"whole") + _frame(1, b"cut short")[:5])
-    assert proto.reader.buffer == b""  # held by the splitter, websockets still between frames
-    splitter.flush()
-    proto.receive_eof()
+    conn = _Connection(proto)
+    conn.data_received(_response(proto) + _frame(1, b"whole") + _frame(1, b"cut short")[:5])
+    assert conn.delivered == [(b"whole", True)]
+    assert proto.reader.buffer == b""  # held back, websockets still between frames
+    conn.eof_received()
+    assert conn.eof and conn.given[-1] == _frame(1, b"cut short")[:5]  # given to websockets, then the end
     assert proto.state is State.CLOSED and proto.close_sent is None  # abnormal end, 1006, as without it
     assert isinstance(proto.parser_exc, EOFError)

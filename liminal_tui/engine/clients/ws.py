@@ -253,7 +253,7 @@ class WsConnection:
         self._message(ws, data, text)
 
     def _message(self, ws: Any, data: bytes, text: bool) -> None:
-        """A whole message (one frame, from the :class:`.ws_frames.FrameSplitter`, or joined by
+        """A whole message (one frame, from :class:`.ws_frames.FrameSplitting`, or joined by
         :meth:`_frame`): stamped, kept, counted, and wakes the pending waits."""
         t_ns = time.perf_counter_ns()
         if text:

@@ -1,12 +1,12 @@
 """websockets' client connection, handing each data message to its connection's owner as it arrives.
 
 :func:`delivering_connection` is the class :class:`.ws.WsConnection` connects with (websockets'
-``create_connection``, its documented way to use a subclass). What is read goes first to a
-:class:`.ws_frames.FrameSplitter`, which hands each whole, unfragmented data frame to ``owner._message``
-and the rest, whole frames, to websockets' ``data_received``; there ``process_event``, which the library
-calls for each parsed frame, gives data frames (fragments) to ``owner._frame`` instead of the queue that
-``recv()`` reads, so no task has to read the connection; control frames and the handshake go on as
-before. ``send_now`` is ``send()`` without the context manager where it would not wait. Once open,
+``create_connection``, its documented way to use a subclass). What is read goes first to its
+:class:`.ws_frames.FrameSplitting` base, which hands each whole, unfragmented data frame to
+``owner._message`` and the rest, whole frames, to websockets' ``data_received``; there
+``process_event``, which the library calls for each parsed frame, gives data frames (fragments) to
+``owner._frame`` instead of the queue that ``recv()`` reads, so no task has to read the connection;
+control frames and the handshake go on as before. ``send_now`` is ``send()`` without the context manager where it would not wait. Once open,
 the connection's reads are handed to an :class:`.ws_arrival.ArrivalReader` where they can be, which sets
 ``arrival_ns`` for the frames of each read (and ``pong_ns`` for a pong).
 
@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import os
 import struct
-from functools import partial
 from typing import Any
 
 from websockets.frames import Frame, Opcode, apply_mask
 from websockets.protocol import State
 
 from .ws_arrival import ArrivalBudget, ArrivalReader
-from .ws_frames import FrameSplitter
+from .ws_frames import FrameSplitting
 
 __all__ = ["delivering_connection", "text_frame"]
 
@@ -63,7 +62,7 @@ def delivering_connection() -> Any:
     if _delivering is None:
         from websockets.asyncio.client import ClientConnection
 
-        class _Delivering(ClientConnection):  # type: ignore[misc]
+        class _Delivering(FrameSplitting, ClientConnection):  # type: ignore[misc]
             """See the module's docstring; ``owner`` is the :class:`.ws.WsConnection`."""
 
             def __init__(self, owner: Any, *args: Any, **kwargs: Any) -> None:
@@ -75,13 +74,7 @@ def delivering_connection() -> Any:
                 self.reader: ArrivalReader | None = None
                 self.pong_ns = 0
                 """The arrival of the latest pong (``arrival_ns``; 0: none, or read by uvloop)."""
-                self.splitter = FrameSplitter(self.protocol, partial(owner._message, self),
-                                              super().data_received, owner.max_size)
-                self.data_received = self.splitter.feed  # type: ignore[method-assign]
-
-            def eof_received(self) -> None:
-                self.splitter.flush()  # a frame cut short goes to websockets, which fails it as before
-                return super().eof_received()
+                self._split_init(owner.max_size)
 
             def read_arrivals(self, budget: ArrivalBudget) -> None:
                 """Read the socket with the kernel's arrival stamps from now on, where it can be (:mod:`.ws_arrival`)."""
