@@ -9,7 +9,7 @@ queue into the server's latency. Linux stamps every received packet when a socke
 
 So, once websockets' handshake is done on uvloop's transport, :class:`ArrivalReader` takes over the
 socket's reads: a second descriptor of the same socket (``dup``), read with ``recvmsg_into`` when the loop
-says it is readable, each read handed to the connection (websockets' ``data_received``) with its arrival
+says it is readable, each read handed to the connection (its ``data_received``) with its arrival
 on the connection as ``arrival_ns`` (``perf_counter_ns``, the engine's clock). uvloop's transport is
 paused for reading and goes on writing; when the connection is lost the reader goes with it.
 

@@ -6,9 +6,10 @@
 ``owner._message`` and the rest, whole frames, to websockets' ``data_received``; there
 ``process_event``, which the library calls for each parsed frame, gives data frames (fragments) to
 ``owner._frame`` instead of the queue that ``recv()`` reads, so no task has to read the connection;
-control frames and the handshake go on as before. ``send_now`` is ``send()`` without the context manager where it would not wait. Once open,
-the connection's reads are handed to an :class:`.ws_arrival.ArrivalReader` where they can be, which sets
-``arrival_ns`` for the frames of each read (and ``pong_ns`` for a pong).
+control frames and the handshake go on as before. ``send_now`` is ``send()`` without the context
+manager where it would not wait. Once open, the connection's reads are handed to an
+:class:`.ws_arrival.ArrivalReader` where they can be, which sets ``arrival_ns`` for the frames of each
+read (and ``pong_ns`` for a pong).
 
 :func:`text_frame` is websockets' own frame, made for the one case the steps send: a whole, uncompressed
 text message from a client (masked, as RFC 6455 requires). The library builds a ``Frame``, checks it,
