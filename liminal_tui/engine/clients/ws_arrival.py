@@ -122,7 +122,7 @@ class ArrivalReader:
             now = time.perf_counter_ns()
             at = now - (time.time_ns() - (sec * 1_000_000_000 + nsec))  # the stamp is on the wall clock
             conn.arrival_ns = at if at < now else now
-        conn.data_received(_buffer[:n])
+        conn.data_received(_view[:n].tobytes())  # bytes: the splitting slices payloads from it in one copy
         conn.arrival_ns = 0
 
     def stop(self) -> None:
