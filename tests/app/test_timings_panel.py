@@ -49,7 +49,7 @@ async def test_first_byte_column_only_with_timings() -> None:
         assert "1st byte" not in plain(panel.content)
 
 
-def _ws_snapshot(stamped: bool) -> Snapshot:
+def _ws_snapshot(stamped: bool, at_read: int = 0) -> Snapshot:
     rec = Recorder()
     ep = rec.endpoint("ws_message", "broadcast", "WSMSG")
     for i in range(50):
@@ -59,7 +59,8 @@ def _ws_snapshot(stamped: bool) -> Snapshot:
     agg = Aggregator("t", "http://127.0.0.1:1", "closed", 1.0)
     agg.add(IntervalReport(worker=0, tick=1, t_start=0.0, t_end=1.0, endpoints=rec.drain(), users=1, target=1.0, iterations=50,
                            dropped=0, http_connections=0, ws_open=1, ws_connects=1, ws_reconnects=0, ws_drops=0,
-                           ws_messages_in=50, ws_messages_out=0, health=WorkerHealth(0, 10.0, 1.0, 1.0, 50.0)))
+                           ws_messages_in=50, ws_messages_out=0, health=WorkerHealth(0, 10.0, 1.0, 1.0, 50.0),
+                           ws_messages_timed_at_read=at_read))
     return agg.snapshot("finished", 1.0, final=True)
 
 
@@ -81,3 +82,16 @@ async def test_delivery_row_only_for_stamped_messages() -> None:
         panel.update_snapshot(_ws_snapshot(False))
         await pilot.pause()
         assert "delivery (stamp)" not in plain(panel.content)
+
+
+async def test_messages_timed_at_the_read_are_shown_beside_messages_in() -> None:
+    """A message with no arrival stamp (wss://, Socket.IO, ...) is counted where the messages are."""
+    app = Counters()
+    async with app.run_test(size=(80, 16)) as pilot:
+        panel = app.query_one(ConnectionCounters)
+        panel.update_snapshot(_ws_snapshot(False, at_read=12))
+        await pilot.pause()
+        assert "12 timed at read" in plain(panel.content)
+        panel.update_snapshot(_ws_snapshot(False))
+        await pilot.pause()
+        assert "timed at read" not in plain(panel.content)  # none: nothing said
