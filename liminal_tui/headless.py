@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from .metrics.events import StopCause
 from .metrics.judge import outcome_text
 from .metrics.kinds import AGGREGATED, ALL, Kind
-from .metrics.snapshot import EndpointStats, Snapshot
+from .metrics.snapshot import TIMED_AT_READ_CAUSES, EndpointStats, Snapshot
 from .profile.thresholds import Verdict
 
 __all__ = ["ProgressPrinter", "format_summary"]
@@ -126,7 +126,7 @@ def format_summary(final: Snapshot, verdicts: list[Verdict], report_dir: str | N
                    f"{ws.messages_in} messages in, {ws.messages_out} out")
         if ws.messages_timed_at_read:
             out.append(f"  {ws.messages_timed_at_read} of {ws.messages_in} messages in timed at the worker's read, "
-                       "not at their arrival (wss://, Socket.IO, past a worker's stamped connections, or not Linux)")
+                       f"not at their arrival ({TIMED_AT_READ_CAUSES})")
         if ping and ping.count:
             out.append(f"  heartbeat RTT p50 {ping.latency.p50:.2f} ms, p99 {ping.latency.p99:.2f} ms")
         if msg and msg.count:

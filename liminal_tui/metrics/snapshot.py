@@ -24,6 +24,7 @@ __all__ = [
     "KIND_WS_MESSAGE",
     "KINDS",
     "PERCENTILES",
+    "TIMED_AT_READ_CAUSES",
     "StatsTable",
     "BUCKETS_MS",
     "EndpointInterval",
@@ -281,6 +282,11 @@ class ErrorCount:
     count: int
 
 
+TIMED_AT_READ_CAUSES = ("wss://, Socket.IO, past a worker's stamped connections, a greeting read with the "
+                        "handshake, or not Linux")
+"""Why a WebSocket message is timed at the worker's read, not at its arrival: said wherever they are counted."""
+
+
 @dataclass(frozen=True, slots=True)
 class WsCounters:
     open: int = 0
@@ -293,8 +299,7 @@ class WsCounters:
     """Most WebSockets open at once, at any tick so far (whole-run counters only)."""
     messages_timed_at_read: int = 0
     """Of ``messages_in``, those timed when a worker read them, not from the kernel's arrival stamp
-    (``wss://``, Socket.IO, past a worker's budget of stamped connections, not Linux): their latencies
-    also hold the time they waited for a busy worker."""
+    (:data:`TIMED_AT_READ_CAUSES`): their latencies also hold the time they waited for a busy worker."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..metrics.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING
+from ..metrics.snapshot import KIND_HTTP, KIND_WS_MESSAGE, KIND_WS_PING, TIMED_AT_READ_CAUSES
 from .charts import Chart
 from .tables import PERCENTILE_KEYS
 
@@ -114,6 +114,7 @@ def render_html(summary: dict[str, Any], charts: Sequence[Chart], distribution: 
         "heartbeats": [e for e in endpoints if e["kind"] == KIND_WS_PING],
         "broadcasts": [e for e in endpoints if e["kind"] == KIND_WS_MESSAGE],
         "sections": [Markup(section) for section in sections],
+        "timed_at_read_causes": TIMED_AT_READ_CAUSES,
         "has_ws": any(e["kind"].startswith("ws") for e in endpoints) or summary["websocket"]["connects"] > 0,
         # "Aggregated" here is the CSV's: every kind of sample together; the page says so where it shows it.
         "agg_label": "all HTTP" if set(summary["aggregates"]) - {"all"} == {KIND_HTTP} else "all kinds",

@@ -66,8 +66,7 @@ class WsStats:
     messages_out: int = 0
     messages_timed_at_read: int = 0
     """Of ``messages_in``, those timed when the worker read them, not from the kernel's arrival stamp
-    (``wss://``, Socket.IO, past the :class:`.ws_arrival.ArrivalBudget`, not Linux): their latencies hold
-    the worker's own queue too."""
+    (``metrics.snapshot.TIMED_AT_READ_CAUSES``): their latencies hold the worker's own queue too."""
 
     def take(self) -> tuple[int, int, int, int, int, int]:
         out = (self.connects, self.reconnects, self.drops, self.messages_in, self.messages_out,
