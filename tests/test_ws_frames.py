@@ -51,8 +51,8 @@ def _frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0, mask: bo
     return head + payload
 
 
-def _outcome(proto: ClientProtocol, events: list[Any], delivered: list[tuple[bytes, bool]]) -> list[Any]:
-    messages: list[tuple[bytes, bool]] = list(delivered)
+def _outcome(proto: ClientProtocol, events: list[Any]) -> list[Any]:
+    messages: list[tuple[bytes, bool]] = []
     control: list[tuple[str, bytes]] = []
     parts: list[bytes] = []
     text = False
@@ -119,7 +119,7 @@ def _split(stream: bytes, chunk: int, seed: int = 0) -> tuple[list[Any], _Connec
         n = chunk or rnd.randint(1, 300)
         conn.data_received(stream[i:i + n])
         i += n
-    return _outcome(proto, conn.events, []), conn
+    return _outcome(proto, conn.events), conn
 
 
 STREAMS = {
@@ -148,7 +148,7 @@ def test_the_splitter_and_websockets_alone_make_the_same_of_a_stream(name: str, 
     stream = STREAMS[name]
     proto = _client()
     proto.receive_data(_response(proto) + stream)
-    expected = _outcome(proto, proto.events_received(), [])
+    expected = _outcome(proto, proto.events_received())
     got, _ = _split(stream, chunk, seed=len(name))
     assert got == expected
     assert expected[0], "every stream has a message before anything goes wrong"

@@ -77,9 +77,10 @@ class FrameSplitting:
     def _split_handshake(self, data: bytes) -> bytes:
         """Give websockets the response head; return what came after it (nothing while it is not all in)."""
         tail = self._split_tail
-        end = (tail + data).find(_HEAD_END)
+        seen = tail + data
+        end = seen.find(_HEAD_END)
         if end < 0:
-            self._split_tail = (tail + data)[-3:]
+            self._split_tail = seen[-3:]
             super().data_received(data)  # type: ignore[misc]
             return b""
         cut = end + 4 - len(tail)
