@@ -242,7 +242,9 @@ async def test_stamp_units_and_clocks():
     for name, lied in (("ms", 200), ("mono", 100), ("s", 300)):
         d = final.find("ws_message", name).delivery
         assert d is not None and d.count >= 5
-        assert lied <= d.min and d.max < lied + 100, (name, d)  # the lie, plus loopback and a 1-ms truncation
+        # the lie, plus loopback and a 1-ms truncation; HDR keeps 3 significant digits, so a value just over
+        # the lie can read back as its bucket's low end, up to 0.1 % under it (200.01 ms reads 199.936)
+        assert lied * 0.999 <= d.min and d.max < lied + 100, (name, d)
     bad = final.find("ws_message", "bad")
     assert bad.count >= 5 and bad.delivery is None  # not a number: no delivery, the wait still succeeds
 
