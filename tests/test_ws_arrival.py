@@ -9,10 +9,11 @@ engine's steps and connection read from it on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hdrh.histogram import HdrHistogram
@@ -41,9 +42,16 @@ def _stamping(ws: ServerConnection) -> None:
             ws.send(json.dumps({"type": "stamped", "sent_ns": time.time_ns()}))
 
 
-@pytest.fixture()
-def threaded_server() -> Iterator[str]:
-    with serve(_stamping, "127.0.0.1", 0) as server:
+def _greeting(ws: ServerConnection) -> None:
+    """A stamped greeting as soon as the connection is open (as the demo's ``hello``), then quiet."""
+    ws.send(json.dumps({"type": "hello", "sent_ns": time.time_ns()}))
+    for _ in ws:
+        pass
+
+
+@contextlib.contextmanager
+def _serving(handler: Callable[[ServerConnection], None]) -> Iterator[str]:
+    with serve(handler, "127.0.0.1", 0) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         host, port = server.socket.getsockname()[:2]
@@ -52,6 +60,18 @@ def threaded_server() -> Iterator[str]:
         finally:
             server.shutdown()
             thread.join(5)
+
+
+@pytest.fixture()
+def threaded_server() -> Iterator[str]:
+    with _serving(_stamping) as url:
+        yield url
+
+
+@pytest.fixture()
+def greeting_server() -> Iterator[str]:
+    with _serving(_greeting) as url:
+        yield url
 
 
 def _engine(url: str, budget: ArrivalBudget, stats: WsStats | None = None) -> tuple[Engine, Recorder]:
@@ -147,3 +167,26 @@ async def test_the_budget_is_taken_per_connection_and_given_back_when_it_closes(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_greeting_that_comes_with_the_handshake_is_timed_from_its_arrival(greeting_server: str) -> None:
+    """The stamped reads begin with the handshake's: a message the server sends as soon as it has opened
+    the connection, often in the same read as the response, is stamped as every later one is."""
+    stats = WsStats()
+    eng, _ = _engine(greeting_server, ArrivalBudget(10), stats)
+    (connect,) = compile_steps([WsConnect(type="ws_connect", path="/", name="ws")], eng)
+    user = User(1, {})
+    try:
+        assert await connect.run(user)
+        if not user.ws.buffer:  # the greeting is sent just after the response: wait for its delivery
+            woken = asyncio.get_running_loop().create_future()
+            user.ws.waiters.append(woken)
+            await asyncio.wait_for(woken, 2)
+        assert user.ws._ws.reader is not None
+        (msg,) = user.ws.buffer
+        assert msg.json["type"] == "hello"
+        assert stats.messages_in == 1 and stats.messages_timed_at_read == 0
+        offset = time.time_ns() - time.perf_counter_ns()
+        assert 0 <= msg.at_ns + offset - msg.json["sent_ns"] < 20_000_000  # its arrival, within a few ms
+    finally:
+        await user.close()

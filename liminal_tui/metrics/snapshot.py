@@ -282,8 +282,7 @@ class ErrorCount:
     count: int
 
 
-TIMED_AT_READ_CAUSES = ("wss://, Socket.IO, past a worker's stamped connections, a greeting read with the "
-                        "handshake, or not Linux")
+TIMED_AT_READ_CAUSES = "wss://, Socket.IO, past a worker's stamped connections, or not Linux"
 """Why a WebSocket message is timed at the worker's read, not at its arrival: said wherever they are counted."""
 
 

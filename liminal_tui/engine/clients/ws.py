@@ -226,8 +226,6 @@ class WsConnection:
             name = "connection reset" if isinstance(exc, ConnectionResetError) else "ws connect error"
             self.connect_rec.failure(time.perf_counter_ns() - start, name, f"{type(exc).__name__}: {exc}")
             return False
-        if self.arrivals is not None:
-            self._ws.read_arrivals(self.arrivals)
         self._opened_ns = time.perf_counter_ns()
         self.connect_rec.success(self._opened_ns - start, 0, 101)
         self.stats.open += 1

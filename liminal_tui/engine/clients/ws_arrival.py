@@ -7,7 +7,7 @@ p99 33 ms, max 44 ms in ``bench/ws_fanout.py``), and a stamp taken at the read p
 queue into the server's latency. Linux stamps every received packet when a socket asks for it
 (``SO_TIMESTAMPNS``) and hands the stamp of the latest packet read to ``recvmsg``.
 
-So, once websockets' handshake is done on uvloop's transport, :class:`ArrivalReader` takes over the
+So, as websockets' handshake begins on uvloop's transport, :class:`ArrivalReader` takes over the
 socket's reads: a second descriptor of the same socket (``dup``), read with ``recvmsg_into`` when the loop
 says it is readable, each read handed to the connection (its ``data_received``) with its arrival
 on the connection as ``arrival_ns`` (``perf_counter_ns``, the engine's clock). uvloop's transport is

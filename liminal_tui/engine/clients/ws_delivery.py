@@ -7,7 +7,7 @@
 ``process_event``, which the library calls for each parsed frame, gives data frames (fragments) to
 ``owner._frame`` instead of the queue that ``recv()`` reads, so no task has to read the connection;
 control frames and the handshake go on as before. ``send_now`` is ``send()`` without the context
-manager where it would not wait. Once open, the connection's reads are handed to an
+manager where it would not wait. From its handshake on, the connection's reads are handed to an
 :class:`.ws_arrival.ArrivalReader` where they can be, which sets ``arrival_ns`` for the frames of each
 read (and ``pong_ns`` for a pong).
 
@@ -77,9 +77,15 @@ def delivering_connection() -> Any:
                 """The arrival of the latest pong (``arrival_ns``; 0: none, or read by uvloop)."""
                 self._split_init(owner.max_size)
 
-            def read_arrivals(self, budget: ArrivalBudget) -> None:
-                """Read the socket with the kernel's arrival stamps from now on, where it can be (:mod:`.ws_arrival`)."""
-                self.reader = ArrivalReader.start(self, budget)
+            async def handshake(self, *args: Any, **kwargs: Any) -> None:
+                """Read the socket with the kernel's arrival stamps from the handshake on, where it can be
+                (:mod:`.ws_arrival`): the response and whatever comes in its read (a greeting, a broadcast)
+                are stamped as every later read is. Here, not in ``connection_made``, because uvloop starts
+                its transport's reads after that returns; and nothing can arrive before the request."""
+                budget: ArrivalBudget | None = self.owner.arrivals
+                if budget is not None:
+                    self.reader = ArrivalReader.start(self, budget)
+                await super().handshake(*args, **kwargs)
 
             def connection_lost(self, exc: Exception | None) -> None:
                 if self.reader is not None:
