@@ -198,13 +198,16 @@ path = "{path}"
 
 
 async def test_latency_of_a_50ms_server_is_reported_within_a_few_ms(test_server):
-    _, final = await run_to_end(make_profile(test_server.url, _get("/delay/50"), duration="1.5s"))
+    _, final = await run_to_end(make_profile(test_server.url, _get("/delay/50"), duration="3s"))
     ep = final.find("http", "GET /delay/50")
-    assert ep.failures == 0 and ep.count >= 50
+    assert ep.failures == 0 and ep.count >= 150
     assert ep.count == test_server.state.counts["/delay/50"]
     lat = ep.latency
     assert 50 <= lat.min and 50 <= lat.p50 <= 56, lat
-    assert lat.p99 <= 65, lat  # a loaded CI box may add a few ms to the slowest 1%
+    # The tail up to p95 (~14 of ~280 requests): a bias there would show. Not p99: the server shares this
+    # test's event loop, and one stall of it on a loaded CI box (measured there: 68 ms for 3 of 141, p95
+    # 54.8) lands on the 5 requests then in flight, server and client alike.
+    assert lat.p95 <= 60, lat
     assert 50 <= lat.mean <= 57, lat
 
 
