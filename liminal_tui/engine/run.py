@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import replace
 from typing import Any, Coroutine, Literal
 
 from ..metrics.aggregate import Aggregator
@@ -243,8 +244,9 @@ class Run:
         snap = self._agg.snapshot(phase, elapsed, events,
                                   final=final, stop_reason=self.stop_reason if final else None, clock=self.elapsed,
                                   upto_tick=upto_tick)
-        if not final and snap.saturated:
-            self._note(EventKind.SATURATED, "generator saturated: CPU or event-loop lag is high; figures may be skewed")
+        if not final and snap.saturated:  # said in the snapshot that shows it, so at the tick it was seen
+            saturated = Event(EventKind.SATURATED, "generator saturated: CPU or event-loop lag is high; figures may be skewed")
+            snap = replace(snap, events=(*snap.events, saturated))
         return snap
 
     def _check_thresholds(self, snap: Snapshot) -> None:
