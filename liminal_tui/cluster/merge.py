@@ -74,6 +74,7 @@ def merge_reports(host: int, reports: Sequence[IntervalReport], t_start: float) 
         loop_lag_ms=max(r.health.loop_lag_ms for r in reports),
         loop_lag_p99_ms=max(r.health.loop_lag_p99_ms for r in reports),
         rss_mb=round(sum(r.health.rss_mb for r in reports), 1),
+        stopping=final,
     )
     return IntervalReport(
         worker=host, tick=tick, t_start=t_start, t_end=t_end,

@@ -192,7 +192,7 @@ class Worker:
             iterations=iterations - last_it, dropped=dropped - last_drop,
             http_connections=0 if final else conns, ws_open=0 if final else self.ws_stats.open,
             ws_connects=connects, ws_reconnects=reconnects, ws_drops=drops,
-            ws_messages_in=msgs_in, ws_messages_out=msgs_out, health=self.health.take(), final=final,
+            ws_messages_in=msgs_in, ws_messages_out=msgs_out, health=self.health.take(stopping=final), final=final,
             ws_messages_timed_at_read=at_read,
         ))
         self._tick_start = t

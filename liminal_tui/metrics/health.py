@@ -30,14 +30,15 @@ class HealthMonitor:
             await asyncio.sleep(PROBE)
             self._lags.append(max(0.0, time.perf_counter() - before - PROBE) * 1000.0)
 
-    def take(self) -> WorkerHealth:
+    def take(self, stopping: bool = False) -> WorkerHealth:
+        """The figures since the last call (``stopping``: they cover the worker's stop, see :class:`WorkerHealth`)."""
         now_cpu, now_wall = time.process_time(), time.perf_counter()
         cpu = (now_cpu - self._cpu0) / max(now_wall - self._wall0, 1e-9) * 100.0
         self._cpu0, self._wall0 = now_cpu, now_wall
         lags, self._lags = sorted(self._lags), []
         worst = lags[-1] if lags else 0.0
         p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else 0.0
-        return WorkerHealth(self.worker, round(cpu, 1), round(worst, 2), round(p99, 2), self._rss_mb())
+        return WorkerHealth(self.worker, round(cpu, 1), round(worst, 2), round(p99, 2), self._rss_mb(), stopping=stopping)
 
     def _rss_mb(self) -> float:
         try:

@@ -108,10 +108,13 @@ class WorkerHealth:
     requests: int | None = None
     """A cluster host's requests (successes and failures) so far in the run, for its share of req/s;
     None where not counted (local worker processes)."""
+    stopping: bool = False
+    """From the worker's last report, which covers its stop (cancelling users, closing every connection),
+    not the load: its CPU and lag are shown but never count as saturation, whichever snapshot it lands in."""
 
     @property
     def saturated(self) -> bool:
-        return self.cpu_percent >= SATURATED_CPU_PERCENT or self.loop_lag_ms >= SATURATED_LAG_MS
+        return not self.stopping and (self.cpu_percent >= SATURATED_CPU_PERCENT or self.loop_lag_ms >= SATURATED_LAG_MS)
 
     @property
     def label(self) -> str:

@@ -129,6 +129,8 @@ class Health:
             return  # the workers' last report covers their shutdown (closing sockets), not the load
         self.ticks += 1
         for h in snapshot.health:
+            if h.stopping:
+                continue  # a worker that finished before the run did: its stop is not the load either
             peak = self.workers.get(h.worker)
             if peak is None:
                 peak = self.workers[h.worker] = WorkerPeak(h.worker, host=h.host)
