@@ -50,7 +50,14 @@ class GeneratorHealth(ColumnsPanel):
             rows.append((Content.styled("no workers reporting", "dim"),))
         self.set_class(s.saturated, "-saturated")
         self.border_title = "Generator: SATURATED" if s.saturated else "Generator"
-        self.show_rows(rows, lead=Content.styled(SATURATED_WARNING, "bold reverse") if s.saturated else None)
+        stopping = [h.label for h in s.health if h.stopping]
+        if s.saturated:
+            lead: Content | None = Content.styled(SATURATED_WARNING, "bold reverse")
+        elif stopping:  # its figures are its stop's: shown, never saturation (WorkerHealth.stopping)
+            lead = Content.styled(f"{', '.join(stopping)} stopping (closing connections)", "dim")
+        else:
+            lead = None
+        self.show_rows(rows, lead=lead)
 
 
 def _offset(value: float | None) -> str:
@@ -64,7 +71,8 @@ def _host_rows(health: tuple[WorkerHealth, ...]) -> list[tuple]:
     rows: list[tuple] = []
     for h in health:
         share = f"{100 * (h.requests or 0) / total:.0f} %" if total and h.requests is not None else "-"
-        state = Content.styled("saturated", "bold reverse") if h.saturated else ""
+        state = (Content.styled("saturated", "bold reverse") if h.saturated
+                 else Content.styled("stopping", "dim") if h.stopping else "")
         rows.append((f"{h.worker} {h.host or '?'}", f"cpu {h.cpu_percent:.0f} %", f"lag {ms(h.loop_lag_ms)}"))
         rows.append((state, f"share {share}", f"clock {_offset(h.clock_offset_ms)}"))
     return rows

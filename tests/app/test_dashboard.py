@@ -258,6 +258,43 @@ async def test_the_generator_panel_lists_each_host(width):
         assert health.has_class("-saturated")
 
 
+async def test_a_stopping_worker_is_shown_as_such_and_not_as_saturated():
+    """A worker's last report (its stop: closing 5,000 connections lags its loop ~0.5 s) can land in a tick
+    before the run's last: its figures are shown, labelled, and do not raise the saturation warning."""
+    from dataclasses import replace
+
+    from liminal_tui.metrics.snapshot import WorkerHealth
+
+    workers = (WorkerHealth(0, 3.0, 0.9, 0.9, 90.0), WorkerHealth(1, 62.0, 535.3, 535.3, 91.0, stopping=True))
+    snaps = [replace(s, health=workers) for s in build_snapshots(3, final=False)]
+    run = FakeRun(snaps)
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start(pilot, run)
+        await feed(pilot, run, 2)
+        health = screen.query_one(GeneratorHealth)
+        lines = plain(health.content_for(health.size.width), 120).splitlines()
+        assert "worker 1 stopping" in lines[0]  # said first, as the saturation warning would be
+        assert "worker 0" not in lines[0]
+        (figures,) = [line for line in lines[1:] if line.startswith("worker 1")]
+        assert "lag 535 ms" in figures and "cpu 62 %" in figures  # its figures, shown
+        assert not health.has_class("-saturated") and "saturated" not in "\n".join(lines).lower()
+        assert health.border_title == "Generator"
+
+    hosts = (WorkerHealth(0, 3.0, 0.9, 0.9, 90.0, host="node-a", requests=10),
+             WorkerHealth(1, 62.0, 535.3, 535.3, 91.0, host="node-b", requests=10, stopping=True))
+    run = FakeRun([replace(s, health=hosts) for s in build_snapshots(3, final=False)])
+    app = create_app(profile_dirs=[], run_factory=lambda p: run)
+    async with app.run_test(size=(120, 40)) as pilot:  # a cluster's host: its state line says so
+        screen = await start(pilot, run)
+        await feed(pilot, run, 2)
+        health = screen.query_one(GeneratorHealth)
+        lines = plain(health.content_for(health.size.width), 120).splitlines()
+        assert "host 1 (node-b) stopping" in lines[0]
+        first = next(i for i, line in enumerate(lines) if line.startswith("1 node-b"))
+        assert lines[first + 1].startswith("stopping") and not health.has_class("-saturated")
+
+
 async def test_a_summary_that_arrives_as_the_app_quits_does_not_crash_it(tmp_path):
     """The run can end just as the user quits: Textual then skips mounting the new screen's children."""
     snaps = build_snapshots(3)
