@@ -128,8 +128,11 @@ async def test_listeners_record_each_broadcast_once_with_its_delivery_from_the_s
     users, writes = 200, 8
     srv = await start_demo_server(heartbeat_interval=0)
     try:
-        session = Session(make_profile(srv.url, LISTEN.format(users=users), duration="2s"), workers=0, tick=0.25,
+        # The run ends when the test stops it, once every delivery is counted (a fixed duration ran out on a
+        # box slowed 2.4x, with half the writes made).
+        session = Session(make_profile(srv.url, LISTEN.format(users=users), duration="30s"), workers=0, tick=0.25,
                           report_base=None)
+        sub = session.bus.subscribe("every")
         await session.start()
         async with aiohttp.ClientSession(**NO_PROXY) as http:
             async with http.post(f"{srv.url}/api/memories", json={"content": "x"}) as r:
@@ -142,6 +145,12 @@ async def test_listeners_record_each_broadcast_once_with_its_delivery_from_the_s
                 async with http.patch(f"{srv.url}/api/memories/{mid}", json={"content": f"v{i}"}) as r:
                     assert r.status == 200
                 await asyncio.sleep(0.04)
+            async with asyncio.timeout(10):  # every user has matched every write (the wait's timeout is 1 s)
+                async for snap in sub:
+                    counted = snap.find("ws_message", "fanout")
+                    if counted is not None and counted.count >= users * writes:
+                        break
+            await session.stop()
             outcome = await asyncio.wait_for(session.finish(), 30)
             server = (await _json(http, f"{srv.url}/_stats"))["broadcasts"]
     finally:
