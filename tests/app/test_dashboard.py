@@ -234,28 +234,34 @@ def _hosts_snapshots() -> list:
     return [replace(s, health=hosts) for s in build_snapshots(3)]
 
 
-@pytest.mark.parametrize("width", [80, 120])
-async def test_the_generator_panel_lists_each_host(width):
-    snaps = _hosts_snapshots()
+async def _generator_panel(snaps, width: int = 120, upto: int = 2) -> tuple[list[str], int, bool, str]:
+    """Drive the dashboard with ``snaps`` (up to ``upto``); the Generator panel's lines, its width, whether
+    it carries ``-saturated``, and its title."""
     run = FakeRun(snaps)
     app = create_app(profile_dirs=[], run_factory=lambda p: run)
     async with app.run_test(size=(width, 40)) as pilot:
         screen = await start(pilot, run)
-        await feed(pilot, run, 2)
+        await feed(pilot, run, upto)
         health = screen.query_one(GeneratorHealth)
         lines = plain(health.content_for(health.size.width), width).splitlines()
-        assert "worker" not in "\n".join(lines)
-        assert "generator saturated" in lines[0]  # the warning comes first (one line or two)
-        first = next(i for i, line in enumerate(lines) if line.startswith("0 "))
-        host_a, figures_a, host_b, figures_b = lines[first:first + 4]
-        assert host_a.startswith("0 node-a") and "cpu 97 %" in host_a and "lag 3.10 ms" in host_a
-        assert "saturated" in figures_a and "share 75 %" in figures_a and "clock +1.25 ms" in figures_a
-        # A long host name gives way (with an ellipsis) to the figures, which stay whole.
-        assert host_b.startswith("1 bbbb") and "…" in host_b and host_b.rstrip().endswith("lag 62.0 ms")
-        assert "cpu 22 %" in host_b and "saturated" in figures_b  # its loop lag saturates it
-        assert "share 25 %" in figures_b and figures_b.rstrip().endswith("clock -0.40 ms")
-        assert all(len(line.rstrip()) <= health.size.width for line in lines)
-        assert health.has_class("-saturated")
+        return lines, health.size.width, health.has_class("-saturated"), str(health.border_title)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_generator_panel_lists_each_host(width):
+    lines, panel_width, saturated, _ = await _generator_panel(_hosts_snapshots(), width)
+    assert "worker" not in "\n".join(lines)
+    assert "generator saturated" in lines[0]  # the warning comes first (one line or two)
+    first = next(i for i, line in enumerate(lines) if line.startswith("0 "))
+    host_a, figures_a, host_b, figures_b = lines[first:first + 4]
+    assert host_a.startswith("0 node-a") and "cpu 97 %" in host_a and "lag 3.10 ms" in host_a
+    assert "saturated" in figures_a and "share 75 %" in figures_a and "clock +1.25 ms" in figures_a
+    # A long host name gives way (with an ellipsis) to the figures, which stay whole.
+    assert host_b.startswith("1 bbbb") and "…" in host_b and host_b.rstrip().endswith("lag 62.0 ms")
+    assert "cpu 22 %" in host_b and "saturated" in figures_b  # its loop lag saturates it
+    assert "share 25 %" in figures_b and figures_b.rstrip().endswith("clock -0.40 ms")
+    assert all(len(line.rstrip()) <= panel_width for line in lines)
+    assert saturated
 
 
 async def test_a_stopping_worker_is_shown_as_such_and_not_as_saturated():
@@ -266,33 +272,20 @@ async def test_a_stopping_worker_is_shown_as_such_and_not_as_saturated():
     from liminal_tui.metrics.snapshot import WorkerHealth
 
     workers = (WorkerHealth(0, 3.0, 0.9, 0.9, 90.0), WorkerHealth(1, 62.0, 535.3, 535.3, 91.0, stopping=True))
-    snaps = [replace(s, health=workers) for s in build_snapshots(3, final=False)]
-    run = FakeRun(snaps)
-    app = create_app(profile_dirs=[], run_factory=lambda p: run)
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = await start(pilot, run)
-        await feed(pilot, run, 2)
-        health = screen.query_one(GeneratorHealth)
-        lines = plain(health.content_for(health.size.width), 120).splitlines()
-        assert "worker 1 stopping" in lines[0]  # said first, as the saturation warning would be
-        assert "worker 0" not in lines[0]
-        (figures,) = [line for line in lines[1:] if line.startswith("worker 1")]
-        assert "lag 535 ms" in figures and "cpu 62 %" in figures  # its figures, shown
-        assert not health.has_class("-saturated") and "saturated" not in "\n".join(lines).lower()
-        assert health.border_title == "Generator"
+    lines, _, saturated, title = await _generator_panel([replace(s, health=workers) for s in build_snapshots(3, final=False)])
+    assert "worker 1 stopping" in lines[0]  # said first, as the saturation warning would be
+    assert "worker 0" not in lines[0]
+    (figures,) = [line for line in lines[1:] if line.startswith("worker 1")]
+    assert "lag 535 ms" in figures and "cpu 62 %" in figures  # its figures, shown
+    assert not saturated and "saturated" not in "\n".join(lines).lower()
+    assert title == "Generator"
 
     hosts = (WorkerHealth(0, 3.0, 0.9, 0.9, 90.0, host="node-a", requests=10),
              WorkerHealth(1, 62.0, 535.3, 535.3, 91.0, host="node-b", requests=10, stopping=True))
-    run = FakeRun([replace(s, health=hosts) for s in build_snapshots(3, final=False)])
-    app = create_app(profile_dirs=[], run_factory=lambda p: run)
-    async with app.run_test(size=(120, 40)) as pilot:  # a cluster's host: its state line says so
-        screen = await start(pilot, run)
-        await feed(pilot, run, 2)
-        health = screen.query_one(GeneratorHealth)
-        lines = plain(health.content_for(health.size.width), 120).splitlines()
-        assert "host 1 (node-b) stopping" in lines[0]
-        first = next(i for i, line in enumerate(lines) if line.startswith("1 node-b"))
-        assert lines[first + 1].startswith("stopping") and not health.has_class("-saturated")
+    lines, _, saturated, _ = await _generator_panel([replace(s, health=hosts) for s in build_snapshots(3, final=False)])
+    assert "host 1 (node-b) stopping" in lines[0]  # a cluster's host: its state line says so too
+    first = next(i for i, line in enumerate(lines) if line.startswith("1 node-b"))
+    assert lines[first + 1].startswith("stopping") and not saturated
 
 
 async def test_a_summary_that_arrives_as_the_app_quits_does_not_crash_it(tmp_path):
