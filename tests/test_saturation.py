@@ -4,7 +4,7 @@ stop, whichever snapshot its last report lands in.
 A worker's last report covers its stop (cancelling its users, closing every connection: ~0.5-1 s of
 loop lag for 5,000 WebSockets). It can reach the run before the run's last snapshot, when the worker is
 done before the run's next tick; it used to count then as a saturated second of the load, a coin toss
-that failed ``bench/websockets_10k.py`` 2 runs of 5 with "saturated at 0:49", the run's last second.
+that failed ``bench/websockets_10k.py`` 3 runs of 7 with "saturated at 0:49", the run's last second.
 """
 
 from __future__ import annotations
