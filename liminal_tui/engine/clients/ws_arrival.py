@@ -53,9 +53,15 @@ _view = memoryview(_buffer)
 class ArrivalBudget:
     """How many more of a worker's connections may be read by an :class:`ArrivalReader`: a fifth of the
     open-files limit, since each takes a second descriptor (the rest are read by uvloop alone), so a
-    worker can still open at least four fifths of the connections it could without any."""
+    worker can still open at least four fifths of the connections it could without any.
 
-    __slots__ = ("left",)
+    It also holds the kernel's stamping on for as long as it lives (``_keeper``): Linux stamps packets only
+    while some socket on the host asks for it, and turns that on and off from a work queue, after the
+    call. With no other socket asking, a new connection's first packets (the handshake's response, a
+    greeting) could arrive before it was on, unstamped. Measured with both cores busy: 2,013 of 3,000
+    first reads of a fresh socket came without a stamp; 0 of 3,000 with one UDP socket asking beside them."""
+
+    __slots__ = ("left", "_keeper")
 
     def __init__(self, left: int | None = None) -> None:
         if left is None:
@@ -65,6 +71,23 @@ class ArrivalBudget:
 
                 left = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 5
         self.left = left
+        self._keeper: socket.socket | None = None
+        if left > 0 and SO_TIMESTAMPNS is not None:
+            try:
+                keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound to nothing, never read
+            except OSError:  # out of descriptors: the first reads may go unstamped (and are counted)
+                return
+            try:
+                keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            except OSError:
+                keeper.close()
+                return
+            self._keeper = keeper
+
+    def __del__(self) -> None:  # with its engine, at the end of the worker (closed, not left to the collector's warning)
+        keeper = getattr(self, "_keeper", None)
+        if keeper is not None:
+            keeper.close()
 
 
 class ArrivalReader:
